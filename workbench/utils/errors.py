@@ -1,0 +1,30 @@
+"""Error types and the message helpers that name the bad value and the valid choices."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+__all__ = ["DataError", "choice_error", "check_choice"]
+
+
+class DataError(ValueError):
+    """A problem with an input file or table; the message names the file and the problem."""
+
+    def __init__(self, path, problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+def choice_error(what: str, value, choices: Iterable) -> ValueError:
+    """A ValueError saying ``value`` is not a valid ``what`` and listing the valid choices."""
+    choices = list(choices)
+    return ValueError(f"unknown {what} {value!r}; valid choices: {', '.join(map(str, choices))}")
+
+
+def check_choice(what: str, value, choices: Iterable):
+    """Return ``value`` if it is one of ``choices``, else raise :func:`choice_error`."""
+    choices = list(choices)
+    if value not in choices:
+        raise choice_error(what, value, choices)
+    return value
