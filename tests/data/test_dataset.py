@@ -1,0 +1,55 @@
+from pathlib import Path
+
+import pytest
+import torch
+
+from workbench.data.dataset import SliceDataset, resize_crop
+from workbench.data.labels import LABEL_COLUMNS
+from workbench.data.manifest import build_manifest
+
+
+@pytest.fixture
+def manifest(tiny_physionet: Path):
+    frame, _ = build_manifest("physionet", tiny_physionet, n_folds=3, seed=0)
+    return frame
+
+
+def test_shapes_ranges_and_label_alignment(manifest, tiny_physionet: Path):
+    ds = SliceDataset(manifest, tiny_physionet, size=32, resize_factor=1.0)
+    assert len(ds) == 12 and ds.labels.shape == (12, 6)
+    for i in range(len(ds)):
+        item = ds[i]
+        assert item["image"].shape == (3, 32, 32) and item["image"].dtype == torch.float32
+        assert 0.0 <= item["image"].min() and item["image"].max() <= 1.0
+        assert item["mask"].shape == (32, 32) and set(item["mask"].unique().tolist()) <= {0.0, 1.0}
+        row = ds.frame.iloc[i]
+        assert item["labels"].tolist() == [float(row[c]) for c in LABEL_COLUMNS]
+        # label alignment: a slice labelled ICH has mask pixels, an ICH-free one none
+        assert bool(item["mask"].sum() > 0) == bool(row["any"])
+        # the brain mask covers the phantom's interior and not the air
+        assert item["brain_mask"][16, 16] == 1 and item["brain_mask"][0, 0] == 0
+        if row["any"]:  # lesion pixels (70 HU) sit inside the brain mask and are bright in the brain window
+            inside = item["mask"].bool()
+            assert item["brain_mask"][inside].mean() > 0.9
+            assert item["image"][0][inside].max() > 0.8 and item["image"][0][inside].mean() > 0.6
+
+
+def test_fold_selection(manifest, tiny_physionet: Path):
+    train = SliceDataset(manifest, tiny_physionet, size=16, exclude_folds=[0])
+    test = SliceDataset(manifest, tiny_physionet, size=16, folds=[0])
+    assert set(train.frame.subject_id).isdisjoint(test.frame.subject_id)
+    assert len(train) + len(test) == 12
+    with pytest.raises(ValueError, match="no slices left"):
+        SliceDataset(manifest, tiny_physionet, folds=[7])
+
+
+def test_resize_then_centre_crop_geometry():
+    x = torch.zeros(1, 100, 100)
+    x[0, 45:55, 45:55] = 1  # centred square of 10 px
+    y = resize_crop(x, 50, 1.1, "nearest")  # 100 -> 55 -> crop 50
+    assert y.shape == (1, 50, 50)
+    assert y.sum().item() == pytest.approx(5.5 * 5.5, abs=6)
+    assert y[0, 25, 25] == 1
+    # non-square: shorter side drives the scale, the longer one is cropped
+    z = resize_crop(torch.ones(2, 60, 120), 32, 1.0)
+    assert z.shape == (2, 32, 32)

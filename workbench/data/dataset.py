@@ -1,0 +1,122 @@
+"""torch Dataset over a manifest: windowed channels, lesion mask, brain mask and labels.
+
+Preprocessing follows the paper: each HU window -> [0, 1], then resize so the shorter side is
+``resize_factor * size`` (bilinear for the image, nearest for masks) and centre-crop ``size``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+
+from workbench.data.brainmask import brain_mask_slice
+from workbench.data.labels import LABEL_COLUMNS
+from workbench.data.manifest import read_manifest, validate_manifest
+from workbench.data.slices import load_row
+from workbench.data.windowing import DEFAULT_WINDOWS, stack_windows
+
+__all__ = ["SliceDataset", "resize_crop"]
+
+
+def resize_crop(x: torch.Tensor, size: int, resize_factor: float = 1.1, mode: str = "bilinear") -> torch.Tensor:
+    """(C, H, W) -> (C, size, size): resize the shorter side to ``resize_factor * size``, centre-crop.
+
+    ``mode`` is ``"bilinear"`` for images and ``"nearest"`` for masks.
+    """
+    if x.ndim != 3:
+        raise ValueError(f"expected (C, H, W), got shape {tuple(x.shape)}")
+    h, w = x.shape[-2:]
+    target = max(int(round(resize_factor * size)), size)
+    scale = target / min(h, w)
+    nh, nw = max(int(round(h * scale)), size), max(int(round(w * scale)), size)
+    kwargs = {"align_corners": False} if mode == "bilinear" else {}
+    y = F.interpolate(x[None].float(), size=(nh, nw), mode=mode, **kwargs)[0]
+    top, left = (nh - size) // 2, (nw - size) // 2
+    return y[:, top : top + size, left : left + size]
+
+
+class SliceDataset(Dataset):
+    """Slices of a manifest.
+
+    Args:
+        manifest: manifest CSV path or DataFrame (``data_manifests/README.md``).
+        root: data root the manifest's paths are relative to.
+        size: output side S in pixels.
+        windows: HU windows stacked as channels (preset names or (center, width)).
+        folds / exclude_folds: keep only these folds / drop these folds.
+        brain_mask: compute the HU brain mask (else all ones).
+        resize_factor: resize-then-centre-crop factor (paper: 1.1).
+
+    ``ds[i]`` is a dict: ``image`` float32 (C, S, S) in [0, 1]; ``mask`` float32 (S, S) 0/1 (all
+    zero when the row has no mask; see ``has_mask``); ``brain_mask`` float32 (S, S);
+    ``labels`` float32 (6,) in ``LABEL_COLUMNS`` order; ``has_mask`` bool; ``index`` int (row
+    of :attr:`frame`).
+    """
+
+    def __init__(
+        self,
+        manifest: str | Path | pd.DataFrame,
+        root: str | Path,
+        size: int = 256,
+        windows: Sequence = DEFAULT_WINDOWS,
+        folds: Sequence[int] | None = None,
+        exclude_folds: Sequence[int] | None = None,
+        brain_mask: bool = True,
+        resize_factor: float = 1.1,
+    ):
+        frame = validate_manifest(manifest) if isinstance(manifest, pd.DataFrame) else read_manifest(manifest)
+        if folds is not None:
+            frame = frame[frame["fold"].isin(list(folds))]
+        if exclude_folds is not None:
+            frame = frame[~frame["fold"].isin(list(exclude_folds))]
+        if len(frame) == 0:
+            raise ValueError(f"no slices left after fold selection folds={folds} exclude_folds={exclude_folds}")
+        if size < 8:
+            raise ValueError(f"size must be >= 8 pixels, got {size}")
+        self.frame = frame.reset_index(drop=True)
+        self.root = Path(root)
+        self.size = int(size)
+        self.windows = tuple(windows)
+        self.brain_mask = bool(brain_mask)
+        self.resize_factor = float(resize_factor)
+        self._labels = torch.tensor(self.frame[list(LABEL_COLUMNS)].to_numpy(), dtype=torch.float32)
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    @property
+    def labels(self) -> torch.Tensor:
+        """(n, 6) float32 labels in ``LABEL_COLUMNS`` order."""
+        return self._labels
+
+    def load_hu(self, i: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Raw (hu, mask, subtype labels) of row ``i`` at the stored resolution (display orientation)."""
+        return load_row(self.frame.iloc[i], self.root)
+
+    def __getitem__(self, i: int) -> dict:
+        row = self.frame.iloc[i]
+        hu, mask, _ = load_row(row, self.root)
+        if self.brain_mask:
+            brain = brain_mask_slice(hu, pixel_mm=float(min(row["spacing_row"], row["spacing_col"])))
+        else:
+            brain = np.ones(hu.shape, dtype=bool)
+        if mask is None:
+            mask = np.zeros(hu.shape, dtype=bool)
+        image = stack_windows(torch.from_numpy(hu), self.windows)  # (C, H, W)
+        masks = torch.from_numpy(np.stack([mask, brain]).astype(np.float32))  # (2, H, W)
+        image = resize_crop(image, self.size, self.resize_factor, "bilinear").clamp_(0.0, 1.0)
+        masks = resize_crop(masks, self.size, self.resize_factor, "nearest")
+        return {
+            "image": image.contiguous(),
+            "mask": masks[0].contiguous(),
+            "brain_mask": masks[1].contiguous(),
+            "labels": self._labels[i],
+            "has_mask": bool(row["has_mask"]),
+            "index": i,
+        }

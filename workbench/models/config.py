@@ -1,0 +1,115 @@
+"""The record a trained classifier carries: task, class names and the timm architecture.
+
+A :class:`ModelConfig` is a frozen dataclass of plain values. It is saved as JSON beside the
+safetensors weights (:mod:`workbench.models.checkpoint`), so a model can be rebuilt and loaded
+without unpickling anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench.data.labels import LABEL_COLUMNS
+from workbench.utils.errors import check_choice
+from workbench.utils.io import write_json_atomic
+
+__all__ = ["TASKS", "BINARY_CLASSES", "SwinArch", "ModelConfig", "default_class_names"]
+
+TASKS: tuple[str, ...] = ("binary", "multilabel")
+"""Learning strategies: ``binary`` (2 logits, CE, class 1 = ICH) or ``multilabel`` (6 sigmoids)."""
+
+BINARY_CLASSES: tuple[str, ...] = ("no_ich", "ich")
+"""Class names of the binary task; logit 1 is ICH."""
+
+
+def default_class_names(task: str) -> tuple[str, ...]:
+    """Class names of ``task``: :data:`BINARY_CLASSES` or :data:`LABEL_COLUMNS` (any + 5 subtypes)."""
+    check_choice("task", task, TASKS)
+    return BINARY_CLASSES if task == "binary" else tuple(LABEL_COLUMNS)
+
+
+@dataclass(frozen=True)
+class SwinArch:
+    """Keyword arguments of :class:`timm.models.swin_transformer.SwinTransformer` (minus classes).
+
+    ``img_size`` S gives stage grids S/p, S/2p, ... tokens for patch size p.
+    """
+
+    img_size: int = 128
+    patch_size: int = 4
+    in_chans: int = 3
+    embed_dim: int = 48
+    depths: tuple[int, ...] = (2, 2, 2, 2)
+    num_heads: tuple[int, ...] = (3, 6, 12, 24)
+    window_size: int | tuple[int, ...] = 8
+    mlp_ratio: float = 4.0
+    drop_path_rate: float = 0.1
+
+    def __post_init__(self):
+        if len(self.depths) != len(self.num_heads):
+            raise ValueError(f"depths {self.depths} and num_heads {self.num_heads} must have the same length")
+        if self.img_size % self.patch_size:
+            raise ValueError(f"img_size {self.img_size} is not a multiple of patch_size {self.patch_size}")
+
+    def timm_kwargs(self) -> dict[str, Any]:
+        """The arguments to pass to ``SwinTransformer`` (tuples as tuples)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "SwinArch":
+        d = dict(d)
+        for key in ("depths", "num_heads"):
+            d[key] = tuple(d[key])
+        if isinstance(d.get("window_size"), list):
+            d["window_size"] = tuple(d["window_size"])
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild a classifier: ``task``, ``class_names`` and ``arch``.
+
+    ``preset`` names the preset it came from (``"custom"`` for a user-built timm Swin);
+    ``windows`` are the CT windows of the input channels, in channel order.
+    """
+
+    task: str
+    class_names: tuple[str, ...]
+    arch: SwinArch = field(default_factory=SwinArch)
+    preset: str = "custom"
+    windows: tuple[str, ...] = ("brain", "subdural", "bone")
+
+    def __post_init__(self):
+        check_choice("task", self.task, TASKS)
+        expected = len(default_class_names(self.task))
+        if len(self.class_names) != expected:
+            raise ValueError(
+                f"task {self.task!r} needs {expected} class names, got {len(self.class_names)}: {self.class_names}"
+            )
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+        d = dict(d)
+        d["arch"] = SwinArch.from_dict(d["arch"])
+        d["class_names"] = tuple(d["class_names"])
+        d["windows"] = tuple(d.get("windows", ("brain", "subdural", "bone")))
+        return cls(**d)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the config as JSON (atomically)."""
+        return write_json_atomic(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ModelConfig":
+        return cls.from_dict(json.loads(Path(path).read_text()))

@@ -1,0 +1,127 @@
+"""Build timm Swin classifiers for the workbench (always ``pretrained=False``).
+
+The model returned is a plain :class:`timm.models.swin_transformer.SwinTransformer` with one
+extra attribute, ``workbench_config`` (a :class:`ModelConfig`). Every other part of the workbench
+accepts any timm SwinTransformer; :func:`model_config` describes one that was built elsewhere.
+
+timm's fused attention is switched off on every block, because the explainability layer hooks
+``attn.softmax``, which only runs on the unfused path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch.nn as nn
+from timm.models.swin_transformer import SwinTransformer, WindowAttention
+
+from workbench.models.config import ModelConfig, SwinArch, default_class_names
+from workbench.models.presets import get_preset
+from workbench.utils.errors import check_choice
+from workbench.models.config import TASKS
+
+__all__ = ["create_model", "build_model", "model_config", "disable_fused_attn", "unwrap"]
+
+
+def disable_fused_attn(model: nn.Module) -> nn.Module:
+    """Turn timm's fused attention off on every ``WindowAttention`` (in place); returns ``model``."""
+    for module in model.modules():
+        if isinstance(module, WindowAttention):
+            module.fused_attn = False
+    return model
+
+
+def build_model(config: ModelConfig) -> SwinTransformer:
+    """A freshly initialised Swin for ``config`` (fused attention off, config attached)."""
+    model = SwinTransformer(num_classes=config.num_classes, **config.arch.timm_kwargs())
+    disable_fused_attn(model)
+    model.workbench_config = config
+    return model
+
+
+def create_model(
+    preset: str,
+    num_classes: int | None = None,
+    *,
+    task: str | None = None,
+    class_names: tuple[str, ...] | None = None,
+    windows: tuple[str, ...] = ("brain", "subdural", "bone"),
+    **overrides,
+) -> SwinTransformer:
+    """A timm SwinTransformer from a named preset, never pretrained.
+
+    Args:
+        preset: a name in :data:`workbench.models.presets.PRESETS` (``paper``, ``cpu-small``...).
+        num_classes: 2 (binary) or 6 (multilabel); inferred from ``task`` when omitted.
+        task: ``binary`` or ``multilabel``; inferred from ``num_classes`` when omitted.
+        class_names: defaults to ``("no_ich", "ich")`` or ``LABEL_COLUMNS``.
+        overrides: :class:`SwinArch` fields to change (``img_size=64``, ``drop_path_rate=0``...).
+
+    Returns a model mapping images (B, C, S, S) to logits (B, num_classes).
+    """
+    if task is None:
+        by_count = {len(default_class_names(t)): t for t in TASKS}
+        if num_classes is None:
+            task = "binary"
+        elif num_classes not in by_count:
+            raise ValueError(f"num_classes {num_classes} matches no task; valid: 2 (binary), 6 (multilabel)")
+        else:
+            task = by_count[num_classes]
+    check_choice("task", task, TASKS)
+    names = tuple(class_names) if class_names is not None else default_class_names(task)
+    if num_classes is not None and num_classes != len(names):
+        raise ValueError(f"num_classes {num_classes} does not match task {task!r} ({len(names)} classes: {names})")
+    fields = {f.name for f in dataclasses.fields(SwinArch)}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise ValueError(f"unknown architecture override(s) {unknown}; valid: {sorted(fields)}")
+    arch = dataclasses.replace(get_preset(preset), **overrides)
+    return build_model(ModelConfig(task=task, class_names=names, arch=arch, preset=preset, windows=tuple(windows)))
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The module inside DistributedDataParallel / DataParallel wrappers (or ``model`` itself)."""
+    while hasattr(model, "module") and isinstance(model.module, nn.Module):
+        model = model.module
+    return model
+
+
+def _infer_arch(model: SwinTransformer) -> SwinArch:
+    """Read the architecture back from a timm SwinTransformer built elsewhere."""
+    pe = model.patch_embed
+    blocks0 = [stage.blocks[0] for stage in model.layers]
+    windows = getattr(model, "_ref_window_sizes", None) or [tuple(b.window_size) for b in blocks0]
+    windows = tuple(int(w[0]) if isinstance(w, (tuple, list)) else int(w) for w in windows)
+    mlp = blocks0[0].mlp
+    return SwinArch(
+        img_size=int(pe.img_size[0]),
+        patch_size=int(pe.patch_size[0]),
+        in_chans=int(model.in_chans),
+        embed_dim=int(model.embed_dim),
+        depths=tuple(len(stage.blocks) for stage in model.layers),
+        num_heads=tuple(int(b.attn.num_heads) for b in blocks0),
+        window_size=windows[0] if len(set(windows)) == 1 else windows,
+        mlp_ratio=float(mlp.fc1.out_features / mlp.fc1.in_features),
+        drop_path_rate=0.0,
+    )
+
+
+def model_config(model: nn.Module, task: str | None = None, class_names: tuple[str, ...] | None = None) -> ModelConfig:
+    """The :class:`ModelConfig` of ``model`` (wrappers removed).
+
+    A model from :func:`create_model` carries its own; for any other timm SwinTransformer it is
+    inferred from the modules, with ``task`` (default from the head width) and ``class_names``.
+    """
+    model = unwrap(model)
+    config = getattr(model, "workbench_config", None)
+    if isinstance(config, ModelConfig):
+        return config
+    if not isinstance(model, SwinTransformer):
+        raise TypeError(f"expected a timm SwinTransformer, got {type(model).__name__}")
+    n = int(model.num_classes)
+    if task is None:
+        task = "binary" if n == 2 else "multilabel" if n == 6 else None
+        if task is None:
+            raise ValueError(f"head has {n} outputs; pass task= ('binary' needs 2, 'multilabel' 6)")
+    names = tuple(class_names) if class_names is not None else default_class_names(task)
+    return ModelConfig(task=task, class_names=names, arch=_infer_arch(model))

@@ -1,0 +1,73 @@
+"""The frozen configuration of a training run, saved as ``train_config.json`` in the run folder."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench.models.config import TASKS
+from workbench.training.augment import AugmentConfig
+from workbench.utils.errors import check_choice
+from workbench.utils.io import write_json_atomic
+
+__all__ = ["TrainConfig", "DEVICES"]
+
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters of one run. Defaults follow method.md section 10 (from-scratch recipe).
+
+    ``epochs`` is the cosine horizon and the maximum; early stopping ends sooner after
+    ``patience`` epochs without a lower validation loss. ``batch_size`` is per process.
+    ``max_steps`` (0 = no limit) caps optimizer steps, for smoke tests and time budgets; it does not
+    change the schedule.
+    """
+
+    task: str = "binary"
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 3e-4
+    min_lr: float = 1e-6
+    weight_decay: float = 0.05
+    warmup_steps: int = 100
+    grad_clip: float = 1.0
+    focal_gamma: float = 2.0
+    patience: int = 3
+    negative_ratio: float = 1.0
+    seed: int = 0
+    max_steps: int = 0
+    eval_batch_size: int = 64
+    num_workers: int = 0
+    device: str = "auto"
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def __post_init__(self):
+        check_choice("task", self.task, TASKS)
+        check_choice("device", self.device, DEVICES)
+        for name in ("epochs", "batch_size", "eval_batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.lr <= 0 or self.warmup_steps < 0 or self.patience < 1:
+            raise ValueError(f"need lr > 0, warmup_steps >= 0, patience >= 1 (got {self.lr}, "
+                             f"{self.warmup_steps}, {self.patience})")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        d = dict(d)
+        d["augment"] = AugmentConfig(**d.get("augment", {}))
+        return cls(**d)
+
+    def save(self, path: str | Path) -> Path:
+        return write_json_atomic(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TrainConfig":
+        return cls.from_dict(json.loads(Path(path).read_text()))
