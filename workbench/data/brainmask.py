@@ -10,7 +10,7 @@ Per axial slice (H, W):
 2. intracranial candidates = holes of the closed skull (``binary_fill_holes``) minus the skull,
    restricted to soft-tissue HU (``soft_range``: CSF, brain, blood);
 3. the largest connected component, holes filled (calcifications and dense clot inside stay in);
-4. eroded by ``erode_mm`` to drop the partial-volumed rim at the inner table.
+4. eroded by ``erode_mm`` (rounded down to whole pixels) to drop the partial-volumed rim at the inner table.
 
 Slices without a closed skull ring (vertex, skull base) give an empty or small mask; components
 below ``min_area_mm2`` are dropped. Works on one slice or a (Z, H, W) volume slice by slice.
@@ -97,8 +97,8 @@ def brain_mask_slice(hu: np.ndarray, pixel_mm: float = 1.0, config: BrainMaskCon
     if largest.sum() < min_px:
         return np.zeros(hu.shape, dtype=bool)
     mask = ndi.binary_fill_holes(largest)
-    erode_px = config.erode_mm / pixel_mm
-    if erode_px >= 0.5:
+    erode_px = int(np.floor(config.erode_mm / pixel_mm + 1e-6))  # whole pixels only: never more than erode_mm
+    if erode_px >= 1:
         mask = ndi.binary_erosion(mask, structure=_disk(erode_px), border_value=0)
     return mask
 

@@ -22,15 +22,16 @@ def upsample(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(maps[:, None], size=tuple(size), mode="bilinear", align_corners=False)[:, 0]
 
 
-def minmax(maps: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+def minmax(maps: torch.Tensor) -> torch.Tensor:
     """Per-sample min-max to [0, 1]: the minimum goes to 0, the maximum to 1 (order kept).
 
-    maps: (B, ...) -> same shape. A constant map becomes all zeros.
+    maps: (B, ...) -> same shape. Scale-free (no epsilon: gradient-weighted products can be ~1e-14);
+    a constant map becomes all zeros.
     """
     flat = maps.reshape(maps.shape[0], -1)
     low = flat.min(dim=1, keepdim=True).values
     span = flat.max(dim=1, keepdim=True).values - low
-    out = torch.where(span > eps, (flat - low) / span.clamp_min(eps), torch.zeros_like(flat))
+    out = torch.where(span > 0, (flat - low) / torch.where(span > 0, span, torch.ones_like(span)), torch.zeros_like(flat))
     return out.reshape(maps.shape)
 
 

@@ -31,6 +31,9 @@ def atomic_path(dest: str | os.PathLike, suffix: str | None = None) -> Iterator[
         suffix = "".join(dest.suffixes)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=f".tmp{suffix}", dir=dest.parent)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file ordinary permissions
     tmp_path = Path(tmp)
     try:
         yield tmp_path

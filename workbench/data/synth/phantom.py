@@ -63,8 +63,8 @@ def sample_head_params(rng: np.random.Generator, n_slices: int) -> HeadParams:
         ventricle_scale=float(np.clip(0.8 + 0.9 * atrophy + rng.normal(0, 0.1), 0.7, 1.7)),
         level_start=start,
         head_height_mm=height,
-        gm_hu=float(rng.uniform(36.0, 41.0)),
-        wm_hu=float(rng.uniform(24.0, 29.0)),
+        gm_hu=float(rng.uniform(35.0, 40.0)),
+        wm_hu=float(rng.uniform(26.0, 30.0)),
         falx_calcified=bool(rng.random() < 0.4),
         pineal_calcified=bool(rng.random() < 0.6),
         choroid_calcified=bool(rng.random() < 0.6),
@@ -164,13 +164,12 @@ def build_phantom(rng: np.random.Generator, p: HeadParams, size: int, n_slices: 
     gyrus_mm = 13.0
     phase = th * (70.0 * p.head_scale) / gyrus_mm + 0.9 * smooth_field(rng, shape, spacing, 14.0, 10.0)
     dist_sulcus = np.abs(phase - np.round(phase)) * gyrus_mm
-    sulc_depth = 15.0 * (1.0 + 0.35 * smooth_field(rng, shape, spacing, 15.0, 10.0))
-    sw = (0.3 + 1.0 * p.atrophy) * (1.0 + 1.5 * np.clip(1.0 - dd / sulc_depth, 0, 1))
+    sulc_depth = np.clip(13.0 * (1.0 + 0.6 * smooth_field(rng, shape, spacing, 15.0, 10.0)), 0.0, None)
+    sw = (0.3 + 1.0 * p.atrophy) * (1.0 + 1.5 * np.clip(1.0 - dd / np.maximum(sulc_depth, 0.5), 0, 1))
     sulcus = (dist_sulcus < sw) & (dd < sulc_depth)
-    gm = (dd < 2.8) | ((dist_sulcus < sw + 2.6) & (dd < sulc_depth + 2.5))
+    gm = (dd < 2.5) | ((dist_sulcus < sw + 2.2) & (dd < sulc_depth + 2.0))
     fissure_w = 0.4 + 1.6 * p.atrophy
     interhemi = (np.abs(u) < fissure_w) & (t > 0.3) & ((t > 0.63) | (np.abs(v) > 30.0 * p.ventricle_scale ** 0.5 + 4))
-    gm |= (np.abs(u) < fissure_w + 2.0) & (t > 0.3) & ((t > 0.63) | (np.abs(v) > 30.0))
     sylvian_pts = [(70.0, -6.0), (36.0, -10.0), (30.0, -22.0)]
     sylv_w = [np.full_like(t, (1.0 + 1.5 * p.atrophy)) * _bump(t, 0.3, 0.48)] * 3
     sylvian = _polyline_mask(np.abs(u), v, sylvian_pts, sylv_w)
@@ -185,7 +184,7 @@ def build_phantom(rng: np.random.Generator, p: HeadParams, size: int, n_slices: 
     for cu, cv, au, av, lo, hi in ((9, 6, 8, 11, 0.34, 0.5), (21, -4, 6, 13, 0.35, 0.48), (12 * p.ventricle_scale + 2, -18, 5, 7, 0.4, 0.56)):
         deep |= (_ellipse(np.abs(u), v, cu, cv, au, av) < 1.0) & (_bump(t, lo, hi, 0.01) > 0)
 
-    tex = smooth_field(rng, shape, spacing, 12.0) * 1.2 + smooth_field(rng, shape, spacing, 3.0) * 0.8
+    tex = smooth_field(rng, shape, spacing, 12.0) * 1.2 + smooth_field(rng, shape, spacing, 3.0) * 0.5
     brain_hu = np.where(gm | deep, p.gm_hu, p.wm_hu) + tex
     brain_hu = np.where(midbrain, p.wm_hu + 4.0 + tex, brain_hu)
     csf_space = cavity & ((dd < 0) | sulcus | interhemi | sylvian | cistern) & ~midbrain

@@ -1,0 +1,56 @@
+"""Dataset loading throughput (slices/s) on the synthetic cohort at 256 and 512 px.
+
+Times ``SliceDataset`` item access (NIfTI slice read, brain mask from HU, three windows,
+resize-then-centre-crop) in one process, and through a 2-worker DataLoader.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import torch  # noqa: E402
+from common import table, write_result  # noqa: E402
+from torch.utils.data import DataLoader  # noqa: E402
+
+from workbench.data.dataset import SliceDataset  # noqa: E402
+from workbench.data.manifest import build_manifest  # noqa: E402
+from workbench.data.synth import write_cohort  # noqa: E402
+
+
+def measure(size: int, subjects: int, slices: int, tmp: Path) -> list:
+    root = write_cohort(tmp / f"c{size}", subjects=subjects, seed=0, size=size, n_slices=slices) / "physionet"
+    frame, _ = build_manifest("synthetic", root, n_folds=0)
+    rows = []
+    for brain in (True, False):
+        ds = SliceDataset(frame, root, size=size, brain_mask=brain)
+        ds[0]
+        t0 = time.perf_counter()
+        for i in range(len(ds)):
+            ds[i]
+        single = len(ds) / (time.perf_counter() - t0)
+        loader = DataLoader(ds, batch_size=16, num_workers=2, shuffle=True)
+        t0 = time.perf_counter()
+        n = sum(len(b["image"]) for b in loader)
+        multi = n / (time.perf_counter() - t0)
+        rows.append([f"{size}", f"{size}", "yes" if brain else "no", f"{single:.0f}", f"{multi:.0f}"])
+    return rows
+
+
+def main() -> None:
+    torch.set_num_threads(1)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        rows += measure(256, subjects=8, slices=24, tmp=Path(tmp))
+        rows += measure(512, subjects=4, slices=24, tmp=Path(tmp))
+    body = table(["stored px", "output px", "brain mask", "slices/s (1 process)", "slices/s (DataLoader, 2 workers)"], rows)
+    print(body)
+    write_result("dataset", "Dataset loading throughput", body)
+
+
+if __name__ == "__main__":
+    main()

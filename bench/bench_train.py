@@ -1,0 +1,247 @@
+"""Training benchmarks (issue 5), results in ``bench/results/train.md`` (+ ``train.json``).
+
+1. ``throughput``: images/s of the workbench training step (augmentation, loss, clipping,
+   schedule) and of the full trainer (loader + step) against a bare timm loop (forward, CE,
+   backward, AdamW) on the same model, weights and batch. Target ratio >= 0.9.
+2. ``auc``: on the synthetic cohort (``workbench synth``), train the CPU preset for at most
+   ``--budget-s`` seconds (binary, then multilabel) on folds 2-4, validate / early-stop on fold 1,
+   and report ROC-AUC from probabilities on the untouched fold 0 (held-out subjects).
+
+Run: ``.venv/bin/python bench/bench_train.py --part all``. Each part records the machine load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from timm.models.swin_transformer import SwinTransformer
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from workbench.cli import main as cli  # noqa: E402
+from workbench.data.dataset import SliceDataset  # noqa: E402
+from workbench.models import create_model, load_model  # noqa: E402
+from workbench.training import TrainConfig, fit, prepare_splits  # noqa: E402
+from workbench.training.cache import CachedImages  # noqa: E402
+from workbench.training.loop import evaluate, make_optimizer, train_step  # noqa: E402
+from workbench.training.metrics import classification_metrics  # noqa: E402
+from workbench.utils.io import write_json_atomic, write_text_atomic  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+
+
+def machine() -> dict:
+    return {"load_1_5_15": [round(v, 2) for v in os.getloadavg()], "cores": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+            "when": time.strftime("%Y-%m-%d %H:%M:%S")}
+
+
+def _timed_steps(step, n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        step()
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def throughput(preset: str, batch: int, steps: int, rounds: int) -> dict:
+    """Median seconds per step, bare timm vs workbench, interleaved rounds on the same batch."""
+    torch.manual_seed(0)
+    ours = create_model(preset, 2)
+    arch = ours.workbench_config.arch
+    bare = SwinTransformer(num_classes=2, **arch.timm_kwargs())  # plain timm, its own defaults
+    bare.load_state_dict(ours.state_dict())
+    x = torch.rand(batch, 3, arch.img_size, arch.img_size)
+    labels = torch.zeros(batch, 6)
+    labels[: batch // 2, 0] = 1
+    y = labels[:, 0].long()
+    bare_opt = torch.optim.AdamW(bare.parameters(), lr=3e-4, weight_decay=0.05)
+    cfg = TrainConfig(batch_size=batch)
+    opt, gen = make_optimizer(ours, cfg), torch.Generator().manual_seed(0)
+    bare.train(), ours.train()
+
+    def bare_step():
+        loss = F.cross_entropy(bare(x), y)
+        bare_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        bare_opt.step()
+
+    def our_step():
+        train_step(ours, opt, x, labels, cfg, gen, lr=3e-4)
+
+    times = {"bare": [], "workbench": []}
+    _timed_steps(bare_step, 2), _timed_steps(our_step, 2)  # warm-up
+    for _ in range(rounds):
+        times["bare"] += _timed_steps(bare_step, steps)
+        times["workbench"] += _timed_steps(our_step, steps)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    res = {"preset": preset, "batch": batch, "steps_each": steps * rounds,
+           "s_per_step": {k: round(v, 4) for k, v in med.items()},
+           "images_per_s": {k: round(batch / v, 2) for k, v in med.items()}}
+    res["ratio_step"] = round(med["bare"] / med["workbench"], 3)
+    return res
+
+
+def trainer_throughput(preset: str, batch: int, n_items: int = 256) -> float:
+    """Images/s of fit() (sampler, loader, collate, step) on an in-memory dataset, one epoch."""
+    import tempfile
+
+    size = create_model(preset, 2).workbench_config.arch.img_size
+
+    class Mem(torch.utils.data.Dataset):
+        def __init__(self):
+            self.images = torch.rand(n_items, 3, size, size)
+            self.labels = torch.zeros(n_items, 6)
+            self.labels[::2, 0] = 1
+
+        def __len__(self):
+            return n_items
+
+        def __getitem__(self, i):
+            return {"image": self.images[i], "labels": self.labels[i]}
+
+    torch.manual_seed(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        result = fit(create_model(preset, 2), Mem(), None, TrainConfig(epochs=1, batch_size=batch), tmp)
+    return float(result.history[0]["images_per_s"])
+
+
+def ensure_cohort(folder: Path, subjects: int, size: int, slices: int) -> tuple[Path, Path]:
+    manifest, root = folder / "manifest.csv", folder / "physionet"
+    if not manifest.is_file():
+        cli(["synth", "--out", str(folder), "--subjects", str(subjects), "--size", str(size),
+             "--slices", str(slices), "--seed", "0"])
+        cli(["manifest", "--dataset", "synthetic", "--root", str(root), "--out", str(manifest), "--folds", "5",
+             "--seed", "0"])
+    return manifest, root
+
+
+class _OutOfTime(Exception):
+    pass
+
+
+def train_and_test(task: str, preset: str, manifest: Path, root: Path, out: Path, budget_s: float,
+                   batch: int, s_per_step: float) -> dict:
+    """Train within ``budget_s`` (epochs sized from the measured step time), test on fold 0."""
+    splits = prepare_splits(manifest, root, val_fold=1, exclude_folds=[0])
+    test = prepare_splits(manifest, root, val_fold=0).val
+    size = create_model(preset, 2).workbench_config.arch.img_size
+    t0 = time.perf_counter()
+    data = {k: CachedImages(SliceDataset(f, root, size=size, brain_mask=False), desc=f"cache {k}")
+            for k, f in (("train", splits.train), ("val", splits.val), ("test", test))}
+    cache_s = time.perf_counter() - t0
+    steps_per_epoch = int(2 * splits.train["any"].sum()) // batch
+    epoch_s = steps_per_epoch * s_per_step * 1.1 + len(splits.val) / batch * s_per_step / 3
+    epochs = max(2, min(60, int(budget_s * 0.92 / epoch_s)))
+    cfg = TrainConfig(task=task, epochs=epochs, batch_size=batch, patience=4, seed=0)
+    start = time.perf_counter()
+
+    def guard(epoch, row):
+        elapsed = time.perf_counter() - start
+        if elapsed + elapsed / (epoch + 1) > budget_s:
+            raise _OutOfTime
+
+    torch.manual_seed(0)
+    out.mkdir(parents=True, exist_ok=True)
+    for p in out.glob("*"):
+        p.unlink()
+    try:
+        result = fit(create_model(preset, task=task), data["train"], data["val"], cfg, out, on_epoch_end=guard)
+        history, cut = result.history, False
+    except _OutOfTime:
+        history, cut = json.loads((out / "last_state.json").read_text())["run"]["history"], True
+    train_s = time.perf_counter() - start
+    model = load_model(out / "best")
+    _, probs, labels = evaluate(model, data["test"], cfg, torch.device("cpu"), desc="test")
+    metrics = classification_metrics(task, probs, labels, model.workbench_config.class_names)
+    return {"task": task, "preset": preset, "epochs_planned": epochs, "epochs_run": len(history),
+            "stopped_by_time_guard": cut, "train_s": round(train_s, 1), "cache_s": round(cache_s, 1),
+            "train_slices": len(splits.train), "val_slices": len(splits.val), "test_slices": len(test),
+            "test_subjects": int(test["subject_id"].nunique()), "test_positives": int(test["any"].sum()),
+            "best_epoch": min(range(len(history)), key=lambda i: history[i]["val_loss"]) + 1,
+            "val_auc_last": history[-1].get("val_auc"),
+            "test": {k: (round(v, 4) if v == v else None) for k, v in metrics.items()}}
+
+
+def render(res: dict) -> str:
+    lines = ["# Training benchmarks", "", "Written by `bench/bench_train.py`; raw numbers in `train.json`.", ""]
+    if "throughput" in res:
+        t = res["throughput"]
+        lines += ["## Throughput: workbench training vs a bare timm loop", "",
+                  f"Machine: {t['machine']}", "",
+                  f"Preset `{t['preset']}`, batch {t['batch']}, {t['steps_each']} steps each, interleaved rounds, "
+                  "median step time.", "",
+                  "| loop | s / step | images / s |", "|---|---|---|"]
+        for k in ("bare", "workbench"):
+            lines.append(f"| {k} | {t['s_per_step'][k]} | {t['images_per_s'][k]} |")
+        lines += [f"| trainer `fit()` (sampler + loader + step) | | {t['trainer_images_per_s']} |", "",
+                  f"Ratio workbench / bare (step): **{t['ratio_step']}**; trainer / bare: "
+                  f"**{t['ratio_trainer']}** (target >= 0.9).", ""]
+    for key in ("auc_binary", "auc_multilabel"):
+        if key in res:
+            a = res[key]
+            lines += [f"## Held-out detection on the synthetic cohort: {a['task']}", "",
+                      f"Machine: {a['machine']}", "", f"Cohort: {res.get('cohort')}", "",
+                      f"Preset `{a['preset']}`; train {a['train_slices']} slices (folds 2-4), validation "
+                      f"{a['val_slices']} (fold 1), test {a['test_slices']} slices of {a['test_subjects']} held-out "
+                      f"subjects (fold 0, {a['test_positives']} ICH). Training {a['train_s']} s "
+                      f"({a['epochs_run']}/{a['epochs_planned']} epochs, best epoch {a['best_epoch']}, "
+                      f"time guard hit: {a['stopped_by_time_guard']}); decoding cache {a['cache_s']} s.", "",
+                      "| metric (test fold, best checkpoint) | value |", "|---|---|"]
+            lines += [f"| {k} | {v} |" for k, v in a["test"].items()] + [""]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--part", choices=("throughput", "auc", "all"), default="all")
+    p.add_argument("--preset", default="cpu-small")
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--budget-s", type=float, default=600.0)
+    p.add_argument("--tasks", nargs="+", default=["binary", "multilabel"])
+    p.add_argument("--cohort", type=Path, default=Path("/tmp/workbench_bench_cohort"))
+    p.add_argument("--subjects", type=int, default=100)
+    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--slices", type=int, default=24)
+    p.add_argument("--runs", type=Path, default=ROOT / "runs" / "bench_train")
+    args = p.parse_args()
+    os.environ.setdefault("WORKBENCH_PROGRESS", "0")
+    json_path = RESULTS / "train.json"
+    res = json.loads(json_path.read_text()) if json_path.is_file() else {}
+    if args.part in ("throughput", "all"):
+        t = {"machine": machine(), **throughput(args.preset, args.batch, args.steps, args.rounds)}
+        t["trainer_images_per_s"] = round(trainer_throughput(args.preset, args.batch), 2)
+        t["ratio_trainer"] = round(t["trainer_images_per_s"] / t["images_per_s"]["bare"], 3)
+        t["machine_after"] = machine()["load_1_5_15"]
+        res["throughput"] = t
+        print(json.dumps(t))
+    if args.part in ("auc", "all"):
+        s_per_step = res.get("throughput", {}).get("s_per_step", {}).get("workbench") or 0.7
+        manifest, root = ensure_cohort(args.cohort, args.subjects, args.size, args.slices)
+        res["cohort"] = f"`workbench synth --subjects {args.subjects} --size {args.size} --slices {args.slices} --seed 0`, 5 folds"
+        for task in args.tasks:
+            m = machine()
+            a = train_and_test(task, args.preset, manifest, root, args.runs / task, args.budget_s, args.batch,
+                               s_per_step)
+            res[f"auc_{task}"] = {"machine": m, **a, "machine_after": machine()["load_1_5_15"]}
+            print(json.dumps(res[f"auc_{task}"]))
+            write_json_atomic(json_path, res)
+    write_json_atomic(json_path, res)
+    write_text_atomic(RESULTS / "train.md", render(res))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

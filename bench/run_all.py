@@ -1,0 +1,41 @@
+"""Run every ``bench/bench_*.py`` and assemble ``BENCHMARKS.md`` from ``bench/results/*.md``.
+
+Usage: ``python bench/run_all.py [NAME ...]`` (names without ``bench_`` / ``.py``; default all).
+``python bench/run_all.py --assemble`` only rebuilds BENCHMARKS.md from the stored results.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+ORDER = ["synth", "dataset", "ingest", "explain", "train", "evaluate", "demo"]
+
+
+def assemble() -> Path:
+    sys.path.insert(0, str(ROOT))
+    from workbench.utils.io import write_text_atomic
+
+    parts = sorted((HERE / "results").glob("*.md"), key=lambda p: (ORDER.index(p.stem) if p.stem in ORDER else 99, p.stem))
+    text = "# Benchmarks\n\nMeasured on this project's CI-class machine (2 cores, no GPU) by the scripts in `bench/`;\n"
+    text += "re-run with `make bench`. Ratios are measured within one run.\n\n"
+    text += "\n\n".join(p.read_text().strip() for p in parts) + "\n"
+    return write_text_atomic(ROOT / "BENCHMARKS.md", text)
+
+
+def main(argv: list[str]) -> int:
+    if argv != ["--assemble"]:
+        names = argv or [p.stem[len("bench_"):] for p in sorted(HERE.glob("bench_*.py"))]
+        for name in names:
+            script = HERE / f"bench_{name}.py"
+            print(f"== {script.name}", flush=True)
+            subprocess.run([sys.executable, str(script)], check=True, cwd=ROOT)
+    print(f"wrote {assemble()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

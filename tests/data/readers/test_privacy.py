@@ -1,0 +1,55 @@
+"""No identifier from a DICOM header reaches a manifest, skipped report, cache, log, stderr or error.
+
+The writers put invented names, ids, birth dates, accession numbers, institutions and UIDs in
+every header; this test collects them back from the files and greps every output for them.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+import pydicom
+import pytest
+
+from workbench.data.dicom import read_dicom_slice
+from workbench.data.readers.base import get_reader
+from workbench.utils.errors import DataError
+
+IDENTIFIERS = (
+    "PatientName", "PatientID", "PatientBirthDate", "AccessionNumber", "InstitutionName",
+    "ReferringPhysicianName", "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "FrameOfReferenceUID",
+)  # fmt: skip
+
+
+def _identifiers(root: Path) -> set[str]:
+    values: set[str] = set()
+    for path in root.rglob("*.dcm"):
+        ds = pydicom.dcmread(path, stop_before_pixels=True)
+        values |= {str(ds.get(name, "")) for name in IDENTIFIERS}
+    values.discard("")
+    assert len(values) > 10
+    return values
+
+
+@pytest.mark.parametrize("dataset", ["rsna", "cq500"])
+def test_no_identifier_in_any_output(dataset, request, tmp_path, capfd, caplog):
+    root = request.getfixturevalue(f"{dataset}_root")
+    secrets = _identifiers(root)
+    caplog.set_level(logging.DEBUG)
+    out = tmp_path / "out"
+    result = get_reader(dataset)(root, workers=2, chunk_size=5, cache_dir=str(out / "cache"))
+    pd.DataFrame(result.rows).to_csv(out / "manifest.csv", index=False)
+    pd.DataFrame([vars(s) for s in result.skipped], columns=["path", "reason"]).to_csv(out / "manifest.skipped.csv", index=False)
+    texts = [p.read_text() for p in out.rglob("*") if p.is_file()]
+    assert len(texts) >= 3 and len(result.rows) > 0
+    if dataset == "rsna":
+        with pytest.raises(DataError) as info:
+            get_reader(dataset)(root, strict=True)
+        texts.append(str(info.value))
+    texts += [str(read_dicom_slice(root / r["image_path"])[1]) for r in result.rows[:5]]
+    captured = capfd.readouterr()
+    texts += [captured.out, captured.err, caplog.text]
+    leaks = sorted(s for s in secrets if any(s in text for text in texts))
+    assert leaks == []

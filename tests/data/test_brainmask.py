@@ -1,0 +1,74 @@
+"""Brain mask from HU: a hand-built phantom, the synthetic cohort's truth, the real Cranium CT."""
+
+import numpy as np
+import pytest
+
+from tests.data.conftest import ring_phantom
+from workbench.data.brainmask import _convex_hull, brain_mask, brain_mask_slice
+from workbench.data.cranium import cranium_available, load_cranium
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / max((a | b).sum(), 1))
+
+
+def test_ring_phantom_interior():
+    hu, truth = ring_phantom(z=2, size=64)
+    mask = brain_mask(hu, pixel_mm=1.0)
+    assert mask.shape == hu.shape and mask.dtype == bool
+    assert iou(mask, truth) > 0.9
+    assert not mask[:, 0, 0].any()
+
+
+def test_gap_in_the_skull_falls_back_to_the_hull():
+    hu, truth = ring_phantom(z=1, size=64)
+    hu = hu[0].copy()
+    hu[:12, 26:38] = 35  # a 12-pixel gap in the anterior skull (wider than any closing radius)
+    mask = brain_mask_slice(hu.astype(np.float32), pixel_mm=1.0)
+    assert iou(mask, truth[0]) > 0.85
+    assert not mask[:3].any()  # the hull stops at the skull's outline, not at the image edge
+
+
+def test_no_skull_gives_empty_mask_and_nan_is_rejected():
+    assert not brain_mask_slice(np.full((32, 32), 30.0)).any()
+    bad = np.zeros((32, 32), np.float32)
+    bad[3, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        brain_mask_slice(bad)
+    with pytest.raises(ValueError, match="shape"):
+        brain_mask(np.zeros((2, 2, 2, 2)))
+
+
+def test_convex_hull_hand_case():
+    m = np.zeros((9, 9), bool)
+    m[2, 2] = m[2, 6] = m[6, 2] = m[6, 6] = True
+    hull = _convex_hull(m)
+    assert hull.sum() == 25 and hull[2:7, 2:7].all()
+
+
+@pytest.mark.realct
+@pytest.mark.skipif(not cranium_available(), reason="needs Debian's invesalius-examples (apt-get install invesalius-examples)")
+def test_real_cranium_intracranial_fraction_is_plausible():
+    hu, spacing = load_cranium()
+    mask = brain_mask(hu, pixel_mm=spacing[0])
+    frac = mask.reshape(len(mask), -1).mean(axis=1)
+    z = len(frac)
+    mid = frac[int(0.45 * z) : int(0.75 * z)]  # supratentorial slices of a 108-slice head CT
+    # a 256 px, 0.957 mm field of view: the brain fills 20-35 % of mid-level slices
+    assert 0.18 < mid.min() and mid.max() < 0.35
+    # no leak into the scalp or air: the mask stays inside the head and away from the border
+    head = hu > -300
+    assert (mask & ~head).sum() == 0
+    assert not mask[:, :5].any() and not mask[:, -5:].any()
+    # the fraction rises from the skull base and falls towards the vertex
+    assert frac[: int(0.1 * z)].max() < mid.mean() and frac[int(0.95 * z) :].max() < mid.mean()
+
+
+@pytest.mark.parametrize("size", [128, 256])
+def test_synthetic_cohort_iou_with_true_brain_mask(size):
+    from workbench.data.synth import generate_subject
+
+    for index in range(2):
+        s = generate_subject(index, seed=11, size=size, n_slices=12)
+        mask = brain_mask(s.hu, pixel_mm=s.spacing[0])
+        assert iou(mask, s.brain) >= 0.9, (size, index)

@@ -1,0 +1,43 @@
+"""The acceptance path from a shell: ``workbench synth`` then ``workbench manifest``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from workbench.data.manifest import read_manifest
+
+
+def sh(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).with_name("workbench")
+    env = dict(os.environ, WORKBENCH_PROGRESS="1")
+    return subprocess.run([str(exe), *args], cwd=cwd, env=env, capture_output=True, text=True, check=True, timeout=300)
+
+
+def test_synth_then_manifest_from_a_shell(tmp_path: Path):
+    out = tmp_path / "cohort"
+    r = sh("synth", "--out", str(out), "--subjects", "4", "--seed", "1", "--size", "96", "--slices", "8", cwd=tmp_path)
+    assert "physionet" in r.stdout
+    assert "100%" in r.stderr  # a progress bar ran
+    root = out / "physionet"
+    assert sorted(p.name for p in (root / "ct_scans").iterdir()) == ["001.nii", "002.nii", "003.nii", "004.nii"]
+    m = tmp_path / "m.csv"
+    r = sh("manifest", "--dataset", "physionet", "--root", str(root), "--out", str(m), "--folds", "2", cwd=tmp_path)
+    assert "32 slices, 4 subjects" in r.stdout and "100%" in r.stderr
+    frame = read_manifest(m)
+    assert len(frame) == 32 and sorted(frame["fold"].unique()) == [0, 1]
+    assert pd.read_csv(tmp_path / "m.skipped.csv").empty
+    # the same cohort as the synthetic dataset also carries the subtype label volumes
+    r = sh("manifest", "--dataset", "synthetic", "--root", str(root), "--out", str(tmp_path / "s.csv"), "--folds", "2", cwd=tmp_path)
+    assert (read_manifest(tmp_path / "s.csv")["label_path"] != "").all()
+
+
+def test_bad_dataset_name_lists_choices(tmp_path: Path):
+    exe = Path(sys.executable).with_name("workbench")
+    r = subprocess.run([str(exe), "manifest", "--dataset", "nope", "--root", ".", "--out", "x.csv"],
+                       cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode != 0 and "physionet" in r.stderr and "synthetic" in r.stderr

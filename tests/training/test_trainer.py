@@ -1,0 +1,96 @@
+"""The trainer on an in-memory stand-in dataset: learns, logs, checkpoints, stops, resumes."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+import pytest
+import torch
+from toydata import ToySlices
+
+from workbench.models import create_model, load_model
+from workbench.models.checkpoint import load_tensors
+from workbench.training import TrainConfig, fit
+
+CFG = TrainConfig(epochs=4, batch_size=16, warmup_steps=4, lr=1e-3, eval_batch_size=32, patience=10)
+TRAIN, VAL = ToySlices(96, seed=1), ToySlices(48, seed=2)
+
+
+def _model(task: str = "binary", seed: int = 0):
+    torch.manual_seed(seed)
+    return create_model("test-tiny", task=task)
+
+
+def _fit(tmp_path, name, cfg=CFG, task="binary", seed=0, **kw):
+    return fit(_model(task, seed), TRAIN, VAL, cfg, tmp_path / name, **kw)
+
+
+def test_learns_and_writes_the_run_folder(tmp_path):
+    result = _fit(tmp_path, "run", dataclasses.replace(CFG, epochs=6))
+    metrics = pd.read_csv(tmp_path / "run" / "metrics.csv")
+    assert list(metrics["epoch"]) == [1, 2, 3, 4, 5, 6]
+    for col in ("train_loss", "val_loss", "val_auc", "val_accuracy", "lr", "images_per_s"):
+        assert col in metrics
+    assert metrics["val_auc"].iloc[-1] > 0.8  # a bright disc is easy to detect
+    assert metrics["val_loss"].min() < metrics["val_loss"].iloc[0]
+    for name in ("best.safetensors", "best.json", "last.safetensors", "last_state.json", "train_config.json"):
+        assert (tmp_path / "run" / name).is_file()
+    best = load_model(tmp_path / "run" / "best")
+    assert result.best_epoch == int(metrics["val_loss"].idxmin()) + 1
+    assert best.workbench_config.task == "binary"
+
+
+def test_multilabel_reports_every_subtype(tmp_path):
+    _fit(tmp_path, "ml", dataclasses.replace(CFG, task="multilabel", epochs=1), task="multilabel")
+    metrics = pd.read_csv(tmp_path / "ml" / "metrics.csv")
+    for name in ("any", "epidural", "intraparenchymal", "intraventricular", "subarachnoid", "subdural"):
+        assert f"val_auc_{name}" in metrics
+
+
+def test_seeded_runs_are_identical(tmp_path):
+    cfg = dataclasses.replace(CFG, epochs=1)
+    _fit(tmp_path, "a", cfg), _fit(tmp_path, "b", cfg)
+    a, b = load_tensors(tmp_path / "a" / "last.safetensors"), load_tensors(tmp_path / "b" / "last.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_early_stopping_on_validation_loss(tmp_path):
+    cfg = dataclasses.replace(CFG, epochs=8, lr=1e-9, warmup_steps=0, patience=2)  # val loss cannot improve much
+    result = _fit(tmp_path, "es", cfg)
+    assert result.stopped_early and result.epochs_run < 8
+    assert result.epochs_run - result.best_epoch == 2
+
+
+def test_resume_equals_uninterrupted(tmp_path):
+    full = _fit(tmp_path, "full")
+
+    def interrupt(epoch, row):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _fit(tmp_path, "cut", on_epoch_end=interrupt)
+    assert len(pd.read_csv(tmp_path / "cut" / "metrics.csv")) == 2
+    resumed = _fit(tmp_path, "cut", seed=123, resume=True)  # other init: the checkpoint must win
+    a, b = load_tensors(tmp_path / "full" / "last.safetensors"), load_tensors(tmp_path / "cut" / "last.safetensors")
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6)
+    assert resumed.steps == full.steps
+    keys = ("epoch", "step", "lr", "train_loss", "val_loss", "val_auc")
+    assert [r[k] for r in resumed.history for k in keys] == pytest.approx([r[k] for r in full.history for k in keys])
+
+
+def test_resume_guards(tmp_path):
+    _fit(tmp_path, "g", dataclasses.replace(CFG, epochs=1))
+    with pytest.raises(FileExistsError, match="already holds a run"):
+        _fit(tmp_path, "g", dataclasses.replace(CFG, epochs=1))
+    with pytest.raises(ValueError, match=r"cannot resume.*lr 0\.001 -> 0\.002"):
+        _fit(tmp_path, "g", dataclasses.replace(CFG, epochs=1, lr=2e-3), resume=True)
+    with pytest.raises(FileNotFoundError, match="nothing to resume"):
+        _fit(tmp_path, "empty", resume=True)
+
+
+def test_task_mismatch(tmp_path):
+    with pytest.raises(ValueError, match="model task 'binary' differs from training task 'multilabel'"):
+        _fit(tmp_path, "x", dataclasses.replace(CFG, task="multilabel"), task="binary")

@@ -1,0 +1,95 @@
+"""``workbench train``: train a Swin ICH classifier on a manifest (single process or torchrun DDP)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from workbench.data.windowing import DEFAULT_WINDOWS
+from workbench.models.config import TASKS
+from workbench.models.presets import PRESETS
+from workbench.training.augment import AugmentConfig
+from workbench.training.config import DEVICES, TrainConfig
+from workbench.utils.io import write_json_atomic
+
+NAME = "train"
+HELP = "Train a Swin ICH classifier (binary or multilabel) from a manifest; works under torchrun."
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    d = TrainConfig()
+    p.add_argument("--manifest", required=True, help="manifest CSV (data_manifests/README.md)")
+    p.add_argument("--root", required=True, help="data root the manifest's paths are relative to")
+    p.add_argument("--task", required=True, choices=TASKS)
+    p.add_argument("--preset", default="cpu-small", choices=sorted(PRESETS))
+    p.add_argument("--out", required=True, help="run folder (checkpoints, metrics.csv, configs)")
+    p.add_argument("--val-fold", type=int, default=0, help="fold held out for validation (default 0)")
+    p.add_argument("--no-val", action="store_true", help="train on every fold, no validation / early stop")
+    p.add_argument("--exclude-folds", type=int, nargs="*", default=[], help="folds kept out of training (test)")
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help="per process")
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    p.add_argument("--warmup-steps", type=int, default=d.warmup_steps)
+    p.add_argument("--patience", type=int, default=d.patience)
+    p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: no limit)")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--img-size", type=int, default=None, help="override the preset's input size")
+    p.add_argument("--no-augment", action="store_true")
+    p.add_argument("--cache", action="store_true", help="decode every slice once and keep it in memory")
+    p.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes")
+    p.add_argument("--device", default="auto", choices=DEVICES)
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+
+
+def _config(args) -> TrainConfig:
+    return TrainConfig(
+        task=args.task, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+        warmup_steps=args.warmup_steps, patience=args.patience, seed=args.seed, max_steps=args.max_steps,
+        num_workers=args.num_workers, device=args.device,
+        augment=AugmentConfig(0, 0, 0, 0, 0, 0) if args.no_augment else AugmentConfig(),
+    )
+
+
+def run(args) -> int:
+    import torch
+
+    from workbench.data.dataset import SliceDataset
+    from workbench.models.factory import create_model
+    from workbench.training.cache import CachedImages
+    from workbench.training.distributed import init_distributed, shutdown
+    from workbench.training.inputs import prepare_splits
+    from workbench.training.trainer import fit
+
+    cfg = _config(args)
+    splits = prepare_splits(args.manifest, args.root, None if args.no_val else args.val_fold, args.exclude_folds)
+    info, device = init_distributed(args.device)
+    try:
+        torch.manual_seed(args.seed)  # same initial weights on every rank (DDP also broadcasts rank 0's)
+        overrides = {"img_size": args.img_size} if args.img_size else {}
+        model = create_model(args.preset, task=args.task, windows=tuple(DEFAULT_WINDOWS), **overrides)
+        size = model.workbench_config.arch.img_size
+
+        def dataset(frame, what):
+            ds = SliceDataset(frame, args.root, size=size, windows=DEFAULT_WINDOWS, brain_mask=False)
+            return CachedImages(ds, desc=f"caching {what}") if args.cache else ds
+
+        train_ds = dataset(splits.train, "train")
+        val_ds = dataset(splits.val, "val") if splits.val is not None else None
+        if info.is_main:
+            write_json_atomic(f"{args.out}/run.json", {
+                "manifest": str(args.manifest), "root": str(args.root), "preset": args.preset,
+                "val_fold": None if args.no_val else args.val_fold, "exclude_folds": list(args.exclude_folds),
+                "world_size": info.world_size, "device": str(device), "train_slices": len(train_ds),
+                "val_slices": len(val_ds) if val_ds is not None else 0, "argv": sys.argv[1:]})
+        result = fit(model, train_ds, val_ds, cfg, args.out, resume=args.resume, device=device)
+        if info.is_main:
+            last = result.history[-1] if result.history else {}
+            print(json.dumps({"out": str(result.out_dir), "best_epoch": result.best_epoch,
+                              "best_val_loss": result.best_val_loss, "steps": result.steps,
+                              "stopped_early": result.stopped_early,
+                              "last": {k: last.get(k) for k in ("epoch", "train_loss", "val_loss", "val_auc")}}))
+    finally:
+        shutdown()
+    return 0

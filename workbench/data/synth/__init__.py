@@ -1,0 +1,14 @@
+"""Synthetic head CT with intracranial hemorrhage and exact ground truth (the default dataset).
+
+- :func:`generate_subject`: one subject from (seed, index), procedural or real-Cranium background;
+- :func:`write_cohort`: a cohort in the PhysioNet CT-ICH layout (+ label and brain-mask volumes).
+"""
+
+from workbench.data.synth.cohort import LAYOUTS, write_cohort, write_physionet
+from workbench.data.synth.lesions import LESION_STATS, PAINT_ORDER, LesionInfo
+from workbench.data.synth.subject import BACKGROUNDS, SyntheticSubject, generate_subject
+
+__all__ = [
+    "BACKGROUNDS", "LAYOUTS", "LESION_STATS", "PAINT_ORDER", "LesionInfo", "SyntheticSubject",
+    "generate_subject", "write_cohort", "write_physionet",
+]

@@ -1,0 +1,94 @@
+"""Rank statistics in torch, batched over rows, with ties handled exactly.
+
+Every function takes rows of scores (B, P) and works on each row alone, so a row's result never
+depends on the other rows in the batch. Ties get average ranks (the mid-rank), which is what makes
+ROC-AUC count a tied positive/negative pair as one half (Mann-Whitney with tie correction) and
+what Spearman's rho uses. Scores must be finite: a NaN has no rank.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from workbench.evaluation._common import as_mask, check_same_shape, safe_div
+
+__all__ = ["check_finite", "average_ranks", "roc_auc", "average_precision", "spearman"]
+
+
+def check_finite(x: torch.Tensor, name: str) -> None:
+    """Raise if ``x`` holds NaN or inf (a non-finite score has no rank)."""
+    if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name} holds {int((~torch.isfinite(x)).sum())} non-finite values; "
+                         f"ranks need finite scores (replace NaN, e.g. torch.nan_to_num)")
+
+
+def _tie_bounds(sorted_rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """For rows sorted ascending (B, P): index of the first and one past the last equal value, (B, P) each."""
+    lo = torch.searchsorted(sorted_rows, sorted_rows, right=False)
+    hi = torch.searchsorted(sorted_rows, sorted_rows, right=True)
+    return lo, hi
+
+
+def average_ranks(scores: torch.Tensor) -> torch.Tensor:
+    """1-based ranks per row, ties sharing the mean of their ranks.
+
+    scores: (B, P) finite -> ranks (B, P) float64; e.g. [3, 1, 3] -> [2.5, 1, 2.5].
+    """
+    check_finite(scores, "scores")
+    s, order = torch.sort(scores, dim=1)
+    lo, hi = _tie_bounds(s)
+    mid = (lo + hi + 1).to(torch.float64) / 2  # ranks lo+1 .. hi, averaged
+    return torch.empty_like(mid).scatter_(1, order, mid)
+
+
+def roc_auc(scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """ROC-AUC of each row by the Mann-Whitney U statistic with tie correction.
+
+    AUC = (sum of positive ranks - n+ (n+ + 1) / 2) / (n+ n-), ranks averaged over ties, which equals
+    P(score+ > score-) + 0.5 P(score+ = score-) and scikit-learn's ``roc_auc_score``.
+
+    scores: (B, P) finite; labels: (B, P) bool or 0/1 -> (B,) float64, NaN where a row holds one
+    class only (all positive or all negative).
+    """
+    check_same_shape(scores, labels, ("scores", "labels"))
+    pos = as_mask(labels, "labels")
+    ranks = average_ranks(scores)
+    n_pos = pos.sum(1).to(torch.float64)
+    n_neg = pos.shape[1] - n_pos
+    u = (ranks * pos).sum(1) - n_pos * (n_pos + 1) / 2
+    return safe_div(u, n_pos * n_neg)
+
+
+def average_precision(scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Average precision of each row: sum over thresholds of (R_n - R_{n-1}) P_n, no interpolation.
+
+    Thresholds are the distinct scores (a tie group enters as a whole), as in scikit-learn's
+    ``average_precision_score``. Each positive contributes the precision at the end of its tie
+    group, divided by the number of positives.
+
+    scores: (B, P) finite; labels: (B, P) bool or 0/1 -> (B,) float64, NaN where a row has no positive.
+    """
+    check_same_shape(scores, labels, ("scores", "labels"))
+    pos = as_mask(labels, "labels")
+    check_finite(scores, "scores")
+    neg_sorted, order = torch.sort(-scores, dim=1)  # descending scores
+    pos_sorted = pos.gather(1, order)
+    _, hi = _tie_bounds(neg_sorted)
+    end = hi - 1  # last index of each element's tie group
+    tp = torch.cumsum(pos_sorted, dim=1).to(torch.float64)
+    precision_at = tp / torch.arange(1, scores.shape[1] + 1, dtype=torch.float64, device=scores.device)
+    precision_end = precision_at.gather(1, end)
+    return safe_div((precision_end * pos_sorted).sum(1), pos_sorted.sum(1))
+
+
+def spearman(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Spearman's rank correlation per row: Pearson correlation of the average ranks.
+
+    a, b: (B, P) finite -> (B,) float64 in [-1, 1]; NaN where a row of ``a`` or ``b`` is constant.
+    """
+    check_same_shape(a, b, ("a", "b"))
+    ra = average_ranks(a)
+    rb = average_ranks(b)
+    ra = ra - ra.mean(1, keepdim=True)
+    rb = rb - rb.mean(1, keepdim=True)
+    return safe_div((ra * rb).sum(1), torch.sqrt((ra * ra).sum(1) * (rb * rb).sum(1)))
