@@ -23,7 +23,7 @@ from workbench.data.synth import write_cohort  # noqa: E402
 
 
 def measure(size: int, subjects: int, slices: int, tmp: Path) -> list:
-    root = write_cohort(tmp / f"c{size}", subjects=subjects, seed=0, size=size, n_slices=slices) / "physionet"
+    root = write_cohort(tmp / f"c{size}", subjects=subjects, seed=0, size=size, n_slices=slices)  # .../physionet
     frame, _ = build_manifest("synthetic", root, n_folds=0)
     rows = []
     for brain in (True, False):

@@ -45,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--files", type=int, default=3000, help="slices to generate (default 3000)")
     parser.add_argument("--size", type=int, default=128, help="slice rows = columns (default 128)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker counts (default 1 2)")
+    parser.add_argument("--chunk-size", type=int, default=250,
+                        help="files per checkpoint chunk (default 250: enough chunks to keep every worker busy)")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "ingest.md")
     args = parser.parse_args(argv)
     os.environ.setdefault("WORKBENCH_ID_KEY", "benchmark-key-not-secret-0123")
@@ -58,16 +60,18 @@ def main(argv: list[str] | None = None) -> int:
         n_files = sum(1 for _ in (root / "stage_2_train").iterdir())
         runs = []
         for workers in args.workers:
-            seconds, n = _time_reader(root, workers=workers, cache_dir=str(Path(tmp) / f"cache{workers}"))
+            seconds, n = _time_reader(root, workers=workers, chunk_size=args.chunk_size, cache_dir=str(Path(tmp) / f"cache{workers}"))
             assert n == n_files, (n, n_files)
             runs.append((f"{workers} worker{'s' * (workers > 1)}, cold (checkpointing)", seconds))
-        resume, _ = _time_reader(root, workers=args.workers[-1], cache_dir=str(Path(tmp) / f"cache{args.workers[-1]}"))
+        resume, _ = _time_reader(root, workers=args.workers[-1], chunk_size=args.chunk_size, cache_dir=str(Path(tmp) / f"cache{args.workers[-1]}"))
         runs.append(("resume from a complete checkpoint", resume))
     lines = [
         "# RSNA ingest throughput",
         "",
-        f"`python bench/bench_ingest.py --files {args.files} --size {args.size} --workers {' '.join(map(str, args.workers))}`"
-        f" on {platform.node() or 'this machine'} ({os.cpu_count()} CPUs visible, Python {platform.python_version()}).",
+        f"`python bench/bench_ingest.py --files {args.files} --size {args.size} --chunk-size {args.chunk_size} "
+        f"--workers {' '.join(map(str, args.workers))}`"
+        f" on this machine ({os.cpu_count()} CPUs visible, load average {os.getloadavg()[0]:.1f} at start,"
+        f" Python {platform.python_version()}).",
         f"{n_files} generated slices of {args.size} x {args.size} ({n_subjects} series, written in {write_s:.1f} s);"
         " the whole reader is timed: listing, label table, header scan, series ordering, manifest rows.",
         "",

@@ -41,3 +41,11 @@ def test_bad_dataset_name_lists_choices(tmp_path: Path):
     r = subprocess.run([str(exe), "manifest", "--dataset", "nope", "--root", ".", "--out", "x.csv"],
                        cwd=tmp_path, capture_output=True, text=True)
     assert r.returncode != 0 and "physionet" in r.stderr and "synthetic" in r.stderr
+
+
+def test_demo_runs_the_available_steps(tmp_path: Path):
+    r = sh("demo", "--out", str(tmp_path / "demo"), "--subjects", "5", "--size", "64", "--slices", "6", "--folds", "2",
+           cwd=tmp_path)
+    assert "manifest" in r.stdout and "not yet part of the demo" in r.stdout
+    frame = read_manifest(tmp_path / "demo" / "manifest.csv")
+    assert len(frame) == 30 and frame["subject_id"].nunique() == 5

@@ -72,3 +72,17 @@ def test_synthetic_cohort_iou_with_true_brain_mask(size):
         s = generate_subject(index, seed=11, size=size, n_slices=12)
         mask = brain_mask(s.hu, pixel_mm=s.spacing[0])
         assert iou(mask, s.brain) >= 0.9, (size, index)
+
+
+def test_fast_mask_on_fine_pixels_matches_full_resolution():
+    from workbench.data.brainmask import brain_mask_fast
+    from workbench.data.synth import generate_subject
+
+    s = generate_subject(0, seed=5, size=512, n_slices=3)
+    for z in range(3):
+        hu = s.hu[z].astype(np.float32)
+        full = brain_mask_slice(hu, pixel_mm=s.spacing[0])
+        fast = brain_mask_fast(hu, pixel_mm=s.spacing[0])
+        assert fast.shape == full.shape
+        assert iou(fast, full) > 0.95
+        assert iou(fast, s.brain[z]) > 0.88

@@ -37,8 +37,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     t0 = time.perf_counter()
     print(f"[1/2] synthetic cohort: {args.subjects} subjects, {args.slices} slices of {args.size} px -> {out}")
-    cohort = write_cohort(out / "cohort", subjects=args.subjects, seed=args.seed, size=args.size, n_slices=args.slices)
-    root = cohort / "physionet"
+    root = write_cohort(out / "cohort", subjects=args.subjects, seed=args.seed, size=args.size, n_slices=args.slices)
     print(f"[2/2] manifest with {args.folds} subject-wise folds")
     frame, skipped = build_manifest("synthetic", root, n_folds=args.folds, seed=args.seed)
     manifest = write_manifest(frame, out / "manifest.csv")

@@ -24,7 +24,7 @@ import numpy as np
 from scipy import ndimage as ndi
 from scipy.spatial import ConvexHull, QhullError
 
-__all__ = ["BrainMaskConfig", "brain_mask", "brain_mask_slice"]
+__all__ = ["BrainMaskConfig", "brain_mask", "brain_mask_slice", "brain_mask_fast"]
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,22 @@ def brain_mask_slice(hu: np.ndarray, pixel_mm: float = 1.0, config: BrainMaskCon
     if erode_px >= 1:
         mask = ndi.binary_erosion(mask, structure=_disk(erode_px), border_value=0)
     return mask
+
+
+def brain_mask_fast(hu: np.ndarray, pixel_mm: float = 1.0, config: BrainMaskConfig = BrainMaskConfig(),
+                    target_mm: float = 0.9) -> np.ndarray:
+    """:func:`brain_mask_slice` computed on a slice decimated to about ``target_mm`` pixels.
+
+    For fine pixels (PhysioNet / RSNA 512 px at ~0.45 mm) the morphology runs on a 2x coarser
+    grid and the mask is repeated back to full size (a 4-6x speed-up); coarser slices are
+    computed as they are.
+    """
+    step = int(target_mm // pixel_mm) if pixel_mm > 0 else 1
+    if step < 2:
+        return brain_mask_slice(hu, pixel_mm, config)
+    small = brain_mask_slice(np.ascontiguousarray(hu[::step, ::step]), pixel_mm * step, config)
+    full = np.repeat(np.repeat(small, step, axis=0), step, axis=1)
+    return full[: hu.shape[0], : hu.shape[1]]
 
 
 def brain_mask(hu: np.ndarray, pixel_mm: float = 1.0, config: BrainMaskConfig = BrainMaskConfig()) -> np.ndarray:

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from workbench.data.brainmask import brain_mask_slice
+from workbench.data.brainmask import brain_mask_fast
 from workbench.data.labels import LABEL_COLUMNS
 from workbench.data.manifest import read_manifest, validate_manifest
 from workbench.data.slices import load_row
@@ -103,7 +103,7 @@ class SliceDataset(Dataset):
         row = self.frame.iloc[i]
         hu, mask, _ = load_row(row, self.root)
         if self.brain_mask:
-            brain = brain_mask_slice(hu, pixel_mm=float(min(row["spacing_row"], row["spacing_col"])))
+            brain = brain_mask_fast(hu, pixel_mm=float(min(row["spacing_row"], row["spacing_col"])))
         else:
             brain = np.ones(hu.shape, dtype=bool)
         if mask is None:

@@ -206,14 +206,29 @@ def _technical_meta(ds: Dataset) -> dict:
     }
 
 
+def _check_pixels_read(ds: Dataset, path: str | Path) -> None:
+    """After a full read: PixelData present and, for native (uncompressed) data, long enough."""
+    if "PixelData" not in ds:
+        raise DataError(path, "no pixel data element")
+    syntax = getattr(ds.file_meta, "TransferSyntaxUID", None)
+    expected = _expected_bytes(ds)
+    if not (syntax is not None and syntax.is_compressed) and len(ds.PixelData) < expected:
+        raise DataError(path, f"truncated pixel data: {len(ds.PixelData)} of {expected} bytes present")
+
+
 def read_dicom_slice(path: str | Path) -> tuple[np.ndarray, dict]:
     """One CT slice -> (HU float32 (H, W) in display orientation, metadata without identifiers).
 
-    Raises DataError naming the file for unreadable, non-CT, truncated or pixel-less files.
+    One read of the file. Raises DataError naming the file for unreadable, non-CT, truncated or
+    pixel-less files.
     """
-    check_file(path)  # cheap header checks first: clear messages before any decoding
     try:
         ds = _dcmread(path)
+    except Exception as exc:
+        raise DataError(path, f"not a readable DICOM file ({type(exc).__name__}: {str(exc)[:160]})") from None
+    check_ct(ds, path)
+    _check_pixels_read(ds, path)
+    try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             raw = ds.pixel_array

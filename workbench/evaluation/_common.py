@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["check_same_shape", "as_mask", "flat", "safe_div", "nan_like"]
+__all__ = ["check_same_shape", "as_mask", "flat", "safe_div"]
 
 
 def check_same_shape(a: torch.Tensor, b: torch.Tensor, names: tuple[str, str] = ("maps", "masks")) -> None:
@@ -41,7 +41,3 @@ def safe_div(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
     den = den.to(torch.float64)
     return torch.where(den != 0, num / torch.where(den != 0, den, torch.ones_like(den)), torch.full_like(den, float("nan")))
 
-
-def nan_like(x: torch.Tensor) -> torch.Tensor:
-    """A float64 tensor of NaN with the shape of ``x``."""
-    return torch.full(x.shape, float("nan"), dtype=torch.float64, device=x.device)

@@ -82,3 +82,15 @@ def test_missing_folders_and_options(tmp_path):
         get_reader("instance")(tmp_path)
     with pytest.raises(ValueError, match="reader option"):
         get_reader("bhsd")(tmp_path, workers=2)
+
+
+def test_rows_load_through_the_dataset_loader(tmp_path, aniso_subjects):
+    slices = pytest.importorskip("workbench.data.slices")
+    write_bhsd(aniso_subjects, tmp_path, axcodes=("R", "P", "I"))
+    subject = aniso_subjects[0]
+    for row in get_reader("bhsd")(tmp_path).rows[:5]:
+        hu, mask, labels = slices.load_row(row, tmp_path)
+        z = row["slice_index"]
+        np.testing.assert_array_equal(hu, subject.hu[z])
+        np.testing.assert_array_equal(labels, subject.labels[z])
+        np.testing.assert_array_equal(mask, subject.labels[z] > 0)

@@ -6,6 +6,7 @@ every header; this test collects them back from the files and greps every output
 
 from __future__ import annotations
 
+import argparse
 import logging
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pandas as pd
 import pydicom
 import pytest
 
+from workbench.commands import manifest as command
 from workbench.data.dicom import read_dicom_slice
 from workbench.data.readers.base import get_reader
 from workbench.utils.errors import DataError
@@ -39,16 +41,19 @@ def test_no_identifier_in_any_output(dataset, request, tmp_path, capfd, caplog):
     secrets = _identifiers(root)
     caplog.set_level(logging.DEBUG)
     out = tmp_path / "out"
-    result = get_reader(dataset)(root, workers=2, chunk_size=5, cache_dir=str(out / "cache"))
-    pd.DataFrame(result.rows).to_csv(out / "manifest.csv", index=False)
-    pd.DataFrame([vars(s) for s in result.skipped], columns=["path", "reason"]).to_csv(out / "manifest.skipped.csv", index=False)
+    argv = ["--dataset", dataset, "--root", str(root), "--out", str(out / "manifest.csv"), "--folds", "0",
+            "--option", "workers=2", "--option", "chunk_size=5", "--option", f"cache_dir={out / 'cache'}"]  # fmt: skip
+    parser = argparse.ArgumentParser()
+    command.add_arguments(parser)
+    assert command.run(parser.parse_args(argv)) == 0  # what `workbench manifest ...` runs
     texts = [p.read_text() for p in out.rglob("*") if p.is_file()]
-    assert len(texts) >= 3 and len(result.rows) > 0
+    assert len(texts) >= 3  # manifest, skipped report, checkpoint chunks
+    manifest = pd.read_csv(out / "manifest.csv")
     if dataset == "rsna":
         with pytest.raises(DataError) as info:
             get_reader(dataset)(root, strict=True)
         texts.append(str(info.value))
-    texts += [str(read_dicom_slice(root / r["image_path"])[1]) for r in result.rows[:5]]
+    texts += [str(read_dicom_slice(root / rel)[1]) for rel in manifest["image_path"][:5]]
     captured = capfd.readouterr()
     texts += [captured.out, captured.err, caplog.text]
     leaks = sorted(s for s in secrets if any(s in text for text in texts))

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import workbench.data.ingest as ingest
-from workbench.data.dicom import load_dicom_hu, read_dicom_slice
+from workbench.data.dicom import AIR_HU, load_dicom_hu, read_dicom_slice
 from workbench.data.label_volumes import volume_slice_labels
 from workbench.data.labels import LABEL_COLUMNS
 from workbench.data.readers.base import get_reader
@@ -131,5 +131,17 @@ def test_real_cq500_slice_as_one_slice_rsna_dataset(tmp_path):
     assert row["slice_index"] == 0 and row["subdural"] == 1 and row["spacing_slice"] == 5.0
     assert row["spacing_row"] == pytest.approx(0.478516)
     assert "CQ500-CT-310" not in str(row)
-    hu = load_dicom_hu(tmp_path / row["image_path"])
-    assert -1024 <= hu.min() and hu.max() < 3100 and 0 < np.median(hu[192:320, 192:320]) < 60
+    hu, meta = read_dicom_slice(tmp_path / row["image_path"])
+    assert hu.shape == (512, 512) and hu.dtype == np.float32
+    assert meta["bits_stored"] == 14 and meta["padding_value"] == -2000 and meta["n_padded"] > 0
+    assert hu.min() >= AIR_HU and hu.max() < 3100  # padding is air, not -3024 HU
+    assert 0 < np.median(hu[192:320, 192:320]) < 60  # brain / chronic subdural range
+    assert meta["window"] == (40.0, 100.0) and not {"PatientID", "PatientName"} & set(meta)
+
+
+def test_rows_load_through_the_dataset_loader(rsna_root):
+    slices = pytest.importorskip("workbench.data.slices")
+    row = get_reader("rsna")(rsna_root).rows[0]
+    hu, mask, labels = slices.load_row(row, rsna_root)
+    assert mask is None and labels is None
+    np.testing.assert_array_equal(hu, load_dicom_hu(rsna_root / row["image_path"]))

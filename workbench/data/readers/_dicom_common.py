@@ -85,10 +85,11 @@ def scan(root: Path, files: list[str], opts: DicomOptions, prefix: str, strict: 
     return ok
 
 
-def order_series(frame: pd.DataFrame) -> pd.DataFrame:
+def order_series(frame: pd.DataFrame, result: ScanResult, strict: bool) -> pd.DataFrame:
     """Add ``slice_index`` (inferior -> superior along the normal) and ``spacing_slice`` per series.
 
     frame: header records of good files (see :data:`workbench.data.ingest.HEADER_COLUMNS`).
+    A one-slice series without SliceThickness has no known slice spacing: skipped (or raised).
     """
     frame = frame.copy()
     frame["slice_index"] = 0
@@ -103,6 +104,10 @@ def order_series(frame: pd.DataFrame) -> pd.DataFrame:
         frame.iloc[idx, frame.columns.get_loc("slice_index")] = ranks
         step = slice_step(proj, fallback=float(part["thickness"].iloc[0] or 0.0))
         frame.iloc[idx, frame.columns.get_loc("spacing_slice")] = step
+    unknown = frame["spacing_slice"] <= 0
+    skip_all(result, ((rel, "slice spacing unknown: a one-slice series without SliceThickness")
+                      for rel in frame.loc[unknown, "file"]), strict)  # fmt: skip
+    frame = frame[~unknown]
     return frame.sort_values(["subject", "series", "slice_index"], kind="stable").reset_index(drop=True)
 
 

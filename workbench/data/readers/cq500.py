@@ -97,7 +97,7 @@ def read_cq500(root: Path, *, strict: bool = False, **options) -> ScanResult:
     parts = frame["file"].str.split("/")
     frame["study_n"] = parts.str[0].str.extract(r"^CQ500CT(\d+)")[0].astype(int)
     frame["folder"] = parts.str[-2]
-    frame = order_series(frame)
+    frame = order_series(frame, result, strict)
     frame["thickness"] = frame["thickness"].where(frame["thickness"] > 0, frame["spacing_slice"])
     summary = frame.groupby(["study_n", "series"], as_index=False).agg(
         folder=("folder", "first"), thickness=("thickness", "median"), bone=("bone", "max"),

@@ -71,6 +71,6 @@ def read_rsna(root: Path, *, strict: bool = False, **options) -> ScanResult:
     complete = labels.dropna().astype(int)
     known = frame["image"].isin(complete.index)
     skip_all(result, ((rel, f"no complete label rows in {own['labels_csv']}") for rel in frame.loc[~known, "file"]), strict)
-    frame = order_series(frame[known])
+    frame = order_series(frame[known], result, strict)
     result.rows = dicom_rows(frame, "rsna", complete.loc[frame["image"]].to_numpy(), "slice")
     return result
