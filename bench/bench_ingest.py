@@ -60,10 +60,11 @@ def main(argv: list[str] | None = None) -> int:
         n_files = sum(1 for _ in (root / "stage_2_train").iterdir())
         runs = []
         for workers in args.workers:
-            seconds, n = _time_reader(root, workers=workers, chunk_size=args.chunk_size, cache_dir=str(Path(tmp) / f"cache{workers}"))
+            cache = str(Path(tmp) / f"cache{workers}")
+            seconds, n = _time_reader(root, workers=workers, chunk_size=args.chunk_size, cache_dir=cache)
             assert n == n_files, (n, n_files)
             runs.append((f"{workers} worker{'s' * (workers > 1)}, cold (checkpointing)", seconds))
-        resume, _ = _time_reader(root, workers=args.workers[-1], chunk_size=args.chunk_size, cache_dir=str(Path(tmp) / f"cache{args.workers[-1]}"))
+        resume, _ = _time_reader(root, workers=args.workers[-1], chunk_size=args.chunk_size, cache_dir=cache)
         runs.append(("resume from a complete checkpoint", resume))
     lines = [
         "# RSNA ingest throughput",

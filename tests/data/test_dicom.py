@@ -113,8 +113,9 @@ def test_truncated_and_garbage_files(tmp_path):
     assert str(truncated) in str(info.value)
     garbage = tmp_path / "g.dcm"
     garbage.write_bytes(b"not a dicom file at all" * 10)
-    with pytest.raises(DataError, match="not a readable DICOM file"):
-        check_file(garbage)
+    for fn in (check_file, load_dicom_hu):
+        with pytest.raises(DataError, match="not a readable DICOM file"):
+            fn(garbage)
 
 
 def test_slice_normal_and_ordering_with_tilt():

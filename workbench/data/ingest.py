@@ -48,6 +48,10 @@ def is_bone_series(kernel: str, description: str) -> bool:
     return bool(BONE_KERNEL.search(kernel.strip())) or "BONE" in description.upper()
 
 
+def _bad(rel: str, reason: str) -> tuple:
+    return (rel, 0, reason) + (None,) * (len(HEADER_COLUMNS) - 3)
+
+
 def header_record(root: Path, rel: str, key: bytes, prefix: str) -> tuple:
     """One row of :data:`HEADER_COLUMNS` for ``root / rel``; ``ok=0`` with the reason when the file is bad."""
     try:
@@ -57,12 +61,12 @@ def header_record(root: Path, rel: str, key: bytes, prefix: str) -> tuple:
         spacing = [float(v) for v in ds.PixelSpacing]
         ids = [str(ds.get(name, "")) for name in ("PatientID", "StudyInstanceUID", "SeriesInstanceUID")]
     except DataError as err:
-        return (rel, 0, err.problem) + (None,) * (len(HEADER_COLUMNS) - 3)
+        return _bad(rel, err.problem)
     except (AttributeError, TypeError, ValueError, IndexError) as err:
         missing = "ImagePositionPatient, ImageOrientationPatient or PixelSpacing"
-        return (rel, 0, f"header lacks or garbles {missing} ({type(err).__name__})") + (None,) * (len(HEADER_COLUMNS) - 3)
+        return _bad(rel, f"header lacks or garbles {missing} ({type(err).__name__})")
     if not ids[0] or not ids[2]:
-        return (rel, 0, "header lacks PatientID or SeriesInstanceUID") + (None,) * (len(HEADER_COLUMNS) - 3)
+        return _bad(rel, "header lacks PatientID or SeriesInstanceUID")
     kernel, description = str(ds.get("ConvolutionKernel", "")), str(ds.get("SeriesDescription", ""))
     return (
         rel, 1, "",

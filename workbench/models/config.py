@@ -17,7 +17,7 @@ from workbench.data.labels import LABEL_COLUMNS
 from workbench.utils.errors import check_choice
 from workbench.utils.io import write_json_atomic
 
-__all__ = ["TASKS", "BINARY_CLASSES", "SwinArch", "ModelConfig", "default_class_names"]
+__all__ = ["TASKS", "BINARY_CLASSES", "JsonConfig", "SwinArch", "ModelConfig", "default_class_names"]
 
 TASKS: tuple[str, ...] = ("binary", "multilabel")
 """Learning strategies: ``binary`` (2 logits, CE, class 1 = ICH) or ``multilabel`` (6 sigmoids)."""
@@ -32,8 +32,30 @@ def default_class_names(task: str) -> tuple[str, ...]:
     return BINARY_CLASSES if task == "binary" else tuple(LABEL_COLUMNS)
 
 
+class JsonConfig:
+    """Mixin for frozen config dataclasses: ``to_dict``, atomic ``save`` and ``load`` as JSON.
+
+    Subclasses override :meth:`from_dict` when fields hold tuples or nested configs.
+    """
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]):
+        return cls(**d)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the config as JSON (atomically)."""
+        return write_json_atomic(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | Path):
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+
 @dataclass(frozen=True)
-class SwinArch:
+class SwinArch(JsonConfig):
     """Keyword arguments of :class:`timm.models.swin_transformer.SwinTransformer` (minus classes).
 
     ``img_size`` S gives stage grids S/p, S/2p, ... tokens for patch size p.
@@ -70,7 +92,7 @@ class SwinArch:
 
 
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(JsonConfig):
     """Everything needed to rebuild a classifier: ``task``, ``class_names`` and ``arch``.
 
     ``preset`` names the preset it came from (``"custom"`` for a user-built timm Swin);
@@ -95,9 +117,6 @@ class ModelConfig:
     def num_classes(self) -> int:
         return len(self.class_names)
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
         d = dict(d)
@@ -105,11 +124,3 @@ class ModelConfig:
         d["class_names"] = tuple(d["class_names"])
         d["windows"] = tuple(d.get("windows", ("brain", "subdural", "bone")))
         return cls(**d)
-
-    def save(self, path: str | Path) -> Path:
-        """Write the config as JSON (atomically)."""
-        return write_json_atomic(path, self.to_dict())
-
-    @classmethod
-    def load(cls, path: str | Path) -> "ModelConfig":
-        return cls.from_dict(json.loads(Path(path).read_text()))

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from workbench.models.config import TASKS
+from workbench.models.config import TASKS, JsonConfig
 from workbench.training.augment import AugmentConfig
 from workbench.utils.errors import check_choice
-from workbench.utils.io import write_json_atomic
 
 __all__ = ["TrainConfig", "DEVICES"]
 
@@ -19,7 +15,7 @@ DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(JsonConfig):
     """Hyper-parameters of one run. Defaults follow method.md section 10 (from-scratch recipe).
 
     ``epochs`` is the cosine horizon and the maximum; early stopping ends sooner after
@@ -56,18 +52,8 @@ class TrainConfig:
             raise ValueError(f"need lr > 0, warmup_steps >= 0, patience >= 1 (got {self.lr}, "
                              f"{self.warmup_steps}, {self.patience})")
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
         d = dict(d)
         d["augment"] = AugmentConfig(**d.get("augment", {}))
         return cls(**d)
-
-    def save(self, path: str | Path) -> Path:
-        return write_json_atomic(path, self.to_dict())
-
-    @classmethod
-    def load(cls, path: str | Path) -> "TrainConfig":
-        return cls.from_dict(json.loads(Path(path).read_text()))

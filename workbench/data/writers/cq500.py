@@ -40,7 +40,8 @@ def _series(subject: SubjectLike, name: str) -> tuple[np.ndarray, float, str, st
     hu, slice_mm = subject.hu, subject.spacing[2]
     if name == "CT PLAIN THICK":
         n = hu.shape[0] // 2 * 2
-        return hu[:n].reshape(n // 2, 2, *hu.shape[1:]).mean(axis=1).round().astype(np.int16), 2 * slice_mm, "STANDARD", "PLAIN THICK"
+        thick = hu[:n].reshape(n // 2, 2, *hu.shape[1:]).mean(axis=1).round().astype(np.int16)  # (Z // 2, H, W)
+        return thick, 2 * slice_mm, "STANDARD", "PLAIN THICK"
     if name == "CT BONE":
         return hu, slice_mm, "BONE", "BONE"
     return hu, slice_mm, "STANDARD", "PLAIN THIN"
