@@ -28,10 +28,11 @@ RSNA_FILES = 752_803
 SLICES_PER_SUBJECT = 40
 
 
-def _time_reader(root: Path, **options) -> tuple[float, int]:
-    start = time.perf_counter()
+def _time_reader(root: Path, **options) -> tuple[float, float, int]:
+    """(wall seconds, CPU seconds of this process, files seen) of one reader run."""
+    start, cpu = time.perf_counter(), time.process_time()
     result = get_reader("rsna")(root, **options)
-    return time.perf_counter() - start, len(result.rows) + len(result.skipped)
+    return time.perf_counter() - start, time.process_time() - cpu, len(result.rows) + len(result.skipped)
 
 
 def _hms(seconds: float) -> str:
@@ -58,13 +59,15 @@ def main(argv: list[str] | None = None) -> int:
         write_rsna(toy_subjects(n_subjects, shape=(SLICES_PER_SUBJECT, args.size, args.size)), root)
         write_s = time.perf_counter() - start
         n_files = sum(1 for _ in (root / "stage_2_train").iterdir())
-        runs = []
+        runs, cpu_per_file = [], None
         for workers in args.workers:
             cache = str(Path(tmp) / f"cache{workers}")
-            seconds, n = _time_reader(root, workers=workers, chunk_size=args.chunk_size, cache_dir=cache)
+            seconds, cpu, n = _time_reader(root, workers=workers, chunk_size=args.chunk_size, cache_dir=cache)
             assert n == n_files, (n, n_files)
+            if workers == 1:
+                cpu_per_file = cpu / n_files
             runs.append((f"{workers} worker{'s' * (workers > 1)}, cold (checkpointing)", seconds))
-        resume, _ = _time_reader(root, workers=args.workers[-1], chunk_size=args.chunk_size, cache_dir=cache)
+        resume, _, _ = _time_reader(root, workers=args.workers[-1], chunk_size=args.chunk_size, cache_dir=cache)
         runs.append(("resume from a complete checkpoint", resume))
     lines = [
         "# RSNA ingest throughput",
@@ -82,6 +85,14 @@ def main(argv: list[str] | None = None) -> int:
     for name, seconds in runs:
         rate = n_files / seconds
         lines.append(f"| {name} | {seconds:.2f} | {rate:,.0f} | {_hms(RSNA_FILES / rate)} |")
+    if cpu_per_file:
+        cpu_min = cpu_per_file * RSNA_FILES / 60
+        lines += [
+            "",
+            f"CPU time with 1 worker: {cpu_per_file * 1000:.2f} ms per file, i.e. {cpu_min:.0f} CPU-minutes for"
+            f" 752,803 files; the scan splits into independent chunks, so k free cores need about"
+            f" {cpu_min:.0f}/k minutes (the wall times above depend on how busy the shared cores were).",
+        ]
     lines += [
         "",
         "Header reads stop before the pixel data (truncation is checked from the file size), so the",

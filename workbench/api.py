@@ -24,7 +24,7 @@ def resolve_options(
 ) -> dict[str, Any]:
     """Options dataclass per method. A shared keyword goes to every method that has that option and
     must fit at least one; ``method_options[method]`` overrides per method."""
-    methods = list(dict.fromkeys(methods))
+    methods = [methods] if isinstance(methods, str) else list(dict.fromkeys(methods))
     names = {m: set(get_operator(m).option_names) for m in methods}
     for key in opts:
         if not any(key in n for n in names.values()):

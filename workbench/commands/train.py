@@ -39,6 +39,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--cache", action="store_true", help="decode every slice once and keep it in memory")
     p.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch CPU threads per process (0: torch's default); 1 is often faster on a busy machine")
     p.add_argument("--device", default="auto", choices=DEVICES)
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
 
@@ -63,6 +65,8 @@ def run(args) -> int:
     from workbench.training.trainer import fit
 
     cfg = _config(args)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     splits = prepare_splits(args.manifest, args.root, None if args.no_val else args.val_fold, args.exclude_folds)
     info, device = init_distributed(args.device)
     try:

@@ -128,19 +128,21 @@ def resolve_stages(stages: tuple[int, ...] | None, num_stages: int, default: str
     return tuple(s - 1 for s in stages)
 
 
-def stage_maps(result: CaptureResult, opts: SwinSamOptions = SwinSamOptions()) -> dict[int, torch.Tensor]:
-    """Raw stage maps {0-based stage: (B, T, T)} before min-max, for every stage."""
-    per_block = block_maps(result, opts)
+def stage_maps(
+    result: CaptureResult, opts: SwinSamOptions = SwinSamOptions(), stages: tuple[int, ...] | None = None
+) -> dict[int, torch.Tensor]:
+    """Raw stage maps {0-based stage: (B, T, T)} before min-max, for ``stages`` (default all)."""
+    stages = tuple(range(result.num_stages)) if stages is None else stages
     return {
-        s: combine_pairs([m for m, b in zip(per_block, result.blocks) if b.stage == s], opts.pairs)
-        for s in range(result.num_stages)
+        s: combine_pairs([head_maps(b, opts).mean(dim=1) for b in result.stage_blocks(s)], opts.pairs)
+        for s in stages
     }
 
 
 def attention_map(result: CaptureResult, opts: SwinSamOptions, default_stages: str) -> torch.Tensor:
     """Product over stages of min-max stage maps upsampled to the input: (B, H, W) in [0, 1]."""
     stages = resolve_stages(opts.stages, result.num_stages, default_stages)
-    maps = stage_maps(result, opts)
+    maps = stage_maps(result, opts, stages)
     out = None
     for s in stages:
         m = upsample(minmax(maps[s]), result.image_size)

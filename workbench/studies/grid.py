@@ -70,7 +70,12 @@ def _now() -> str:
 
 
 def _status(task: RunTask, state: str, **extra: Any) -> dict[str, Any]:
-    return {"run_id": task.run_id, "state": state, "parameters": dict(task.parameters),
+    """A status record; ``parameters`` are the effective ones (the notebook's defaults filled in)."""
+    try:
+        parameters = {**notebook_parameters(task.notebook), **task.parameters}
+    except (OSError, ValueError):
+        parameters = dict(task.parameters)
+    return {"run_id": task.run_id, "state": state, "parameters": parameters,
             "notebook": task.output_path.name, "host": socket.gethostname(), "pid": os.getpid(), **extra}
 
 
@@ -82,9 +87,9 @@ def _write_status(task: RunTask, status: Mapping[str, Any]) -> dict[str, Any]:
 def execute_run(task: RunTask) -> dict[str, Any]:
     """Run one task in a worker; writes and returns its status (never raises for a failed notebook)."""
     started, t0 = _now(), time.perf_counter()
-    _write_status(task, _status(task, "running", started=started))
+    running = _write_status(task, _status(task, "running", started=started))
     params = dict(task.parameters)
-    if "OUTPUT_DIR" in notebook_parameters(task.notebook) and "OUTPUT_DIR" not in params:
+    if "OUTPUT_DIR" in running["parameters"] and "OUTPUT_DIR" not in params:
         params["OUTPUT_DIR"] = task.run_dir  # the convention: a notebook's files go to its run folder
     try:
         out = run_notebook(task.notebook, task.output_path, params, cwd=task.cwd or task.run_dir,
@@ -145,6 +150,7 @@ def run_study(config: StudyConfig, executor: cf.Executor | None = None, workers:
     finally:
         if own:
             executor.shutdown()
-    table_path, table = write_results_table(config.output, [t.run_id for t in todo + skipped])
+    table_path, table = write_results_table(config.output, [t.run_id for t in todo + skipped],
+                                            parameter_order=notebook_parameters(config.notebook))
     return StudyOutcome(table, tuple(t.run_id for t in todo), tuple(t.run_id for t in skipped),
                         tuple(sorted(failed)), table_path)

@@ -14,13 +14,12 @@ Batch runs set two environment variables for the kernel:
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
-
-import nbformat
 
 from workbench.studies.parameters import check_parameters, notebook_parameters
 from workbench.studies.record import RESULTS_MIMETYPE
@@ -110,16 +109,15 @@ def run_notebook(input_path: str | os.PathLike, output_path: str | os.PathLike, 
     return output_path
 
 
-def _read(notebook: str | os.PathLike | nbformat.NotebookNode) -> nbformat.NotebookNode:
-    if isinstance(notebook, nbformat.NotebookNode):
-        return notebook
-    return nbformat.read(Path(notebook), as_version=4)
+def _read(notebook: str | os.PathLike | Mapping[str, Any]) -> Mapping[str, Any]:
+    """A notebook as plain JSON (an nbformat node is passed through)."""
+    return notebook if isinstance(notebook, Mapping) else json.loads(Path(notebook).read_text())
 
 
-def read_results(executed_notebook_path: str | os.PathLike | nbformat.NotebookNode) -> dict[str, Any]:
+def read_results(executed_notebook_path: str | os.PathLike | Mapping[str, Any]) -> dict[str, Any]:
     """The results a notebook recorded with :func:`workbench.studies.record` (later names win)."""
     results: dict[str, Any] = {}
-    for cell in _read(executed_notebook_path).cells:
+    for cell in _read(executed_notebook_path).get("cells", []):
         for output in cell.get("outputs", []):
             data = output.get("data", {})
             if output.get("output_type") in ("display_data", "execute_result") and RESULTS_MIMETYPE in data:
@@ -127,10 +125,10 @@ def read_results(executed_notebook_path: str | os.PathLike | nbformat.NotebookNo
     return results
 
 
-def read_parameters(executed_notebook_path: str | os.PathLike | nbformat.NotebookNode) -> dict[str, Any]:
+def read_parameters(executed_notebook_path: str | os.PathLike | Mapping[str, Any]) -> dict[str, Any]:
     """The parameters a notebook ran with: its defaults updated with the values papermill injected."""
     nb = _read(executed_notebook_path)
-    injected = nb.metadata.get("papermill", {}).get("parameters", {}) or {}
+    injected = nb.get("metadata", {}).get("papermill", {}).get("parameters", {}) or {}
     try:
         defaults = notebook_parameters(nb)
     except ValueError:

@@ -14,12 +14,11 @@ it, and reject a misspelt parameter before a whole grid is launched::
 from __future__ import annotations
 
 import ast
+import json
 import os
 import re
 from pathlib import Path
 from typing import Any, Mapping
-
-import nbformat
 
 from workbench.utils.errors import DataError
 
@@ -57,25 +56,29 @@ def parse_parameters_source(source: str, where: str = "parameters cell") -> dict
     return params
 
 
-def notebook_parameters(notebook: str | os.PathLike | nbformat.NotebookNode) -> dict[str, Any]:
+def _source(cell: Mapping[str, Any]) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else source
+
+
+def notebook_parameters(notebook: str | os.PathLike | Mapping[str, Any]) -> dict[str, Any]:
     """The parameters (name -> default) of a notebook's cell tagged ``parameters``.
 
     Raises DataError naming the notebook when there is no such cell, more than one, or the cell
     holds anything but UPPER_CASE scalar assignments.
     """
-    where = "notebook"
-    if not isinstance(notebook, nbformat.NotebookNode):
-        where = str(notebook)
-        notebook = nbformat.read(Path(notebook), as_version=4)
-    cells = [c for c in notebook.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    where = _label(notebook)
+    if not isinstance(notebook, Mapping):  # plain JSON: no nbformat import or schema validation
+        notebook = json.loads(Path(notebook).read_text())
+    cells = [c for c in notebook.get("cells", []) if "parameters" in c.get("metadata", {}).get("tags", [])]
     if len(cells) != 1:
         raise DataError(where, f"needs exactly one cell tagged 'parameters', found {len(cells)}")
-    if cells[0].cell_type != "code":
+    if cells[0].get("cell_type") != "code":
         raise DataError(where, "the cell tagged 'parameters' must be a code cell")
-    return parse_parameters_source(cells[0].source, where=f"{where} (parameters cell)")
+    return parse_parameters_source(_source(cells[0]), where=f"{where} (parameters cell)")
 
 
-def check_parameters(notebook: str | os.PathLike | nbformat.NotebookNode, parameters: Mapping[str, Any]) -> dict[str, Any]:
+def check_parameters(notebook: str | os.PathLike | Mapping[str, Any], parameters: Mapping[str, Any]) -> dict[str, Any]:
     """Validate ``parameters`` against the notebook's parameters cell; returns defaults updated with them.
 
     Unknown names raise a ValueError naming them and listing the notebook's parameters; values
@@ -94,4 +97,4 @@ def check_parameters(notebook: str | os.PathLike | nbformat.NotebookNode, parame
 
 
 def _label(notebook) -> str:
-    return "the notebook" if isinstance(notebook, nbformat.NotebookNode) else str(notebook)
+    return "the notebook" if isinstance(notebook, Mapping) else str(notebook)

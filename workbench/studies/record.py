@@ -39,10 +39,12 @@ def to_jsonable(value: Any, name: str = "value") -> Any:
     )
 
 
-def record_results(results: Mapping[str, Any]) -> dict[str, Any]:
-    """Record ``results`` (name -> JSON-able value) in the running notebook; returns them as JSON types.
+def record_results(results: Mapping[str, Any]) -> None:
+    """Record ``results`` (name -> JSON-able value) in the running notebook.
 
-    Outside a kernel (a plain script) nothing is displayed and the converted values are returned.
+    Values are converted with :func:`to_jsonable` (TypeError naming a result that cannot be).
+    Outside a kernel (a plain script) nothing is displayed. Returns None, so a final ``record(...)``
+    line adds no ``Out[]`` to the notebook.
     """
     clean = {str(k): to_jsonable(v, str(k)) for k, v in results.items()}
     json.dumps(clean)  # fail here, not in the notebook writer
@@ -50,13 +52,12 @@ def record_results(results: Mapping[str, Any]) -> dict[str, Any]:
         from IPython import get_ipython
         from IPython.display import display
     except ImportError:  # pragma: no cover - IPython ships with every kernel
-        return clean
+        return
     if get_ipython() is not None:
         summary = ", ".join(f"{k}={v!r}" for k, v in clean.items())
         display({RESULTS_MIMETYPE: clean, "text/plain": f"recorded: {summary}"}, raw=True)
-    return clean
 
 
-def record(**results: Any) -> dict[str, Any]:
+def record(**results: Any) -> None:
     """Record named results: ``record(dice=0.71, auc=0.93)`` (see :func:`record_results`)."""
     return record_results(results)

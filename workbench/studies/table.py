@@ -47,10 +47,10 @@ def _cell(value: Any) -> Any:
     return json.dumps(value, sort_keys=True) if isinstance(value, (list, dict)) else value
 
 
-def results_table(statuses: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+def results_table(statuses: Iterable[Mapping[str, Any]], parameter_order: Iterable[str] = ()) -> pd.DataFrame:
     """Tidy table: run_id, state, seconds, error, every parameter, every recorded result.
 
-    A result whose name clashes with a parameter gets the suffix ``_result``; lists and dicts are
+    Parameter columns follow ``parameter_order`` (e.g. the notebook's parameters cell). A result whose name clashes with a parameter gets the suffix ``_result``; lists and dicts are
     stored as JSON strings.
     """
     rows, param_cols, result_cols = [], [], []
@@ -66,15 +66,17 @@ def results_table(statuses: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
             row[name] = _cell(v)
             result_cols += [name] if name not in result_cols else []
         rows.append(row)
+    order = {name: i for i, name in enumerate(parameter_order)}
+    param_cols.sort(key=lambda c: order.get(c, len(order)))
     return pd.DataFrame(rows, columns=_FIRST + param_cols + [c for c in result_cols if c not in param_cols])
 
 
 def write_results_table(study_dir: str | os.PathLike, run_ids: Iterable[str] | None = None,
-                        name: str = "results.csv") -> tuple[Path, pd.DataFrame]:
+                        parameter_order: Iterable[str] = (), name: str = "results.csv") -> tuple[Path, pd.DataFrame]:
     """Aggregate the run statuses of a study folder (all, or only ``run_ids``) into ``STUDY_DIR/results.csv``."""
     statuses = read_statuses(study_dir)
     if run_ids is not None:
         keep = set(run_ids)
         statuses = [s for s in statuses if s["run_id"] in keep]
-    table = results_table(statuses)
+    table = results_table(statuses, parameter_order)
     return write_csv_atomic(Path(study_dir) / name, table), table

@@ -42,10 +42,10 @@ def read_rsna_labels(path: Path) -> pd.DataFrame:
         raise DataError(path, f"columns {list(table.columns)}; expected ID, Label")
     n_rows = len(table)
     table = table.drop_duplicates()
-    parts = table["ID"].str.rsplit("_", n=1, expand=True)
-    table = table.assign(image=parts[0], subtype=parts[1])
-    unknown = sorted(set(table["subtype"].dropna()) - set(LABEL_COLUMNS))
-    if unknown or table["subtype"].isna().any():
+    parts = [str(i).rpartition("_") for i in table["ID"].to_numpy(dtype=object)]  # split on the last underscore
+    table = table.assign(image=[p[0] for p in parts], subtype=[p[2] for p in parts])
+    unknown = sorted(set(table["subtype"]) - set(LABEL_COLUMNS))
+    if unknown or (table["image"] == "").any():
         raise DataError(path, f"unknown subtype(s) {unknown[:5]} in column ID; valid: {', '.join(LABEL_COLUMNS)}")
     clash = table.duplicated(["image", "subtype"], keep=False)
     if clash.any():

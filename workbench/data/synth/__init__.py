@@ -4,11 +4,11 @@
 - :func:`write_cohort`: a cohort in the PhysioNet CT-ICH layout (+ label and brain-mask volumes).
 """
 
-from workbench.data.synth.cohort import LAYOUTS, write_cohort, write_physionet
+from workbench.data.synth.cohort import ALL_LAYOUTS, LAYOUTS, write_cohort, write_layouts, write_physionet
 from workbench.data.synth.lesions import LESION_STATS, PAINT_ORDER, LesionInfo
 from workbench.data.synth.subject import BACKGROUNDS, SyntheticSubject, generate_subject
 
 __all__ = [
     "BACKGROUNDS", "LAYOUTS", "LESION_STATS", "PAINT_ORDER", "LesionInfo", "SyntheticSubject",
-    "generate_subject", "write_cohort", "write_physionet",
+    "generate_subject", "write_cohort", "write_layouts", "write_physionet", "ALL_LAYOUTS",
 ]

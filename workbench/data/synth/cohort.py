@@ -101,3 +101,43 @@ def write_cohort(
     out = write_physionet(generated(), Path(out_dir))
     write_json_atomic(out / "cohort.json", {"generator": "workbench.data.synth", "arguments": args, "subjects": records})
     return out
+
+
+ALL_LAYOUTS = ("physionet", "rsna", "cq500", "bhsd", "instance")
+
+
+def write_layouts(
+    out_dir: str | Path,
+    layouts: Iterable[str],
+    subjects: int,
+    seed: int,
+    size: int = 256,
+    n_slices: int = 24,
+    background: str = "procedural",
+    p_ich: float = 0.5,
+) -> dict[str, Path]:
+    """Write the same synthetic subjects in several dataset layouts: ``{layout: folder}``.
+
+    ``physionet`` goes through :func:`write_cohort` (``OUT/physionet``); the others through the
+    writers of :mod:`workbench.data.writers` into ``OUT/<layout>``. Subjects are regenerated per
+    layout (subject i depends only on (seed, i)), so memory stays at one subject.
+    """
+    from workbench.data.writers import LAYOUT_WRITERS
+
+    layouts = list(dict.fromkeys(layouts))
+    bad = [name for name in layouts if name not in ALL_LAYOUTS]
+    if bad or not layouts:
+        raise ValueError(f"unknown layout(s) {bad or layouts}; valid choices: {', '.join(ALL_LAYOUTS)}, all")
+    out_dir = Path(out_dir)
+    written: dict[str, Path] = {}
+    for name in layouts:
+        if name == "physionet":
+            written[name] = write_cohort(out_dir, subjects, seed, size=size, n_slices=n_slices,
+                                         background=background, p_ich=p_ich)
+            continue
+        generated = (
+            generate_subject(i, seed, size=size, n_slices=n_slices, background=background, p_ich=p_ich)
+            for i in progress(range(subjects), desc=f"synth {name}", total=subjects)
+        )
+        written[name] = Path(LAYOUT_WRITERS[name](generated, out_dir / name, seed=seed))
+    return written

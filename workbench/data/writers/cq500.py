@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.data.label_volumes import slice_labels
+from workbench.data.labels import SUBTYPE_CODES
 from workbench.data.writers._dicom import ct_slice, encode, fake_identity, fov_mask, save_dicom, uid
 from workbench.data.writers.subject import SubjectLike
 from workbench.utils.io import write_csv_atomic
@@ -31,7 +32,9 @@ READ_FIELDS = (
     "ICH", "IPH", "IVH", "SDH", "EDH", "SAH", "BleedLocation-Left", "BleedLocation-Right",
     "ChronicBleed", "Fracture", "CalvarialFracture", "OtherFracture", "MassEffect", "MidlineShift",
 )  # fmt: skip
-READ_SUBTYPES = {"IPH": "intraparenchymal", "IVH": "intraventricular", "SDH": "subdural", "EDH": "epidural", "SAH": "subarachnoid"}
+READ_SUBTYPES = {
+    "IPH": "intraparenchymal", "IVH": "intraventricular", "SDH": "subdural", "EDH": "epidural", "SAH": "subarachnoid",
+}  # fmt: skip
 TILT_DEG = 15.0
 
 
@@ -51,9 +54,8 @@ def _reads_row(n: int, flags: list[int], rng: np.random.Generator) -> dict:
     """One reads.csv row: R1, R2 = truth, R3 = truth with one field flipped."""
     truth = dict.fromkeys(READ_FIELDS, 0)
     truth["ICH"] = flags[0]
-    subtype_index = {"epidural": 1, "intraparenchymal": 2, "intraventricular": 3, "subarachnoid": 4, "subdural": 5}
     for field, subtype in READ_SUBTYPES.items():
-        truth[field] = flags[subtype_index[subtype]]
+        truth[field] = flags[SUBTYPE_CODES[subtype]]  # flags: [any, code 1, ..., code 5]
     row = {"name": f"CQ500-CT-{n}", "Category": "B1" if n % 2 else "CQ500"}
     for reader in ("R1", "R2", "R3"):
         values = dict(truth)

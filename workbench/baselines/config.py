@@ -1,0 +1,110 @@
+"""Training configuration of a baseline (saved as ``train_config.json``) and its Dice + CE loss."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch.nn as nn
+
+from workbench.training.augment import AugmentConfig
+from workbench.training.config import DEVICES
+from workbench.utils.errors import check_choice
+from workbench.utils.io import write_json_atomic
+
+__all__ = ["BaselineTrainConfig", "MONITORS", "make_loss", "model_options"]
+
+MONITORS: tuple[str, ...] = ("val_loss", "val_dice")
+
+
+@dataclass(frozen=True)
+class BaselineTrainConfig:
+    """Hyper-parameters of one fold's run.
+
+    ``epochs`` is the cosine horizon and the maximum; early stopping ends sooner after ``patience``
+    epochs without improvement of ``monitor`` (``val_loss`` lower, or ``val_dice`` higher: mean
+    per-slice Dice on the validation slices with a lesion). ``max_steps`` (0: none) caps optimizer
+    steps for smoke tests. ``channels`` (U-Net) / ``feature_size`` (SwinUNETR): None = the preset's
+    width. Augmentation translation is a fraction of the size (AugmentConfig).
+    ``include_background``: whether the Dice term also scores the background channel (the CE term
+    always uses both); off by default so that small lesions dominate the Dice term.
+    """
+
+    model: str = "unet"
+    preset: str = "cpu"
+    channels: tuple[int, ...] | None = None
+    feature_size: int | None = None
+    size: int = 128
+    epochs: int = 30
+    batch_size: int = 16
+    lr: float = 1e-3
+    min_lr: float = 1e-5
+    weight_decay: float = 1e-4
+    warmup_steps: int = 20
+    grad_clip: float = 1.0
+    patience: int = 5
+    monitor: str = "val_loss"
+    include_background: bool = False
+    lambda_dice: float = 1.0
+    lambda_ce: float = 1.0
+    threshold: float = 0.5
+    min_pixels: int = 10
+    seed: int = 0
+    max_steps: int = 0
+    eval_batch_size: int = 32
+    device: str = "auto"
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def __post_init__(self):
+        from workbench.baselines.models import BASELINES, PRESETS
+
+        check_choice("baseline", self.model, BASELINES)
+        check_choice("preset", self.preset, PRESETS)
+        check_choice("monitor", self.monitor, MONITORS)
+        check_choice("device", self.device, DEVICES)
+        for name in ("size", "epochs", "batch_size", "eval_batch_size", "patience"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.lr <= 0 or self.warmup_steps < 0 or self.min_pixels < 0 or not 0 < self.threshold < 1:
+            raise ValueError(f"need lr > 0, warmup_steps >= 0, min_pixels >= 0, 0 < threshold < 1; got "
+                             f"{self.lr}, {self.warmup_steps}, {self.min_pixels}, {self.threshold}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "BaselineTrainConfig":
+        d = dict(d)
+        d["augment"] = AugmentConfig(**d.get("augment", {}))
+        if d.get("channels") is not None:
+            d["channels"] = tuple(d["channels"])
+        return cls(**d)
+
+    def save(self, path: str | Path) -> Path:
+        return write_json_atomic(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | Path) -> "BaselineTrainConfig":
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def model_options(cfg: BaselineTrainConfig) -> dict[str, Any]:
+    """Keyword overrides of :func:`~workbench.baselines.models.create_baseline` set in ``cfg``."""
+    return {k: v for k, v in (("channels", cfg.channels), ("feature_size", cfg.feature_size)) if v is not None}
+
+
+def make_loss(cfg: BaselineTrainConfig) -> nn.Module:
+    """MONAI ``DiceCELoss`` on raw logits (B, 2, S, S) and integer masks (B, 1, S, S).
+
+    ``softmax=True`` applies softmax for the Dice term only; the CE term receives the raw logits
+    (``nn.CrossEntropyLoss`` applies log-softmax itself: no softmax before CE, the released code's
+    slip). ``to_onehot_y`` turns the 0/1 mask into two channels. ``batch=True`` pools the Dice over
+    the batch, so a slice without a lesion does not give an undefined per-slice Dice term.
+    """
+    from monai.losses import DiceCELoss
+
+    return DiceCELoss(include_background=cfg.include_background, to_onehot_y=True, softmax=True, batch=True,
+                      lambda_dice=cfg.lambda_dice, lambda_ce=cfg.lambda_ce)

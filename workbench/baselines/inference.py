@@ -1,0 +1,68 @@
+"""Inference of a baseline: foreground probability maps, binary masks and slice detection.
+
+Detection follows the released code's rule, "more than ``min_pixels`` (10) predicted pixels"
+(:func:`workbench.evaluation.detect_from_mask`). For ROC-AUC a slice also needs a continuous score:
+:func:`detection_score` is the (min_pixels + 1)-th largest foreground probability of the slice, so
+``detection_score(p) > t`` holds exactly when ``p > t`` has more than ``min_pixels`` pixels, i.e.
+thresholding the score reproduces the hard rule at every threshold.
+
+Shapes: images (B, C, S, S) in [0, 1]; probability maps and masks (B, S, S).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from workbench.evaluation.detection import detect_from_mask
+
+__all__ = ["foreground_probability", "predict_baseline", "predict_masks", "detection_score", "detect"]
+
+
+def foreground_probability(logits: torch.Tensor) -> torch.Tensor:
+    """Logits (B, 2, S, S) -> P(ICH) (B, S, S): softmax over the two classes, channel 1."""
+    if logits.ndim != 4 or logits.shape[1] != 2:
+        raise ValueError(f"expected logits (B, 2, S, S), got shape {tuple(logits.shape)}")
+    return torch.softmax(logits.float(), dim=1)[:, 1]
+
+
+@torch.no_grad()
+def predict_baseline(model: nn.Module, images: torch.Tensor, batch_size: int = 32) -> torch.Tensor:
+    """Foreground probability maps of ``images`` (B, C, S, S) -> (B, S, S) float32 in [0, 1].
+
+    Runs in eval mode on the model's device in chunks of ``batch_size`` and restores the model's
+    mode; the result is on the device of ``images``.
+    """
+    if images.ndim != 4:
+        raise ValueError(f"expected images (B, C, S, S), got shape {tuple(images.shape)}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        out = [foreground_probability(model(chunk.to(device, torch.float32))).to(images.device)
+               for chunk in images.split(batch_size)]
+    finally:
+        model.train(was_training)
+    return torch.cat(out) if out else images.new_zeros((0, *images.shape[-2:]))
+
+
+def predict_masks(probs: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
+    """Binary masks (B, S, S) bool: ``probs > threshold`` (strict, as the evaluation's binarisation)."""
+    return probs > threshold
+
+
+def detection_score(probs: torch.Tensor, min_pixels: int = 10) -> torch.Tensor:
+    """Slice score (B,): the (min_pixels + 1)-th largest probability of each map (B, S, S)."""
+    if min_pixels < 0:
+        raise ValueError(f"min_pixels must be >= 0, got {min_pixels}")
+    flat = probs.reshape(probs.shape[0], -1)
+    if flat.shape[1] <= min_pixels:
+        raise ValueError(f"maps of {flat.shape[1]} pixels cannot hold more than min_pixels={min_pixels}")
+    return flat.topk(min_pixels + 1, dim=1).values[:, -1]
+
+
+def detect(probs: torch.Tensor, threshold: float = 0.5, min_pixels: int = 10) -> torch.Tensor:
+    """Slice detection (B,) bool: more than ``min_pixels`` pixels with ``probs > threshold``."""
+    return detect_from_mask(predict_masks(probs, threshold), min_pixels=min_pixels)

@@ -1,0 +1,214 @@
+"""Train a fully supervised baseline on one cross-validation fold (method.md sections 5-6).
+
+Unlike the released code (which ran a single epoch), a run trains up to ``epochs`` epochs with
+warm-up + cosine AdamW and stops early after ``patience`` epochs without a better validation
+score. The pieces are the classifier trainer's: :func:`~workbench.training.schedule.lr_at`,
+parameter groups, per-epoch seeded random streams, :class:`~workbench.training.state.RunState`
+resume files, :class:`~workbench.training.metrics.MetricsLog`, safetensors checkpoints.
+
+Run folder (``out_dir``)::
+
+    train_config.json             the BaselineTrainConfig
+    run.json                      manifest, root, test / validation fold, slice counts
+    splits.json                   training and validation subjects (never a test-fold subject)
+    metrics.csv                   one row per epoch (rewritten atomically)
+    best.safetensors, best.json   weights + BaselineConfig at the best validation score
+    last.safetensors, last.json   weights after the latest epoch
+    last_state.{safetensors,json} optimizer + counters, for ``resume=True``
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+import torch.nn as nn
+
+from workbench.baselines.checkpoint import save_baseline
+from workbench.baselines.config import BaselineTrainConfig, make_loss, model_options
+from workbench.baselines.data import CachedSlices, FoldSplit, augment_pair, baseline_splits
+from workbench.baselines.inference import detect, detection_score, foreground_probability, predict_masks
+from workbench.baselines.models import BaselineNet, create_baseline
+from workbench.evaluation.overlap import dice, iou
+from workbench.models.checkpoint import load_tensors
+from workbench.training.distributed import resolve_device
+from workbench.training.metrics import MetricsLog
+from workbench.training.schedule import lr_at, param_groups, set_lr
+from workbench.training.state import RunState, load_state, save_state, state_paths
+from workbench.training.trainer import _check_resumable, _stream_seed
+from workbench.utils.io import write_json_atomic
+from workbench.utils.progress import progress
+
+__all__ = ["BaselineResult", "train_baseline", "evaluate_slices", "load_split_data"]
+
+
+@dataclass(frozen=True)
+class BaselineResult:
+    out_dir: Path
+    model: BaselineNet
+    split: FoldSplit
+    best_epoch: int
+    best_score: float
+    steps: int
+    epochs_run: int
+    stopped_early: bool
+    history: tuple[dict, ...]
+
+
+@torch.no_grad()
+def evaluate_slices(model: BaselineNet, data: CachedSlices, cfg: BaselineTrainConfig,
+                    loss_fn: nn.Module | None = None, desc: str = "val") -> pd.DataFrame:
+    """One row per slice of ``data``: ``loss`` (per batch, repeated; only with ``loss_fn``), ``dice``,
+    ``iou`` (NaN without a lesion), ``score`` (detection score), ``detected``, ``positive``.
+
+    Binarisation ``p > cfg.threshold``; detection: more than ``cfg.min_pixels`` pixels.
+    """
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    rows = []
+    try:
+        for idx in progress(torch.arange(len(data)).split(cfg.eval_batch_size), desc=desc, leave=False):
+            images, masks = data.batch(idx)
+            logits = model(images.to(device))
+            probs = foreground_probability(logits).cpu()
+            row = {"index": idx, "dice": dice(predict_masks(probs, cfg.threshold), masks),
+                   "iou": iou(predict_masks(probs, cfg.threshold), masks),
+                   "score": detection_score(probs, cfg.min_pixels),
+                   "detected": detect(probs, cfg.threshold, cfg.min_pixels), "positive": masks.flatten(1).any(1)}
+            if loss_fn is not None:
+                row["loss"] = torch.full((len(idx),), float(loss_fn(logits, masks[:, None].to(device))))
+            rows.append(row)
+    finally:
+        model.train(was_training)
+    return pd.DataFrame({k: torch.cat([r[k] for r in rows]).numpy() for k in rows[0]})
+
+
+def _summary(table: pd.DataFrame) -> dict[str, float]:
+    """Validation row entries: mean loss, mean Dice / IoU over lesion slices, detection accuracy."""
+    return {"val_loss": float(table["loss"].mean()), "val_dice": float(table["dice"].mean()),
+            "val_iou": float(table["iou"].mean()),
+            "val_detection_accuracy": float((table["detected"] == table["positive"]).mean())}
+
+
+def load_split_data(frame: pd.DataFrame, root: str | Path, size: int, desc: str) -> CachedSlices:
+    """Decode the slices and masks of manifest rows ``frame`` at ``size`` px into memory."""
+    from workbench.data.dataset import SliceDataset
+
+    return CachedSlices(SliceDataset(frame, root, size=size, brain_mask=False), desc=desc)
+
+
+def _start(model: nn.Module, optimizer, cfg: BaselineTrainConfig, out: Path, resume: bool,
+           device: torch.device) -> RunState:
+    """A fresh run (refusing to overwrite one) or the state saved after the last epoch."""
+    cfg_path, last_json = out / "train_config.json", state_paths(out / "last")[1]
+    if not resume:
+        if last_json.exists():
+            raise FileExistsError(f"{out} already holds a run ({last_json}); resume it or choose another folder")
+        cfg.save(cfg_path)
+        return RunState()
+    if not last_json.exists():
+        raise FileNotFoundError(f"{last_json}: nothing to resume in {out}")
+    _check_resumable(BaselineTrainConfig.load(cfg_path), cfg, cfg_path)
+    model.load_state_dict(load_tensors(out / "last.safetensors", device=device), strict=True)
+    return load_state(out / "last", optimizer, device=device)
+
+
+def _train_epoch(model, optimizer, loss_fn, data: CachedSlices, cfg: BaselineTrainConfig, run: RunState,
+                 steps_per_epoch: int, total_steps: int, device) -> tuple[float, int]:
+    """One epoch over a seeded permutation (drop-last batches); returns (mean loss, images seen)."""
+    epoch = run.epoch
+    torch.manual_seed(_stream_seed(cfg.seed, 0, epoch, 1))
+    gen = torch.Generator().manual_seed(_stream_seed(cfg.seed, 0, epoch, 2))
+    perm = torch.randperm(len(data), generator=torch.Generator().manual_seed(_stream_seed(cfg.seed, 0, epoch, 3)))
+    bs = min(cfg.batch_size, len(data))
+    model.train()
+    loss_sum, n_steps = torch.zeros((), dtype=torch.float64), 0
+    for b in progress(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", total=steps_per_epoch):
+        if cfg.max_steps and run.step >= cfg.max_steps:
+            break
+        images, masks = augment_pair(*data.batch(perm[b * bs:(b + 1) * bs]), cfg.augment, gen)
+        set_lr(optimizer, lr_at(run.step, cfg.lr, cfg.warmup_steps, total_steps, cfg.min_lr))
+        loss = loss_fn(model(images.to(device)), masks[:, None].to(device))  # masks (B, 1, S, S) 0/1
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip > 0:
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+        loss_sum += float(loss.detach())
+        run.step, n_steps = run.step + 1, n_steps + 1
+    return float(loss_sum) / max(n_steps, 1), n_steps * bs
+
+
+def train_baseline(manifest: str | Path | pd.DataFrame, root: str | Path, name: str, test_fold: int,
+                   out_dir: str | Path, epochs: int = 30, size: int = 128, *, val_fold: int | None = None,
+                   config: BaselineTrainConfig | None = None, resume: bool = False, **overrides: Any) -> BaselineResult:
+    """Train baseline ``name`` (``unet`` or ``swin_unetr``) on the masked slices of every fold but
+    ``test_fold``, validating on ``val_fold`` (default: the next fold); see the module docstring.
+
+    ``config`` gives the other hyper-parameters (``overrides`` replace single fields, e.g.
+    ``batch_size=8``); ``name``, ``epochs`` and ``size`` always win. Returns the best model.
+    """
+    cfg = dataclasses.replace(config or BaselineTrainConfig(), model=name, epochs=epochs, size=size, **overrides)
+    split = baseline_splits(manifest, root, test_fold, val_fold)
+    device = resolve_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    model = create_baseline(cfg.model, cfg.preset, **model_options(cfg))
+    model.config.check_size(cfg.size)
+    model = model.to(device)
+    optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    run = _start(model, optimizer, cfg, out, resume, device)
+    train = load_split_data(split.train, root, cfg.size, "caching train")
+    val = load_split_data(split.val, root, cfg.size, "caching val")
+    if cfg.monitor == "val_dice" and not bool(val.masks.flatten(1).any(1).any()):
+        raise ValueError(f"monitor 'val_dice' needs lesions in validation fold {split.val_fold}; it has none "
+                         "(use monitor 'val_loss' or another val_fold)")
+    write_json_atomic(out / "run.json", {
+        "manifest": split.source, "root": str(root), "test_fold": split.test_fold, "val_fold": split.val_fold,
+        "train_slices": len(train), "val_slices": len(val), "device": str(device)})
+    write_json_atomic(out / "splits.json", {"test_fold": split.test_fold, **split.subjects()})
+    loss_fn = make_loss(cfg)
+    steps_per_epoch = max(1, len(train) // min(cfg.batch_size, len(train)))
+    total_steps = cfg.epochs * steps_per_epoch
+    log = MetricsLog(out / "metrics.csv", run.history)
+    sign = 1.0 if cfg.monitor == "val_loss" else -1.0  # RunState keeps a lower-is-better score
+    while not run.finished and run.epoch < cfg.epochs:
+        t0 = time.perf_counter()
+        train_loss, n_images = _train_epoch(model, optimizer, loss_fn, train, cfg, run, steps_per_epoch,
+                                            total_steps, device)
+        seconds = time.perf_counter() - t0
+        row = {"epoch": run.epoch + 1, "step": run.step,
+               "lr": lr_at(max(run.step - 1, 0), cfg.lr, cfg.warmup_steps, total_steps, cfg.min_lr),
+               "train_loss": train_loss, "train_seconds": seconds, "images_per_s": n_images / max(seconds, 1e-9),
+               **_summary(evaluate_slices(model, val, cfg, loss_fn))}
+        score = sign * row[cfg.monitor]
+        improved = not math.isnan(score) and score < run.best_val_loss
+        run.bad_epochs = 0 if improved else run.bad_epochs + 1
+        if improved:
+            run.best_val_loss, run.best_epoch = score, run.epoch + 1
+        run.epoch += 1
+        stop_early = run.bad_epochs >= cfg.patience
+        out_of_steps = bool(cfg.max_steps) and run.step >= cfg.max_steps
+        run.finished = stop_early or run.epoch >= cfg.epochs
+        row["seconds"] = time.perf_counter() - t0
+        run.history.append(row)
+        log.append(row)
+        if improved:
+            save_baseline(model, out / "best")
+        save_baseline(model, out / "last")
+        save_state(out / "last", optimizer, run)
+        if stop_early or out_of_steps:
+            break
+    best = out / ("best" if (out / "best.json").exists() else "last")
+    model.load_state_dict(load_tensors(best.with_suffix(".safetensors"), device=device), strict=True)
+    return BaselineResult(out_dir=out, model=model.eval(), split=split, best_epoch=run.best_epoch,
+                          best_score=sign * run.best_val_loss, steps=run.step, epochs_run=run.epoch,
+                          stopped_early=run.bad_epochs >= cfg.patience, history=tuple(run.history))

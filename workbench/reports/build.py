@@ -1,0 +1,31 @@
+"""``workbench report``: every executed notebook of a folder as offline HTML, plus an index page."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from workbench.reports.export import export_html
+from workbench.reports.index import write_index
+from workbench.reports.runs import find_runs
+from workbench.utils.progress import progress
+
+__all__ = ["build_reports"]
+
+
+def build_reports(runs_dir: str | os.PathLike, out_dir: str | os.PathLike, no_input: bool = False,
+                  title: str | None = None) -> Path:
+    """Export every run under ``runs_dir`` to ``OUT/<run_id>.html`` and write ``OUT/index.html``.
+
+    Returns the index path. Raises FileNotFoundError naming ``runs_dir`` when it holds no notebook.
+    """
+    runs_dir, out_dir = Path(runs_dir), Path(out_dir)
+    runs = find_runs(runs_dir, exclude=out_dir)
+    if not runs:
+        raise FileNotFoundError(f"no executed notebook (*.ipynb) under {runs_dir}")
+    links: dict[str, str] = {}
+    for run in progress(runs, desc="reports"):
+        name = f"{run.run_id}.html"
+        export_html(run.notebook, out_dir / name, no_input=no_input, title=run.run_id)
+        links[run.run_id] = name
+    return write_index(out_dir, runs, links, title=title or f"Report: {runs_dir.resolve().name}")

@@ -1,0 +1,56 @@
+"""Export one executed notebook to a self-contained HTML file that renders with no network.
+
+The ``lab`` template is used without what it would fetch from a CDN (require.js, the widget
+manager, MathJax, mermaid); :mod:`workbench.reports.preprocessors` inline widget outputs and
+embed plotly.js; text progress bars are collapsed to their last state.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import jinja2
+import nbformat
+
+from workbench.utils.io import write_text_atomic
+
+__all__ = ["OFFLINE_TEMPLATE", "html_exporter", "export_html"]
+
+OFFLINE_TEMPLATE = "workbench_offline.html.j2"
+_TEMPLATE_SOURCE = """{%- extends 'index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+"""
+
+
+def html_exporter(no_input: bool = False):
+    """An nbconvert HTMLExporter for offline reports; ``no_input`` hides code cells and prompts."""
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import CoalesceStreamsPreprocessor
+    from traitlets.config import Config
+
+    from workbench.reports.preprocessors import InlineWidgetOutputs, PlotlyToHTML
+
+    config = Config()
+    config.TemplateExporter.exclude_input = no_input
+    config.TemplateExporter.exclude_input_prompt = no_input
+    config.TemplateExporter.exclude_output_prompt = no_input
+    exporter = HTMLExporter(config=config, template_name="lab", template_file=OFFLINE_TEMPLATE,
+                            extra_loaders=[jinja2.DictLoader({OFFLINE_TEMPLATE: _TEMPLATE_SOURCE})])
+    exporter.register_preprocessor(CoalesceStreamsPreprocessor(enabled=True), enabled=True)
+    exporter.register_preprocessor(InlineWidgetOutputs(), enabled=True)
+    exporter.register_preprocessor(PlotlyToHTML(), enabled=True)
+    return exporter
+
+
+def export_html(notebook_path: str | os.PathLike, html_path: str | os.PathLike, no_input: bool = False,
+                title: str | None = None) -> Path:
+    """Write ``notebook_path`` as offline HTML to ``html_path`` (atomically); returns ``html_path``."""
+    nb = nbformat.read(Path(notebook_path), as_version=4)
+    if title:
+        nb.metadata["title"] = title
+    body, _ = html_exporter(no_input).from_notebook_node(nb, resources={"metadata": {"name": Path(notebook_path).stem}})
+    return write_text_atomic(html_path, body)

@@ -1,0 +1,77 @@
+"""The report index: one table linking every run with its parameters and headline numbers."""
+
+from __future__ import annotations
+
+import html
+import os
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from workbench.reports.runs import ReportRun
+from workbench.utils.io import write_text_atomic
+
+__all__ = ["index_html", "write_index"]
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; }
+table { border-collapse: collapse; font-size: 14px; }
+th, td { border-bottom: 1px solid #ddd; padding: 4px 10px; text-align: left; }
+th { background: #f4f4f4; position: sticky; top: 0; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+tr.failed td { background: #fff0f0; }
+.muted { color: #777; }
+"""
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "" if value is None else str(value)
+
+
+def _is_headline(value: Any) -> bool:
+    return value is None or isinstance(value, (bool, int, float)) or (isinstance(value, str) and len(value) <= 40)
+
+
+def _columns(runs: Sequence[ReportRun]) -> tuple[list[str], list[str]]:
+    """Parameters that differ between runs (all when one run) and scalar results, in first-seen order."""
+    params: list[str] = []
+    results: list[str] = []
+    for run in runs:
+        params += [k for k in run.parameters if k not in params]
+        results += [k for k, v in run.results.items() if k not in results and _is_headline(v)]
+    if len(runs) > 1:
+        params = [k for k in params if len({repr(r.parameters.get(k)) for r in runs}) > 1]
+    return params, results
+
+
+def _cell(value: Any) -> str:
+    cls = ' class="num"' if isinstance(value, (int, float)) and not isinstance(value, bool) else ""
+    return f"<td{cls}>{html.escape(_fmt(value))}</td>"
+
+
+def index_html(runs: Sequence[ReportRun], links: Mapping[str, str], title: str) -> str:
+    """The index page: one row per run (a link to its report, state, parameters, results)."""
+    params, results = _columns(runs)
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in ["run", "state", *params, *results])
+    rows = []
+    for run in runs:
+        link = links.get(run.run_id)
+        name = html.escape(run.run_id)
+        first = f'<td><a href="{html.escape(link)}">{name}</a></td>' if link else f"<td>{name}</td>"
+        state = f'<td title="{html.escape(run.error)}">{html.escape(run.state)}</td>'
+        cells = "".join(_cell(run.parameters.get(k)) for k in params) + "".join(_cell(run.results.get(k)) for k in results)
+        rows.append(f'<tr class="{html.escape(run.state)}">{first}{state}{cells}</tr>')
+    failed = [r for r in runs if r.state != "done"]
+    errors = "".join(f"<li><b>{html.escape(r.run_id)}</b>: {html.escape(r.error or r.state)}</li>" for r in failed)
+    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+            f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
+            f"<p class=\"muted\">{len(runs)} runs, {len(failed)} failed. Columns: the parameters that vary, "
+            f"then the recorded results.</p><table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+            + (f"<h2>Failed runs</h2><ul>{errors}</ul>" if failed else "") + "</body></html>\n")
+
+
+def write_index(out_dir: str | os.PathLike, runs: Sequence[ReportRun], links: Mapping[str, str],
+                title: str = "Workbench report") -> Path:
+    """Write ``OUT/index.html`` atomically; ``links`` maps run ids to report paths relative to OUT."""
+    return write_text_atomic(Path(out_dir) / "index.html", index_html(runs, links, title))
