@@ -5,11 +5,13 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from workbench.cli import main
+from command_helpers import run_command
+from workbench.commands import study as study_command
 from workbench.studies.config import expand_runs, load_study, run_id_for
 from workbench.studies.grid import run_study
 from workbench.studies.table import read_status
 from workbench.utils.errors import DataError
+
 
 GRID = {"grid": {"SCALE": [1.0, 2.0, 3.0]}, "runs": [{"SCALE": 1.0, "FAIL": True}]}  # 3 + 1 failing = 4 runs
 
@@ -60,14 +62,14 @@ def test_parallel_grid_failure_resume_and_table(write_study):
 
 
 def test_dry_run_lists_runs(write_study, capsys):
-    assert main(["study", "--config", str(write_study(**GRID)), "--dry-run"]) == 0
+    assert run_command(study_command, ["--config", str(write_study(**GRID)), "--dry-run"]) == 0
     assert "4 to run, 0 finished" in capsys.readouterr().out
 
 
 def test_same_grid_on_a_local_dask_cluster(write_study, capsys):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        rc = main(["study", "--config", str(write_study(**GRID)), "--scheduler", cluster.scheduler_address])
+        rc = run_command(study_command, ["--config", str(write_study(**GRID)), "--scheduler", cluster.scheduler_address])
     out = capsys.readouterr().out
     assert rc == 1 and "4 ran, 0 skipped (finished), 1 failed" in out  # exit code 1: a run failed
     table = pd.read_csv(out.split("results: ")[1].strip())

@@ -10,6 +10,7 @@ from typing import Any
 
 import torch.nn as nn
 
+from workbench.baselines.models import BASELINES, PRESETS
 from workbench.training.augment import AugmentConfig
 from workbench.training.config import DEVICES
 from workbench.utils.errors import check_choice
@@ -59,8 +60,6 @@ class BaselineTrainConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self):
-        from workbench.baselines.models import BASELINES, PRESETS
-
         check_choice("baseline", self.model, BASELINES)
         check_choice("preset", self.preset, PRESETS)
         check_choice("monitor", self.monitor, MONITORS)

@@ -63,7 +63,8 @@ class BaselineConfig:
         if len(self.channels) < 2 or min(self.channels) < 1:
             raise ValueError(f"channels needs >= 2 positive widths (one per level), got {self.channels}")
         if self.feature_size < 12 or self.feature_size % 12:
-            raise ValueError(f"feature_size must be a positive multiple of 12 (MONAI SwinUNETR), got {self.feature_size}")
+            raise ValueError(f"feature_size must be a positive multiple of 12 (MONAI SwinUNETR), "
+                             f"got {self.feature_size}")
 
     @property
     def multiple(self) -> int:

@@ -24,9 +24,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val-fold", type=int, default=None, help="validation fold (default: the fold after the test fold)")
     p.add_argument("--out", required=True, help="run folder (checkpoints, metrics.csv, configs)")
     p.add_argument("--preset", default=d.preset, choices=PRESETS, help="cpu: narrow U-Net; paper: released widths")
-    p.add_argument("--channels", type=int, nargs="+", default=None, help="U-Net widths, one per level (overrides preset)")
+    p.add_argument("--channels", type=int, nargs="+", default=None,
+                   help="U-Net widths, one per level (overrides the preset; ignored by swin_unetr)")
     p.add_argument("--feature-size", type=int, default=None, help="SwinUNETR feature size, a multiple of 12")
-    p.add_argument("--size", type=int, default=d.size, help="input side in pixels (U-Net: multiple of 8, >= 16; SwinUNETR: multiple of 32, >= 64)")
+    p.add_argument("--size", type=int, default=d.size,
+                   help="input side in pixels (U-Net: multiple of 8, >= 16; SwinUNETR: multiple of 32, >= 64)")
     p.add_argument("--epochs", type=int, default=d.epochs, help="maximum epochs (early stopping may end sooner)")
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.lr)
