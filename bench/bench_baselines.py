@@ -7,8 +7,8 @@ p > 0.5; detection: more than 10 predicted pixels, AUC from the detection score)
 ``bench/results/baselines.md`` (atomically). One torch thread: faster than two on the shared
 2-core machine.
 
-    python bench/bench_baselines.py                      # folds 0 1, ~10 min on 2 loaded cores
-    python bench/bench_baselines.py --folds 0 1 2 3 4 --epochs 20
+    python bench/bench_baselines.py                      # folds 0 1, ~15-20 min on 2 loaded cores
+    python bench/bench_baselines.py --folds 0 1 2 3 4 --epochs 30
 """
 
 from __future__ import annotations
@@ -67,8 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", type=int, default=128)
     p.add_argument("--folds", type=int, nargs="+", default=[0, 1])
     p.add_argument("--models", nargs="+", default=["unet", "swin_unetr"])
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--patience", type=int, default=3)
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--patience", type=int, default=8)
     p.add_argument("--batch-size", type=int, default=8)
     args = p.parse_args(argv)
     torch.set_num_threads(1)
@@ -99,9 +99,9 @@ def main(argv: list[str] | None = None) -> int:
                         f"{j.mean():.3f} +- {j.std():.3f} ({j.sem():.3f})", len(d)])
     body = (
         f"Synthetic cohort: {args.subjects} subjects x {args.slices} slices at {args.size} px, 5 subject-wise folds; "
-        f"test folds {args.folds}; CPU presets (U-Net widths 8-16-32-64, SwinUNETR feature size 12), batch "
-        f"{args.batch_size}, up to {args.epochs} epochs, early stopping patience {args.patience} on the validation "
-        f"loss (validation = the next fold), augmentation on, 1 torch thread. Load average at start "
+        f"test folds {args.folds}; CPU presets (U-Net widths 16-32-64-128, SwinUNETR feature size 12; peak lr 1e-2 / 1e-3), batch "
+        f"{args.batch_size}, up to {args.epochs} epochs, early stopping patience {args.patience} (counted after epoch 10) on the "
+        f"validation Dice (validation = the next fold), augmentation on, 1 torch thread. Load average at start "
         f"{load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (the 2 cores are shared: times are upper bounds).\n\n"
         f"### Per fold\n\n{per_fold}\n\n"
         f"### Pooled over the test folds' lesion slices (mean +- std (SEM), n slices)\n\n"

@@ -144,9 +144,19 @@ class _OutOfTime(Exception):
     pass
 
 
+def measure_step(preset: str, task: str, batch: int, data, n: int = 3) -> float:
+    """Seconds per training step now (median of ``n`` after one warm-up), on real cached images."""
+    torch.manual_seed(0)
+    model, cfg = create_model(preset, task=task), TrainConfig(task=task, batch_size=batch)
+    opt, gen = make_optimizer(model, cfg), torch.Generator().manual_seed(0)
+    x = torch.stack([data[i]["image"] for i in range(batch)])
+    y = torch.stack([data[i]["labels"] for i in range(batch)])
+    return statistics.median(_timed_steps(lambda: train_step(model, opt, x, y, cfg, gen, 1e-4), n + 1)[1:])
+
+
 def train_and_test(task: str, preset: str, manifest: Path, root: Path, out: Path, budget_s: float,
-                   batch: int, s_per_step: float) -> dict:
-    """Train within ``budget_s`` (epochs sized from the measured step time), test on fold 0."""
+                   batch: int, lr: float, warmup_frac: float, patience: int) -> dict:
+    """Train within ``budget_s`` (epochs sized from the step time measured now), test on fold 0."""
     splits = prepare_splits(manifest, root, val_fold=1, exclude_folds=[0])
     test = prepare_splits(manifest, root, val_fold=0).val
     size = create_model(preset, 2).workbench_config.arch.img_size
@@ -154,10 +164,12 @@ def train_and_test(task: str, preset: str, manifest: Path, root: Path, out: Path
     data = {k: CachedImages(SliceDataset(f, root, size=size, brain_mask=False), desc=f"cache {k}")
             for k, f in (("train", splits.train), ("val", splits.val), ("test", test))}
     cache_s = time.perf_counter() - t0
+    s_per_step = measure_step(preset, task, batch, data["train"])
     steps_per_epoch = int(2 * splits.train["any"].sum()) // batch
-    epoch_s = steps_per_epoch * s_per_step * 1.1 + len(splits.val) / batch * s_per_step / 3
-    epochs = max(2, min(60, int(budget_s * 0.92 / epoch_s)))
-    cfg = TrainConfig(task=task, epochs=epochs, batch_size=batch, patience=4, seed=0)
+    epoch_s = steps_per_epoch * s_per_step * 1.05 + len(splits.val) / batch * s_per_step / 3
+    epochs = max(2, min(100, int(budget_s * 0.95 / epoch_s)))
+    warmup = max(10, int(warmup_frac * epochs * steps_per_epoch))
+    cfg = TrainConfig(task=task, epochs=epochs, batch_size=batch, lr=lr, warmup_steps=warmup, patience=patience, seed=0)
     start = time.perf_counter()
 
     def guard(epoch, row):
@@ -178,7 +190,8 @@ def train_and_test(task: str, preset: str, manifest: Path, root: Path, out: Path
     model = load_model(out / "best")
     _, probs, labels = evaluate(model, data["test"], cfg, torch.device("cpu"), desc="test")
     metrics = classification_metrics(task, probs, labels, model.workbench_config.class_names)
-    return {"task": task, "preset": preset, "epochs_planned": epochs, "epochs_run": len(history),
+    return {"task": task, "preset": preset, "s_per_step_planned": round(s_per_step, 3), "lr": lr,
+            "warmup_steps": warmup, "patience": patience, "batch": batch, "epochs_planned": epochs, "epochs_run": len(history),
             "stopped_by_time_guard": cut, "train_s": round(train_s, 1), "cache_s": round(cache_s, 1),
             "train_slices": len(splits.train), "val_slices": len(splits.val), "test_slices": len(test),
             "test_subjects": int(test["subject_id"].nunique()), "test_positives": int(test["any"].sum()),
@@ -206,7 +219,8 @@ def render(res: dict) -> str:
             a = res[key]
             lines += [f"## Held-out detection on the synthetic cohort: {a['task']}", "",
                       f"Machine: {a['machine']}", "", f"Cohort: {res.get('cohort')}", "",
-                      f"Preset `{a['preset']}`; train {a['train_slices']} slices (folds 2-4), validation "
+                      f"Preset `{a['preset']}`, batch {a['batch']}, lr {a['lr']}, warm-up {a['warmup_steps']} steps, "
+                      f"patience {a['patience']}, {a['s_per_step_planned']} s/step when planned; train {a['train_slices']} slices (folds 2-4), validation "
                       f"{a['val_slices']} (fold 1), test {a['test_slices']} slices of {a['test_subjects']} held-out "
                       f"subjects (fold 0, {a['test_positives']} ICH). Training {a['train_s']} s "
                       f"({a['epochs_run']}/{a['epochs_planned']} epochs, best epoch {a['best_epoch']}, "
@@ -225,6 +239,9 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--budget-s", type=float, default=600.0)
     p.add_argument("--tasks", nargs="+", default=["binary", "multilabel"])
+    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--warmup-frac", type=float, default=0.05, help="warm-up steps as a fraction of the planned steps")
+    p.add_argument("--patience", type=int, default=5)
     p.add_argument("--cohort", type=Path, default=Path("/tmp/workbench_bench_cohort"))
     p.add_argument("--subjects", type=int, default=100)
     p.add_argument("--size", type=int, default=256)
@@ -244,13 +261,12 @@ def main() -> int:
         res["throughput"] = t
         print(json.dumps(t))
     if args.part in ("auc", "all"):
-        s_per_step = res.get("throughput", {}).get("s_per_step", {}).get("workbench") or 0.7
         manifest, root = ensure_cohort(args.cohort, args.subjects, args.size, args.slices)
         res["cohort"] = f"`workbench synth --subjects {args.subjects} --size {args.size} --slices {args.slices} --seed 0`, 5 folds"
         for task in args.tasks:
             m = machine()
             a = train_and_test(task, args.preset, manifest, root, args.runs / task, args.budget_s, args.batch,
-                               s_per_step)
+                               args.lr, args.warmup_frac, args.patience)
             res[f"auc_{task}"] = {"machine": m, **a, "machine_after": machine()["load_1_5_15"]}
             print(json.dumps(res[f"auc_{task}"]))
             write_json_atomic(json_path, res)

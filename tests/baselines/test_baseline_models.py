@@ -52,8 +52,8 @@ def test_presets_match_the_paper_and_released_code():
     assert unet.channels == (24, 48, 96, 192) and unet.multiple == 8  # 4 levels, 3 stride-2 steps
     swin = baseline_config("swin_unetr", "paper")
     assert (swin.feature_size, swin.depths) == (12, (2, 2, 2, 2)) and swin.multiple == 32
-    assert baseline_config("unet").channels == (8, 16, 32, 64)  # the CPU preset
-    assert baseline_config("unet", channels=None).channels == (8, 16, 32, 64)  # None keeps the preset
+    assert baseline_config("unet").channels == (16, 32, 64, 128)  # the CPU preset
+    assert baseline_config("unet", channels=None).channels == (16, 32, 64, 128)  # None keeps the preset
     net = create_baseline("unet").net
     ups = [m for m in net.modules() if isinstance(m, torch.nn.ConvTranspose2d)]
     assert len(ups) == 3  # three upsamplings back from the bottleneck: four resolution levels

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
+import yaml
 
 from command_helpers import run_command
 from workbench.commands import study as study_command
@@ -12,7 +15,7 @@ from workbench.studies.grid import run_study
 from workbench.studies.table import read_status
 from workbench.utils.errors import DataError
 
-
+STUDIES = Path(__file__).resolve().parents[2] / "studies"
 GRID = {"grid": {"SCALE": [1.0, 2.0, 3.0]}, "runs": [{"SCALE": 1.0, "FAIL": True}]}  # 3 + 1 failing = 4 runs
 
 
@@ -74,3 +77,14 @@ def test_same_grid_on_a_local_dask_cluster(write_study, capsys):
     assert rc == 1 and "4 ran, 0 skipped (finished), 1 failed" in out  # exit code 1: a run failed
     table = pd.read_csv(out.split("results: ")[1].strip())
     assert sorted(table.state) == ["done", "done", "done", "failed"]
+
+
+def _notebook_studies() -> list[Path]:
+    """studies/*.yaml that are notebook grids (``workbench evaluate`` configs live there too)."""
+    return [p for p in sorted(STUDIES.glob("*.yaml")) if "notebook" in (yaml.safe_load(p.read_text()) or {})]
+
+
+@pytest.mark.parametrize("path", _notebook_studies(), ids=lambda p: p.name)
+def test_example_study_configs_are_valid(path):
+    config = load_study(path)
+    assert expand_runs(config) and config.notebook.is_file()

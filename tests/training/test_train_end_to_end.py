@@ -85,3 +85,13 @@ def test_cli_bad_input_fails_before_training(cohort, tmp_path):
         main(["train", "--manifest", str(bad), "--root", str(root), "--task", "binary", "--preset", "test-tiny",
               "--out", str(tmp_path / "never")])
     assert not (tmp_path / "never").exists()
+
+
+def test_cached_masks_and_missing_keys(cohort):
+    manifest, root = cohort
+    ds = SliceDataset(manifest, root, size=32)
+    cached = CachedImages(ds, keys=("image", "mask"))
+    i = int(ds.frame["any"].to_numpy().argmax())  # an ICH slice: its mask is not empty
+    assert torch.equal(cached[i]["mask"], ds[i]["mask"]) and cached[i]["mask"].sum() > 0
+    with pytest.raises(KeyError, match=r"no \['weights'\]"):
+        CachedImages(ds, keys=("image", "weights"))

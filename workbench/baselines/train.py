@@ -134,7 +134,7 @@ def _train_epoch(model, optimizer, loss_fn, data: CachedSlices, cfg: BaselineTra
         if cfg.max_steps and run.step >= cfg.max_steps:
             break
         images, masks = augment_pair(*data.batch(perm[b * bs:(b + 1) * bs]), cfg.augment, gen)
-        set_lr(optimizer, lr_at(run.step, cfg.lr, cfg.warmup_steps, total_steps, cfg.min_lr))
+        set_lr(optimizer, lr_at(run.step, cfg.peak_lr, cfg.warmup_steps, total_steps, cfg.min_lr))
         loss = loss_fn(model(images.to(device)), masks[:, None].to(device))  # masks (B, 1, S, S) 0/1
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -162,7 +162,7 @@ def train_baseline(manifest: str | Path | pd.DataFrame, root: str | Path, name: 
     model = create_baseline(cfg.model, cfg.preset, **model_options(cfg))
     model.config.check_size(cfg.size)
     model = model.to(device)
-    optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr)
+    optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.peak_lr)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     run = _start(model, optimizer, cfg, out, resume, device)
@@ -186,12 +186,12 @@ def train_baseline(manifest: str | Path | pd.DataFrame, root: str | Path, name: 
                                             total_steps, device)
         seconds = time.perf_counter() - t0
         row = {"epoch": run.epoch + 1, "step": run.step,
-               "lr": lr_at(max(run.step - 1, 0), cfg.lr, cfg.warmup_steps, total_steps, cfg.min_lr),
+               "lr": lr_at(max(run.step - 1, 0), cfg.peak_lr, cfg.warmup_steps, total_steps, cfg.min_lr),
                "train_loss": train_loss, "train_seconds": seconds, "images_per_s": n_images / max(seconds, 1e-9),
                **_summary(evaluate_slices(model, val, cfg, loss_fn))}
         score = sign * row[cfg.monitor]
         improved = not math.isnan(score) and score < run.best_val_loss
-        run.bad_epochs = 0 if improved else run.bad_epochs + 1
+        run.bad_epochs = 0 if improved or run.epoch + 1 <= cfg.min_epochs else run.bad_epochs + 1
         if improved:
             run.best_val_loss, run.best_epoch = score, run.epoch + 1
         run.epoch += 1
@@ -211,4 +211,4 @@ def train_baseline(manifest: str | Path | pd.DataFrame, root: str | Path, name: 
     model.load_state_dict(load_tensors(best.with_suffix(".safetensors"), device=device), strict=True)
     return BaselineResult(out_dir=out, model=model.eval(), split=split, best_epoch=run.best_epoch,
                           best_score=sign * run.best_val_loss, steps=run.step, epochs_run=run.epoch,
-                          stopped_early=run.bad_epochs >= cfg.patience, history=tuple(run.history))
+                          stopped_early=run.finished and run.epoch < cfg.epochs, history=tuple(run.history))

@@ -31,9 +31,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="input side in pixels (U-Net: multiple of 8, >= 16; SwinUNETR: multiple of 32, >= 64)")
     p.add_argument("--epochs", type=int, default=d.epochs, help="maximum epochs (early stopping may end sooner)")
     p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: 1e-2 unet, 1e-3 swin_unetr)")
     p.add_argument("--warmup-steps", type=int, default=d.warmup_steps)
     p.add_argument("--patience", type=int, default=d.patience)
+    p.add_argument("--min-epochs", type=int, default=d.min_epochs, help="epochs that never count against --patience")
     p.add_argument("--monitor", default=d.monitor, choices=MONITORS)
     p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: no limit)")
     p.add_argument("--seed", type=int, default=d.seed)
@@ -49,6 +50,7 @@ def run(args) -> int:
     cfg = BaselineTrainConfig(
         preset=args.preset, channels=tuple(args.channels) if args.channels else None, feature_size=args.feature_size,
         batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup_steps, patience=args.patience,
+        min_epochs=args.min_epochs,
         monitor=args.monitor, max_steps=args.max_steps, seed=args.seed, device=args.device,
         augment=AugmentConfig(0, 0, 0, 0, 0, 0) if args.no_augment else AugmentConfig())
     result = train_baseline(args.manifest, args.root, args.model, args.test_fold, args.out, epochs=args.epochs,

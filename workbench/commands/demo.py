@@ -1,8 +1,9 @@
-"""``workbench demo``: the main job end to end on the embedded synthetic cohort (``make demo``).
+"""``workbench demo``: the whole workbench end to end on synthetic data (what ``make demo`` runs).
 
-Steps run today: synthesise the cohort (PhysioNet layout) and build its manifest with
-subject-wise folds. Training, the explanation studies and the HTML reports join this command as
-their issues land; the command says which steps it ran and which are still to come.
+Steps (each skipped when it finished before with the same settings, so an interrupted demo
+resumes): two synthetic cohorts and their manifests, the binary and multilabel classifiers, the
+comparison study of the methods, the notebook studies (papermill) and the offline HTML reports.
+Output layout: :mod:`workbench.demo.steps`.
 """
 
 from __future__ import annotations
@@ -12,39 +13,50 @@ import time
 from pathlib import Path
 
 NAME = "demo"
-HELP = "Run the main job end to end on the embedded synthetic cohort (what `make demo` runs)."
-
-PENDING = (
-    "train the binary and multilabel Swin classifiers",
-    "run the comparison and ablation studies (papermill)",
-    "export the HTML reports",
-)
+HELP = "Run the main job end to end on synthetic data: cohorts, classifiers, studies, HTML reports (make demo)."
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from workbench.demo import STEPS, DemoSettings
+
+    d = DemoSettings()
     p.add_argument("--out", default="demo_output", help="output folder (default: demo_output)")
-    p.add_argument("--subjects", type=int, default=20, help="synthetic subjects (default 20)")
-    p.add_argument("--size", type=int, default=256, help="slice size in pixels (default 256)")
-    p.add_argument("--slices", type=int, default=24, help="slices per subject (default 24)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--until", default=STEPS[-1], choices=STEPS, help="last step to run (default: all)")
+    p.add_argument("--tiny", action="store_true", help="tiny sizes everywhere (tests; about a minute)")
+    p.add_argument("--subjects", type=int, default=None, help=f"evaluation subjects (default {d.subjects})")
+    p.add_argument("--train-subjects", type=int, default=None, help=f"training subjects (default {d.train_subjects})")
+    p.add_argument("--size", type=int, default=None, help=f"evaluation slice size in px (default {d.size})")
+    p.add_argument("--train-size", type=int, default=None, help=f"training slice size in px (default {d.train_size})")
+    p.add_argument("--slices", type=int, default=None, help=f"slices per subject (default {d.slices})")
+    p.add_argument("--seed", type=int, default=None, help=f"seed of the evaluation cohort; training uses seed + 1 "
+                                                           f"(default {d.seed})")
+    p.add_argument("--folds", type=int, default=None, help=f"subject-wise folds (default {d.folds})")
+    p.add_argument("--preset", default=None, help=f"classifier preset (default {d.preset})")
+    p.add_argument("--epochs", type=int, default=None, help=f"training epochs (default {d.epochs})")
+    p.add_argument("--max-steps", type=int, default=None, help="stop training after this many steps (0: no limit)")
+    p.add_argument("--max-slices", type=int, default=None, help="lesion slices per study notebook (0: all)")
+    p.add_argument("--workers", type=int, default=None, help=f"parallel notebook runs (default {d.workers})")
 
 
 def run(args: argparse.Namespace) -> int:
-    from workbench.data.manifest import build_manifest, write_manifest, write_skipped
-    from workbench.data.synth import write_cohort
+    from workbench.demo import TINY, DemoSettings, run_demo
 
-    out = Path(args.out)
+    base = TINY if args.tiny else DemoSettings()
+    settings = base.updated(subjects=args.subjects, train_subjects=args.train_subjects, size=args.size,
+                            train_size=args.train_size, slices=args.slices, seed=args.seed, folds=args.folds,
+                            preset=args.preset, epochs=args.epochs, max_steps=args.max_steps,
+                            max_slices=args.max_slices, workers=args.workers)
     t0 = time.perf_counter()
-    print(f"[1/2] synthetic cohort: {args.subjects} subjects, {args.slices} slices of {args.size} px -> {out}")
-    root = write_cohort(out / "cohort", subjects=args.subjects, seed=args.seed, size=args.size, n_slices=args.slices)
-    print(f"[2/2] manifest with {args.folds} subject-wise folds")
-    frame, skipped = build_manifest("synthetic", root, n_folds=args.folds, seed=args.seed)
-    manifest = write_manifest(frame, out / "manifest.csv")
-    write_skipped(skipped, manifest)
-    print(
-        f"done in {time.perf_counter() - t0:.0f} s: {len(frame)} slices, {frame['subject_id'].nunique()} subjects, "
-        f"{int(frame['any'].sum())} ICH slices\n  data root: {root}\n  manifest:  {manifest}"
-    )
-    print("not yet part of the demo (their issues are open):\n  - " + "\n  - ".join(PENDING))
+    state = run_demo(args.out, settings, until=args.until)
+    out = Path(args.out).resolve()
+    ev = state.get("eval", {})
+    print(f"demo finished in {time.perf_counter() - t0:.0f} s (steps up to {args.until!r}) -> {out}")
+    if ev:
+        print(f"  evaluation cohort: {ev['slices']} slices, {ev['ich_slices']} with ICH\n"
+              f"  manifest:  {out / ev['manifest']}\n  data root: {out / ev['root']}")
+    for task, folder in state.get("models", {}).items():
+        print(f"  {task} classifier: {out / folder}")
+    if "report" in state:
+        print(f"  reports:   {out / state['report']}  (open in a browser; works offline)")
+    print("  explorer:  jupyter lab notebooks/01_explore.ipynb  (RUN_DIR points at this folder)")
     return 0

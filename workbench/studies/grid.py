@@ -28,7 +28,7 @@ from typing import Any, Mapping
 import pandas as pd
 
 from workbench.studies.config import RunSpec, StudyConfig, expand_runs
-from workbench.studies.notebook import NotebookExecutionError, read_results, run_notebook
+from workbench.studies.notebook import CellError, NotebookExecutionError, read_results, run_notebook
 from workbench.studies.parameters import notebook_parameters
 from workbench.studies.table import RUNS_DIR, STATUS_NAME, read_status, write_results_table
 from workbench.utils.io import write_json_atomic
@@ -98,8 +98,7 @@ def execute_run(task: RunTask) -> dict[str, Any]:
     except NotebookExecutionError as exc:
         extra = {"state": "failed", "results": read_results(exc.output_path), "error": exc.error.to_dict()}
     except Exception as exc:  # kernel death, timeout, unreadable notebook: recorded, the grid goes on
-        extra = {"state": "failed", "results": {}, "error": {"cell_index": None, "ename": type(exc).__name__,
-                                                             "evalue": str(exc)}}
+        extra = {"state": "failed", "results": {}, "error": CellError.from_exception(exc).to_dict()}
     status = _status(task, extra.pop("state"), started=started, finished=_now(),
                      seconds=round(time.perf_counter() - t0, 3), **extra)
     return _write_status(task, status)
@@ -143,8 +142,8 @@ def run_study(config: StudyConfig, executor: cf.Executor | None = None, workers:
             try:
                 status = future.result()
             except Exception as exc:  # the worker itself died: record it from here
-                status = _write_status(task, _status(task, "failed", finished=_now(), results={}, error={
-                    "cell_index": None, "ename": type(exc).__name__, "evalue": str(exc)}))
+                status = _write_status(task, _status(task, "failed", finished=_now(), results={},
+                                                     error=CellError.from_exception(exc).to_dict()))
             if status["state"] != "done":
                 failed.append(task.run_id)
     finally:

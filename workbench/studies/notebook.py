@@ -25,7 +25,7 @@ from workbench.studies.parameters import check_parameters, notebook_parameters
 from workbench.studies.record import RESULTS_MIMETYPE
 from workbench.utils.io import atomic_path
 
-__all__ = ["NotebookExecutionError", "run_notebook", "read_results", "read_parameters"]
+__all__ = ["CellError", "NotebookExecutionError", "run_notebook", "read_results", "read_parameters"]
 
 _ENV_LOCK = threading.Lock()
 
@@ -34,11 +34,16 @@ _ENV_LOCK = threading.Lock()
 class CellError:
     """Where and how a notebook failed: the cell index, its source and the exception."""
 
-    cell_index: int
+    cell_index: int | None
     exec_count: int | None
     source: str
     ename: str
     evalue: str
+
+    @classmethod
+    def from_exception(cls, exc: BaseException) -> "CellError":
+        """An error outside any cell (kernel death, timeout, a worker that died)."""
+        return cls(None, None, "", type(exc).__name__, str(exc))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,0 +1,116 @@
+"""The paper's study on the embedded synthetic cohort: results table + evaluation throughput.
+
+Stages (each skips what a previous run finished, so re-running the same command resumes):
+
+1. ``data``: a TRAINING cohort (seed 100) for the classifiers and a separate EVALUATION cohort
+   (seed 200) with voxel masks and 5 subject-wise folds. The paper trains its classifier on RSNA and
+   evaluates on PhysioNet; here two synthetic cohorts with different seeds play those roles, so the
+   weak methods' classifier never saw an evaluation subject.
+2. ``train``: the binary and the multilabel CPU classifiers (``workbench train``, preset
+   ``cpu-small``, recipe of docs/notes/training.md) on the training cohort, validation / early
+   stopping on its fold 0; both run side by side, one torch thread each.
+3. ``study``: ``workbench evaluate`` (5-fold, all 8 methods, nested thresholds) on the evaluation
+   cohort; the U-Net / SwinUNETR baselines are trained per fold inside it.
+4. ``report``: ``bench/results/evaluate.md`` with the full results table, the paper's claims
+   checked, and the evaluation throughput (slices/s) read from the study's timing record.
+
+    .venv/bin/python bench/study_synthetic.py                       # all stages
+    .venv/bin/python bench/study_synthetic.py --stage report        # rewrite the report only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(1, str(ROOT / "bench"))
+
+from workbench.utils.io import write_json_atomic, write_text_atomic  # noqa: E402
+
+STAGES = ("data", "train", "study", "report", "all")
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--work", default=str(ROOT / "runs" / "study_synthetic"), help="work folder (data, runs, study)")
+    p.add_argument("--stage", default="all", choices=STAGES)
+    p.add_argument("--train-subjects", type=int, default=80)
+    p.add_argument("--eval-subjects", type=int, default=35)
+    p.add_argument("--slices", type=int, default=16, help="slices per subject")
+    p.add_argument("--source-size", type=int, default=128, help="synthetic slice size in pixels")
+    p.add_argument("--epochs", type=int, default=15, help="classifier epochs (cosine horizon, early stopping)")
+    p.add_argument("--max-steps", type=int, default=0, help="cap on classifier optimizer steps (0: none)")
+    p.add_argument("--baseline-epochs", type=int, default=8)
+    p.add_argument("--config", default=str(ROOT / "studies" / "synthetic_protocol.yaml"))
+    return p.parse_args(argv)
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "workbench", *args]
+
+
+def stage_data(args: argparse.Namespace, work: Path) -> None:
+    from workbench.data.manifest import build_manifest, write_manifest
+    from workbench.data.synth import write_cohort
+
+    for name, seed, n in (("train", 100, args.train_subjects), ("eval", 200, args.eval_subjects)):
+        manifest = work / f"{name}_manifest.csv"
+        if manifest.is_file():
+            continue
+        t0 = time.perf_counter()
+        folder = write_cohort(work / f"{name}_cohort", n, seed, size=args.source_size, n_slices=args.slices)
+        frame, _ = build_manifest("synthetic", folder, n_folds=5, seed=0)
+        write_manifest(frame, manifest)
+        print(f"{name} cohort: {n} subjects, {len(frame)} slices, {int(frame['any'].sum())} with ICH "
+              f"({time.perf_counter() - t0:.0f} s)", flush=True)
+
+
+def stage_train(args: argparse.Namespace, work: Path) -> None:
+    """Train the two classifiers side by side; a finished run is skipped, an interrupted one resumed."""
+    procs = []
+    for task in ("binary", "multilabel"):
+        out = work / "classifiers" / task
+        if (out / "trained.json").is_file():
+            continue
+        cmd = _cli("train", "--manifest", str(work / "train_manifest.csv"), "--root", str(work / "train_cohort" / "physionet"),
+                   "--task", task, "--preset", "cpu-small", "--out", str(out), "--val-fold", "0",
+                   "--epochs", str(args.epochs), "--max-steps", str(args.max_steps), "--cache", "--threads", "1")
+        if (out / "last_state.json").is_file():
+            cmd.append("--resume")
+        out.mkdir(parents=True, exist_ok=True)
+        log = open(out / "train.log", "a")
+        procs.append((task, out, time.perf_counter(), subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                                                        env={**os.environ, "WORKBENCH_PROGRESS": "0"})))
+    for task, out, t0, proc in procs:
+        if proc.wait() != 0:
+            raise SystemExit(f"training {task} failed; see {out / 'train.log'}")
+        write_json_atomic(out / "trained.json", {"task": task, "seconds": time.perf_counter() - t0,
+                                                 "load_1_5_15": list(os.getloadavg())})
+        print(f"trained {task} in {time.perf_counter() - t0:.0f} s", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    stages = STAGES[:-1] if args.stage == "all" else (args.stage,)
+    if "data" in stages:
+        stage_data(args, work)
+    if "train" in stages:
+        stage_train(args, work)
+    if "study" in stages and "stage_study" in globals():
+        stage_study(args, work)
+    if "report" in stages and "stage_report" in globals():
+        stage_report(args, work)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,42 @@
+"""``workbench explain``: maps and masks of a trained classifier over any manifest, as NIfTI over the source scans."""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "explain"
+HELP = "Export attention / CAM maps, thresholded masks (NIfTI, source affine), probabilities and volumes."
+
+
+def _threshold(text: str) -> tuple[str, float]:
+    """``0.05`` (every method) or ``METHOD=0.05``."""
+    name, _, value = text.rpartition("=")
+    try:
+        return name, float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"threshold {text!r}: give VALUE or METHOD=VALUE, e.g. 0.05 or hgi_sam=0.05")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", required=True, help="classifier stem (runs/x/best) or run folder")
+    p.add_argument("--manifest", required=True, help="manifest CSV of the scans (any dataset, your own included)")
+    p.add_argument("--root", required=True, help="data root the manifest's paths are relative to")
+    p.add_argument("--methods", nargs="+", default=["hgi_sam"], help="explanation methods (e.g. hgi_sam swin_sam gradcam)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--threshold", nargs="+", type=_threshold, default=[],
+                   help="VALUE for every method or METHOD=VALUE each (default: the released constants)")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--no-brain-mask", action="store_true", help="do not multiply the maps by the HU brain mask")
+
+
+def run(args: argparse.Namespace) -> int:
+    from workbench.evaluation.explain_export import ExportConfig, export_explanations
+
+    shared = [v for name, v in args.threshold if not name]
+    cfg = ExportConfig(checkpoint=args.checkpoint, manifest=args.manifest, root=args.root, out=args.out,
+                       methods=tuple(args.methods), threshold=shared[-1] if shared else None,
+                       thresholds=tuple((name, v) for name, v in args.threshold if name),
+                       batch_size=args.batch_size, brain_mask=not args.no_brain_mask)
+    result = export_explanations(cfg)
+    print(f"{len(result.files)} NIfTI files, probabilities.csv and volumes.csv written to {result.out_dir}")
+    return 0

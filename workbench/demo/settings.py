@@ -1,0 +1,68 @@
+"""The demo's settings: one frozen dataclass, saved in ``demo.json`` next to what it produced."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+__all__ = ["DemoSettings", "TINY", "step_settings"]
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """Sizes of the two synthetic cohorts, of the classifiers' training and of the studies.
+
+    The evaluation cohort (masks, subject-wise folds) plays PhysioNet CT-ICH; the training cohort,
+    another seed, plays RSNA (the classifiers never see an evaluation subject, as in the paper).
+    ``max_slices`` caps the lesion slices each study notebook scores (0 = all).
+    """
+
+    subjects: int = 20
+    train_subjects: int = 48
+    size: int = 256
+    train_size: int = 160
+    slices: int = 24
+    seed: int = 0
+    folds: int = 5
+    preset: str = "cpu-small"
+    epochs: int = 12
+    max_steps: int = 0
+    batch_size: int = 32
+    patience: int = 4
+    max_slices: int = 0
+    workers: int = 2
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def updated(self, **changes: Any) -> "DemoSettings":
+        """A copy with ``changes`` applied (None values ignored); unknown names are an error."""
+        valid = {f.name for f in fields(self)}
+        bad = sorted(set(changes) - valid)
+        if bad:
+            raise ValueError(f"unknown demo setting {bad[0]!r}; valid choices: {', '.join(sorted(valid))}")
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+# What the tests (and `workbench demo --tiny`) run: the whole chain in about a minute.
+TINY = DemoSettings(subjects=6, train_subjects=6, size=64, train_size=64, slices=6, folds=2, preset="test-tiny",
+                    epochs=1, max_steps=2, batch_size=8, patience=1, max_slices=6, workers=2)
+
+# Which settings each step depends on: a finished step is redone only when these change.
+_STEP_KEYS = {
+    "data": ("subjects", "train_subjects", "size", "train_size", "slices", "seed", "folds"),
+    "train": ("preset", "epochs", "max_steps", "batch_size", "patience", "seed"),
+    "evaluate": ("max_slices",),
+    "studies": ("max_slices",),
+    "reports": (),
+}
+
+
+def step_settings(step: str, settings: DemoSettings) -> dict[str, Any]:
+    """The settings ``step`` depends on, itself and upstream (a change upstream redoes it)."""
+    order = list(_STEP_KEYS)
+    keys: list[str] = []
+    for name in order[: order.index(step) + 1]:
+        keys += _STEP_KEYS[name]
+    d = settings.to_dict()
+    return {k: d[k] for k in dict.fromkeys(keys)}

@@ -1,0 +1,205 @@
+"""The demo's steps, each skipped when ``demo.json`` says it finished with the same settings.
+
+Output layout (``OUT`` = ``demo_output`` for ``make demo``)::
+
+    OUT/demo.json                      settings, step states and times, where everything is
+    OUT/data/eval/physionet/           evaluation cohort (PhysioNet role): CT, masks, subtype labels
+    OUT/data/eval/manifest.csv         ... with subject-wise folds
+    OUT/data/train/physionet/          training cohort (RSNA role, another seed): labels used only
+    OUT/data/train/manifest.csv
+    OUT/models/binary/                 `workbench train` run folders (best.safetensors, metrics.csv)
+    OUT/models/multilabel/
+    OUT/evaluation/                    comparison study of the methods (slices.csv, summary.csv, ...)
+    OUT/studies/<name>/runs/<run_id>/  executed notebooks (papermill) with their recorded results
+    OUT/studies/<name>/results.csv     one row per run
+    OUT/reports/index.html             offline HTML reports of every executed notebook
+
+Steps: ``data`` -> ``train`` (binary, multilabel) -> ``evaluate`` -> ``studies`` -> ``reports``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import dataclasses
+import json
+import multiprocessing
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from workbench.demo.settings import DemoSettings, step_settings
+from workbench.explore.run import DEMO_FILE
+from workbench.utils.io import write_json_atomic
+
+__all__ = ["STEPS", "TASKS", "STUDIES", "repo_dir", "run_demo", "read_state"]
+
+TASKS = ("binary", "multilabel")
+STUDIES = ("explore", "compare", "learning", "ablations")  # studies/<name>.yaml
+STEPS = ("data", "train", "evaluate", "studies", "reports")
+
+
+def repo_dir() -> Path:
+    """The source checkout holding ``notebooks/`` and ``studies/`` (the demo runs from a clone)."""
+    return Path(__file__).resolve().parents[2]
+
+
+def read_state(out: Path) -> dict[str, Any]:
+    path = out / DEMO_FILE
+    return json.loads(path.read_text()) if path.is_file() else {"steps": {}}
+
+
+class _State:
+    """``demo.json``: written atomically after every step, so an interrupted demo resumes."""
+
+    def __init__(self, out: Path, settings: DemoSettings):
+        self.out, self.settings = out, settings
+        self.data = read_state(out)
+        self.data["settings"] = settings.to_dict()
+
+    def done(self, step: str, group: str) -> bool:
+        record = self.data["steps"].get(step)
+        if record is None or record.get("state") != "done":
+            return False
+        wanted = step_settings(group, self.settings)
+        if record.get("settings") != wanted:
+            changed = sorted(k for k in wanted if record.get("settings", {}).get(k) != wanted[k])
+            raise ValueError(f"{self.out} was made with other settings ({', '.join(changed)} changed); "
+                             f"use another --out or remove it (make clean-demo)")
+        return True
+
+    def finish(self, step: str, group: str, seconds: float, **extra: Any) -> None:
+        self.data["steps"][step] = {"state": "done", "settings": step_settings(group, self.settings),
+                                    "seconds": round(seconds, 1), **extra}
+        self.save()
+
+    def save(self) -> None:
+        write_json_atomic(self.out / DEMO_FILE, self.data)
+
+
+def _data(state: _State) -> None:
+    from workbench.data.manifest import build_manifest, write_manifest, write_skipped
+    from workbench.data.synth import write_cohort
+
+    s = state.settings
+    cohorts = {"eval": (s.subjects, s.size, s.seed), "train": (s.train_subjects, s.train_size, s.seed + 1)}
+    for name, (subjects, size, seed) in cohorts.items():
+        folder = state.out / "data" / name
+        print(f"  {name} cohort: {subjects} subjects x {s.slices} slices of {size} px (seed {seed})", flush=True)
+        root = write_cohort(folder, subjects=subjects, seed=seed, size=size, n_slices=s.slices)
+        frame, skipped = build_manifest("synthetic", root, n_folds=s.folds, seed=seed)
+        manifest = write_manifest(frame, folder / "manifest.csv")
+        write_skipped(skipped, manifest)
+        state.data[name] = {"manifest": str(manifest.relative_to(state.out)), "root": str(root.relative_to(state.out)),
+                            "slices": len(frame), "ich_slices": int(frame["any"].sum())}
+
+
+def _train(state: _State, task: str) -> None:
+    s, out = state.settings, state.out
+    run_dir = out / "models" / task
+    resume = (run_dir / "last_state.json").is_file()
+    if run_dir.exists() and not resume:
+        shutil.rmtree(run_dir)  # interrupted before its first checkpoint: start again
+    train = state.data["train"]
+    cmd = [sys.executable, "-m", "workbench", "train", "--manifest", str(out / train["manifest"]),
+           "--root", str(out / train["root"]), "--task", task, "--preset", s.preset, "--out", str(run_dir),
+           "--val-fold", "0", "--epochs", str(s.epochs), "--batch-size", str(s.batch_size),
+           "--patience", str(s.patience), "--seed", str(s.seed), "--cache"]
+    if s.max_steps:
+        cmd += ["--max-steps", str(s.max_steps)]
+    if resume:
+        cmd.append("--resume")
+    subprocess.run(cmd, check=True)
+    state.data.setdefault("models", {})[task] = str(run_dir.relative_to(out))
+
+
+def _evaluate(state: _State) -> None:
+    from workbench.demo.evaluate import evaluate_demo
+
+    evaluate_demo(state.out, state.settings)
+
+
+def _study_configs(state: _State) -> list:
+    from workbench.studies.config import load_study
+    from workbench.studies.parameters import notebook_parameters
+
+    out, s = state.out, state.settings
+    overrides = {"RUN_DIR": str(out), "EVAL_DIR": str(out / "evaluation"), "INTERACTIVE": False}
+    if s.max_slices:
+        overrides["MAX_SLICES"] = s.max_slices
+    configs = []
+    for name in STUDIES:
+        if name == "compare" and not (out / "evaluation" / "summary.csv").is_file():
+            print("  study compare skipped: no evaluation output (step evaluate)")
+            continue
+        config = load_study(repo_dir() / "studies" / f"{name}.yaml", output=out / "studies" / name)
+        known = notebook_parameters(config.notebook)
+        params = {**config.parameters, **{k: v for k, v in overrides.items() if k in known}}
+        configs.append(dataclasses.replace(config, parameters=params, cwd=None))
+    return configs
+
+
+def _studies(state: _State) -> None:
+    """Every study on one shared pool of ``workers`` processes (one torch thread per kernel)."""
+    from workbench.studies.grid import run_study
+
+    configs = _study_configs(state)
+    os.environ.setdefault("OMP_NUM_THREADS", "1" if state.settings.workers > 1 else str(os.cpu_count() or 1))
+    failed: list[str] = []
+    with cf.ProcessPoolExecutor(state.settings.workers, mp_context=multiprocessing.get_context("spawn")) as pool, \
+            cf.ThreadPoolExecutor(len(configs)) as submitters:
+        outcomes = list(submitters.map(lambda c: run_study(c, executor=pool), configs))
+    for config, outcome in zip(configs, outcomes):
+        print(f"  study {config.name}: {len(outcome.ran)} ran, {len(outcome.skipped)} skipped, "
+              f"{len(outcome.failed)} failed -> {outcome.table_path}")
+        failed += [f"{config.name}/{r}" for r in outcome.failed]
+    if failed:
+        raise RuntimeError(f"study runs failed: {', '.join(failed)} (see their status.json and notebooks)")
+
+
+def _reports(state: _State) -> None:
+    from workbench.reports import build_reports
+
+    index = build_reports(state.out / "studies", state.out / "reports", no_input=True,
+                          title="HGI-SAM workbench demo")
+    state.data["report"] = str(index.relative_to(state.out))
+
+
+def _timed(state: _State, step: str, group: str, label: str, fn: Callable[[], None]) -> None:
+    if state.done(step, group):
+        print(f"[{label}] done before, skipped", flush=True)
+        return
+    print(f"[{label}]", flush=True)
+    t0 = time.perf_counter()
+    fn()
+    state.finish(step, group, time.perf_counter() - t0)
+    print(f"[{label}] finished in {time.perf_counter() - t0:.0f} s", flush=True)
+
+
+def run_demo(out: str | os.PathLike, settings: DemoSettings = DemoSettings(), until: str = "reports") -> dict[str, Any]:
+    """Run the demo's steps up to ``until`` into ``out``; returns the final ``demo.json`` content."""
+    if until not in STEPS:
+        raise ValueError(f"unknown step {until!r}; valid choices: {', '.join(STEPS)}")
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    state = _State(out, settings)
+    state.save()
+    todo = STEPS[: STEPS.index(until) + 1]
+    t0 = time.perf_counter()
+    _timed(state, "data", "data", "1/5 synthetic cohorts + manifests", lambda: _data(state))
+    if "train" in todo:
+        for task in TASKS:
+            _timed(state, f"train:{task}", "train", f"2/5 train the {task} classifier ({settings.preset})",
+                   lambda task=task: _train(state, task))
+    if "evaluate" in todo:
+        _timed(state, "evaluate", "evaluate", "3/5 comparison study of the methods", lambda: _evaluate(state))
+    if "studies" in todo:
+        _timed(state, "studies", "studies", "4/5 notebook studies (papermill)", lambda: _studies(state))
+    if "reports" in todo:
+        _timed(state, "reports", "reports", "5/5 HTML reports", lambda: _reports(state))
+    state.data["last_run_seconds"] = round(time.perf_counter() - t0, 1)
+    state.save()
+    return state.data

@@ -1,0 +1,161 @@
+"""``workbench explain``: run a trained classifier over any manifest and export, per subject and method,
+a map volume and a thresholded mask volume over the original scan, plus CSV tables.
+
+Outputs in ``out``::
+
+    export_config.yaml                       the ExportConfig
+    maps/<volume_id>_<method>_map.nii.gz     float32 map in [0, 1] (min-max per slice after the brain mask)
+    maps/<volume_id>_<method>_mask.nii.gz    uint8 0/1: map > threshold
+    probabilities.csv                        per slice: subject_id, volume_id, slice_index, prob,
+                                             and per method pred_voxels_<m>, detected_<m>
+    volumes.csv                              per volume and method: threshold, voxels, volume_ml
+
+Maps are computed at the model input (S, S), brought back to the source slice size by undoing the
+centre crop (zeros outside the model's field of view) and the resize (bilinear), then thresholded
+at the source resolution; volumes in mL use the source voxel spacing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import yaml
+
+from workbench.data.dataset import SliceDataset
+from workbench.data.manifest import read_manifest
+from workbench.evaluation.aggregate import lesion_volume_ml
+from workbench.evaluation.resample import crop_geometry, uncrop
+from workbench.evaluation.source_volume import source_display_shape, write_source_volume
+from workbench.evaluation.study_config import MethodSpec
+from workbench.evaluation.study_maps import weak_maps
+from workbench.evaluation.thresholds import FIXED_THRESHOLDS
+from workbench.models.checkpoint import load_model
+from workbench.operators.registry import REGISTRY
+from workbench.utils.errors import check_choice
+from workbench.utils.io import write_csv_atomic, write_text_atomic
+from workbench.utils.progress import progress
+
+__all__ = ["ExportConfig", "ExportResult", "default_threshold", "volume_maps", "export_explanations"]
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """checkpoint: classifier stem or run folder; methods: explanation operators; threshold: one
+    value for every method, or per method in ``thresholds`` ((method, value) pairs); a method with
+    neither gets the released constant (:func:`default_threshold`). size 0: the model's input size."""
+
+    checkpoint: str
+    manifest: str
+    root: str
+    out: str
+    methods: tuple[str, ...] = ("hgi_sam",)
+    threshold: float | None = None
+    thresholds: tuple[tuple[str, float], ...] = ()
+    size: int = 0
+    batch_size: int = 16
+    brain_mask: bool = True
+    resize_factor: float = 1.1
+
+    def __post_init__(self):
+        if not self.methods:
+            raise ValueError(f"no methods given; valid choices: {', '.join(sorted(REGISTRY))}")
+        for m in (*self.methods, *(k for k, _ in self.thresholds)):
+            check_choice("explanation method", m, sorted(REGISTRY))
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    out_dir: Path
+    files: tuple[Path, ...]
+    probabilities: pd.DataFrame
+    volumes: pd.DataFrame
+
+
+def default_threshold(method: str, task: str) -> float | None:
+    """Released constant of ``method`` for a ``task`` classifier (Swin-SAM: binary 0.07, multilabel 0.11)."""
+    key = {"swin_sam": f"swin_sam_{task}"}.get(method, method)
+    return FIXED_THRESHOLDS.get(key)
+
+
+def _thresholds(cfg: ExportConfig, task: str) -> dict[str, float]:
+    given = dict(cfg.thresholds)
+    out = {m: given.get(m, cfg.threshold if cfg.threshold is not None else default_threshold(m, task))
+           for m in cfg.methods}
+    missing = [m for m, t in out.items() if t is None]
+    if missing:
+        raise ValueError(f"no threshold for {missing}: only {', '.join(FIXED_THRESHOLDS)} have released constants; "
+                         f"give --threshold VALUE or METHOD=VALUE (e.g. from a study's folds.csv)")
+    return out
+
+
+def volume_maps(model: torch.nn.Module, rows: pd.DataFrame, cfg: ExportConfig,
+                size: int) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """Model-space maps {method: (n, S, S)} and P(ICH) (n,) of the slices ``rows`` of one volume."""
+    ds = SliceDataset(rows, cfg.root, size=size, brain_mask=cfg.brain_mask, resize_factor=cfg.resize_factor)
+    task = model.workbench_config.task
+    specs = {m: MethodSpec(task, m) for m in cfg.methods}
+    maps: dict[str, list[torch.Tensor]] = {m: [] for m in cfg.methods}
+    probs = []
+    for idx in torch.arange(len(ds)).split(cfg.batch_size):
+        items = [ds[int(i)] for i in idx]
+        images = torch.stack([it["image"] for it in items])
+        brain = torch.stack([it["brain_mask"] for it in items]) if cfg.brain_mask else None
+        batch, prob = weak_maps(model, images, brain, specs)
+        for m in cfg.methods:
+            maps[m].append(batch[m].detach())
+        probs.append(prob)
+    return {m: torch.cat(v) for m, v in maps.items()}, torch.cat(probs)
+
+
+def _to_source(maps: torch.Tensor, rows: pd.DataFrame, shape: tuple[int, int, int], size: int,
+               resize_factor: float) -> np.ndarray:
+    """(n, S, S) model-space maps of slices ``rows["slice_index"]`` -> (Z, H, W) display volume (zeros elsewhere)."""
+    geo = crop_geometry(shape[1], shape[2], size, resize_factor)
+    out = np.zeros(shape, dtype=np.float32)
+    out[rows["slice_index"].to_numpy()] = uncrop(maps, geo).clamp_(0, 1).numpy()
+    return out
+
+
+def export_explanations(cfg: ExportConfig) -> ExportResult:
+    """Export maps, masks and tables of every volume of ``cfg.manifest`` (see module docstring)."""
+    model = load_model(cfg.checkpoint)
+    task = model.workbench_config.task
+    thresholds = _thresholds(cfg, task)
+    size = cfg.size or model.workbench_config.arch.img_size
+    frame = read_manifest(cfg.manifest)
+    out = Path(cfg.out)
+    write_text_atomic(out / "export_config.yaml", yaml.safe_dump(
+        {k: (list(map(list, v)) if k == "thresholds" else list(v) if isinstance(v, tuple) else v)
+         for k, v in dataclasses.asdict(cfg).items()}, sort_keys=False))
+    files, prob_rows, vol_rows = [], [], []
+    for volume_id, rows in progress(frame.groupby("volume_id", sort=True), desc="volumes"):
+        rows = rows.sort_values("slice_index")
+        first = rows.iloc[0]
+        shape = source_display_shape(first, cfg.root, int(rows["slice_index"].max()) + 1)
+        maps, probs = volume_maps(model, rows.reset_index(drop=True), cfg, size)
+        table = rows[["subject_id", "volume_id", "slice_index"]].assign(prob=probs.numpy())
+        spacing = (float(first["spacing_row"]), float(first["spacing_col"]), float(first["spacing_slice"]))
+        for m in cfg.methods:
+            display = _to_source(maps[m], rows, shape, size, cfg.resize_factor)
+            mask = display > thresholds[m]
+            stem = out / "maps" / f"{volume_id}_{m}"
+            files.append(write_source_volume(f"{stem}_map.nii.gz", display, first, cfg.root, np.float32))
+            files.append(write_source_volume(f"{stem}_mask.nii.gz", mask.astype(np.uint8), first, cfg.root, np.uint8))
+            per_slice = mask.reshape(shape[0], -1).sum(1)[rows["slice_index"].to_numpy()]
+            table[f"pred_voxels_{m}"] = per_slice
+            table[f"detected_{m}"] = per_slice > 10
+            voxels = int(mask.sum())
+            vol_rows.append({"subject_id": first["subject_id"], "volume_id": volume_id, "method": m,
+                             "threshold": thresholds[m], "voxels": voxels,
+                             "volume_ml": float(lesion_volume_ml(torch.tensor([voxels]), spacing)[0])})
+        prob_rows.append(table)
+    probabilities = pd.concat(prob_rows, ignore_index=True)
+    volumes = pd.DataFrame(vol_rows)
+    write_csv_atomic(out / "probabilities.csv", probabilities)
+    write_csv_atomic(out / "volumes.csv", volumes)
+    return ExportResult(out, tuple(files), probabilities, volumes)

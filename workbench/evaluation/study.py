@@ -1,0 +1,219 @@
+"""The paper's study in one call: :func:`run_study` (``workbench evaluate --config F``).
+
+Protocol (method.md sections 4-6, docs/notes/study.md): K subject-wise folds of the evaluation
+manifest; weak methods read one classifier for all folds (trained on a separate cohort); the
+U-Net / SwinUNETR baselines are trained per test fold on the other folds' masks; every map is
+scored at every grid threshold once; thresholds are chosen per test fold on the OTHER folds only
+(``nested``) or are the released constants (``fixed``); baselines use a fixed 0.5.
+
+Resumable: each (fold, method) writes ``cache/fold{k}/{method}.safetensors`` (per-slice statistics)
+and ``.json`` (signature of the settings, timing) atomically; a rerun skips every pair whose
+signature matches, and the baselines resume their own run folders. Outputs: see
+:mod:`workbench.evaluation.study_tables` and docs/notes/study.md.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from workbench.data.dataset import SliceDataset
+from workbench.data.manifest import read_manifest
+from workbench.evaluation.study_config import StudyConfig, load_config, method_spec
+from workbench.evaluation.study_maps import STAT_KEYS, baseline_maps, score_maps, weak_maps
+from workbench.evaluation.study_tables import TABLES, build_tables, read_tables, study_grid, write_tables
+from workbench.models.checkpoint import checkpoint_paths, load_model, load_tensors, save_tensors
+from workbench.training.cache import CachedImages
+from workbench.utils.errors import DataError
+from workbench.utils.io import write_json_atomic
+from workbench.utils.progress import progress
+
+__all__ = ["StudyResult", "run_study", "load_study"]
+
+
+@dataclass(frozen=True)
+class StudyResult:
+    """Tables of a study (pandas frames, formats in docs/notes/study.md) and what this run computed.
+
+    computed: ``"fold{k}/{method}"`` pairs computed by this call (empty when everything came from
+    the cache or from :func:`load_study`); timing: per (fold, method) seconds and slice counts.
+    """
+
+    config: StudyConfig
+    out_dir: Path
+    slices: pd.DataFrame
+    folds: pd.DataFrame
+    summary: pd.DataFrame
+    curves: pd.DataFrame
+    timing: pd.DataFrame
+    computed: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _checkpoint_stem(stem: str) -> Path:
+    p = Path(stem)
+    return p / "best" if p.is_dir() else p
+
+
+def _signature(cfg: StudyConfig, method: str, grid: torch.Tensor) -> str:
+    """Everything a method's cached statistics depend on, as a JSON string."""
+    spec = method_spec(method)
+    sig = {"manifest": cfg.manifest, "root": cfg.root, "size": cfg.size, "brain_mask": cfg.brain_mask,
+           "min_pixels": cfg.min_pixels, "grid": [round(float(t), 6) for t in grid], "operator": spec.operator,
+           "options": dict(spec.options)}
+    if spec.model == "baseline":
+        sig.update({k: getattr(cfg, k) for k in ("baseline_epochs", "baseline_max_steps", "baseline_batch_size",
+                                                 "baseline_patience", "baseline_preset", "seed")})
+    else:
+        weights = checkpoint_paths(_checkpoint_stem(getattr(cfg, f"{spec.model}_checkpoint")))[0]
+        sig.update({"checkpoint": str(weights), "mtime": weights.stat().st_mtime if weights.is_file() else None})
+    return json.dumps(sig, sort_keys=True)
+
+
+def _cache_paths(out: Path, fold: int, method: str) -> tuple[Path, Path]:
+    base = out / "cache" / f"fold{fold}" / method
+    return base.with_suffix(".safetensors"), base.with_suffix(".json")
+
+
+def _is_cached(out: Path, fold: int, method: str, signature: str) -> bool:
+    tensors, meta = _cache_paths(out, fold, method)
+    return tensors.is_file() and meta.is_file() and json.loads(meta.read_text()).get("signature") == signature
+
+
+def _baseline_model(cfg: StudyConfig, name: str, fold: int, out: Path) -> torch.nn.Module:
+    """The baseline of test fold ``fold``: loaded when its run finished, else trained (or resumed)."""
+    from workbench.baselines import BaselineTrainConfig, load_baseline, train_baseline
+
+    run_dir = out / "baselines" / name / f"fold{fold}"
+    if (run_dir / "done.json").is_file():
+        return load_baseline(run_dir / ("best" if (run_dir / "best.json").is_file() else "last"))
+    tcfg = BaselineTrainConfig(preset=cfg.baseline_preset, batch_size=cfg.baseline_batch_size,
+                               patience=cfg.baseline_patience, max_steps=cfg.baseline_max_steps,
+                               threshold=cfg.baseline_threshold, min_pixels=cfg.min_pixels, seed=cfg.seed, device="cpu")
+    t0 = time.perf_counter()
+    result = train_baseline(cfg.manifest, cfg.root, name, fold, run_dir, epochs=cfg.baseline_epochs, size=cfg.size,
+                            config=tcfg, resume=(run_dir / "last_state.json").is_file())
+    write_json_atomic(run_dir / "done.json", {"seconds": time.perf_counter() - t0, "best_epoch": result.best_epoch,
+                                              "epochs_run": result.epochs_run, "val_fold": result.split.val_fold})
+    return result.model
+
+
+def _run_group(cfg: StudyConfig, model: torch.nn.Module, methods: list[str], data: CachedImages,
+               grid: torch.Tensor, desc: str) -> dict[str, dict[str, torch.Tensor]]:
+    """Statistics {method: {key: (M, ...)}} of ``methods`` (all of one model) over ``data``."""
+    parts: dict[str, list[dict[str, torch.Tensor]]] = {m: [] for m in methods}
+    n = len(data)
+    for idx in progress(torch.arange(n).split(cfg.batch_size), desc=desc, leave=False):
+        images = data.data["image"][idx].float().div_(255.0)
+        masks = data.data["mask"][idx]
+        brain = data.data["brain_mask"][idx].float() if cfg.brain_mask else None
+        if method_spec(methods[0]).model == "baseline":
+            maps, prob = {methods[0]: baseline_maps(model, images, brain)}, None
+        else:
+            maps, prob = weak_maps(model, images, brain, {m: method_spec(m) for m in methods})
+        for m in methods:
+            parts[m].append(score_maps(maps[m].detach(), masks, grid, cfg.min_pixels, prob))
+    return {m: {k: torch.cat([p[k] for p in parts[m]]) for k in STAT_KEYS} for m in methods}
+
+
+def _groups(methods: list[str]) -> list[tuple[str, list[str]]]:
+    """(model, methods): one group per classifier (one pass serves all its methods), one per baseline."""
+    out: list[tuple[str, list[str]]] = []
+    for task in ("binary", "multilabel"):
+        names = [m for m in methods if method_spec(m).model == task]
+        if names:
+            out.append((task, names))
+    return out + [(m, [m]) for m in methods if method_spec(m).model == "baseline"]
+
+
+def _evaluation_frame(cfg: StudyConfig) -> tuple[pd.DataFrame, list[int]]:
+    frame = read_manifest(cfg.manifest)
+    present = sorted(int(f) for f in frame["fold"].unique())
+    folds = list(cfg.folds) or present
+    bad = [k for k in folds if k not in present]
+    if bad or len(folds) < 2:
+        raise DataError(cfg.manifest, f"folds {bad or folds} cannot be evaluated; folds present: {present} (need >= 2)")
+    frame = frame[frame["fold"].isin(folds)].reset_index(drop=True)
+    no_mask = int((frame["has_mask"] == 0).sum())
+    if no_mask:
+        raise DataError(cfg.manifest, f"{no_mask} rows have has_mask = 0; the study scores segmentations against "
+                                      "voxel masks, so evaluate a manifest whose rows all have masks")
+    return frame, folds
+
+
+def run_study(config: StudyConfig | str | Path) -> StudyResult:
+    """Run (or resume) the study of ``config`` (a :class:`StudyConfig` or a YAML path); see module doc."""
+    cfg = (config if isinstance(config, StudyConfig) else load_config(config)).resolved()
+    out = Path(cfg.output)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg.save(out / "config.yaml")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    frame, folds = _evaluation_frame(cfg)
+    grid = study_grid(cfg)
+    for task in ("binary", "multilabel"):  # fail before any work on a missing checkpoint
+        if cfg.uses(task):
+            weights, config_path = checkpoint_paths(_checkpoint_stem(getattr(cfg, f"{task}_checkpoint")))
+            for p in (weights, config_path):
+                if not p.is_file():
+                    raise FileNotFoundError(f"{p}: {task} classifier checkpoint not found ({task}_checkpoint)")
+    signatures = {m: _signature(cfg, m, grid) for m in cfg.methods}
+    computed: list[str] = []
+    classifiers: dict[str, torch.nn.Module] = {}
+    for k in progress(folds, desc="folds"):
+        todo = [m for m in cfg.methods if not _is_cached(out, k, m, signatures[m])]
+        if not todo:
+            continue
+        rows = np.flatnonzero(frame["fold"].to_numpy() == k)
+        data = CachedImages(SliceDataset(frame.iloc[rows], cfg.root, size=cfg.size, brain_mask=cfg.brain_mask),
+                            desc=f"fold {k}: loading", keys=("image", "mask", "brain_mask"))
+        for group, names in _groups(todo):
+            extra = {}
+            if group in ("binary", "multilabel"):
+                if group not in classifiers:
+                    classifiers[group] = load_model(_checkpoint_stem(getattr(cfg, f"{group}_checkpoint")))
+                model = classifiers[group]
+            else:
+                t_train = time.perf_counter()
+                model = _baseline_model(cfg, group, k, out)
+                extra["train_seconds"] = time.perf_counter() - t_train
+            t0 = time.perf_counter()
+            stats = _run_group(cfg, model, names, data, grid, desc=f"fold {k}: {group}")
+            seconds = time.perf_counter() - t0
+            for m in names:
+                tensors_path, meta_path = _cache_paths(out, k, m)
+                save_tensors(tensors_path, {**stats[m], "row": torch.from_numpy(rows)})
+                write_json_atomic(meta_path, {"signature": signatures[m], "fold": k, "method": m, "group": group,
+                                              "slices": len(rows), "seconds": seconds / len(names),
+                                              "group_seconds": seconds, **extra})
+                computed.append(f"fold{k}/{m}")
+    stats = {m: _load_method(out, folds, m) for m in cfg.methods}
+    tables = build_tables(cfg, frame, grid, stats)
+    tables["timing"] = _timing(out, folds, cfg.methods)
+    write_tables(out, tables)
+    return StudyResult(cfg, out, *(tables[t] for t in TABLES), computed=tuple(computed))
+
+
+def _load_method(out: Path, folds: list[int], method: str) -> dict[str, torch.Tensor]:
+    """One method's statistics over all folds, concatenated; ``row`` indexes the evaluation frame."""
+    parts = [load_tensors(_cache_paths(out, k, method)[0]) for k in folds]
+    return {key: torch.cat([p[key] for p in parts]) for key in parts[0]}
+
+
+def _timing(out: Path, folds: list[int], methods: tuple[str, ...]) -> pd.DataFrame:
+    rows = [json.loads(_cache_paths(out, k, m)[1].read_text()) for k in folds for m in methods]
+    return pd.DataFrame([{k: v for k, v in r.items() if k != "signature"} for r in rows])
+
+
+def load_study(out_dir: str | Path) -> StudyResult:
+    """Read a finished study's tables and config from ``out_dir`` (no computation)."""
+    out = Path(out_dir)
+    if not (out / "config.yaml").is_file():
+        raise FileNotFoundError(f"{out / 'config.yaml'}: not a study output folder (run `workbench evaluate` first)")
+    cfg = load_config(out / "config.yaml")
+    return StudyResult(cfg, out, *(read_tables(out)[t] for t in TABLES))

@@ -1,0 +1,173 @@
+"""Configuration of the paper's evaluation study (:mod:`workbench.evaluation.study`), from YAML.
+
+A :class:`StudyConfig` is a frozen dataclass of plain values. ``workbench evaluate --config F``
+reads it from YAML (relative paths are relative to the YAML file's folder) and saves the resolved
+config as ``config.yaml`` next to the outputs, so every table carries the settings that made it.
+
+Methods (:data:`STUDY_METHODS`): the weak methods read one classifier trained on a separate
+cohort (the paper's RSNA; here e.g. a synthetic cohort with another seed); the fully supervised
+baselines are trained per test fold on the other folds' masks (:mod:`workbench.baselines`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import yaml
+
+from workbench.utils.errors import check_choice
+from workbench.utils.io import write_text_atomic
+
+__all__ = ["MethodSpec", "method_spec", "WEAK_METHODS", "BASELINE_METHODS", "STUDY_METHODS", "THRESHOLD_MODES", "StudyConfig",
+           "load_config"]
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """How one study method makes its maps.
+
+    model: ``binary`` / ``multilabel`` (classifier checkpoint) or ``baseline``; operator: the
+    :func:`workbench.explain` method (weak) or the baseline name; options: operator options;
+    fixed_key: key of :data:`~workbench.evaluation.thresholds.FIXED_THRESHOLDS` ("" = no released
+    constant).
+    """
+
+    model: str
+    operator: str
+    options: tuple[tuple[str, Any], ...] = ()  # (name, value) pairs
+    fixed_key: str = ""
+
+
+#: Weak methods (one classifier for all folds). Targets: the ICH logit (binary class 1, multilabel
+#: "any"). Grad-CAM: last block's norm1 (operator default) with the usual outer ReLU.
+WEAK_METHODS: Mapping[str, MethodSpec] = MappingProxyType({
+    "swin_sam_binary": MethodSpec("binary", "swin_sam", fixed_key="swin_sam_binary"),
+    "swin_sam_multilabel": MethodSpec("multilabel", "swin_sam", fixed_key="swin_sam_multilabel"),
+    "swin_gradcam": MethodSpec("binary", "gradcam", (("relu", True),), fixed_key="gradcam"),
+    "hgi_sam": MethodSpec("binary", "hgi_sam", fixed_key="hgi_sam"),
+    "rollout": MethodSpec("binary", "rollout"),
+    "grad_rollout": MethodSpec("binary", "grad_rollout"),
+})
+#: Fully supervised baselines (trained per fold on the other folds' masks).
+BASELINE_METHODS: Mapping[str, MethodSpec] = MappingProxyType({
+    "unet": MethodSpec("baseline", "unet"),
+    "swin_unetr": MethodSpec("baseline", "swin_unetr"),
+})
+STUDY_METHODS: tuple[str, ...] = tuple(WEAK_METHODS) + tuple(BASELINE_METHODS)
+THRESHOLD_MODES: tuple[str, ...] = ("nested", "fixed")
+PATH_KEYS: tuple[str, ...] = ("manifest", "root", "output", "binary_checkpoint", "multilabel_checkpoint")
+
+
+def method_spec(name: str) -> MethodSpec:
+    """The :class:`MethodSpec` of a study method; the error lists the valid names."""
+    check_choice("study method", name, STUDY_METHODS)
+    return WEAK_METHODS[name] if name in WEAK_METHODS else BASELINE_METHODS[name]
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """One study: evaluation cohort, checkpoints, methods and protocol settings.
+
+    manifest / root: the EVALUATION cohort (voxel masks, K subject-wise folds in ``fold``).
+    binary_checkpoint / multilabel_checkpoint: classifier stems (``runs/x/best`` or the run folder),
+    needed only by the methods that use them. size: model input side S (resize 1.1 S, centre crop).
+    threshold_mode: ``nested`` (grid search on the training folds, per test fold) or ``fixed`` (the
+    released constants where a method has one; nested otherwise). grid: (start, stop, step).
+    brain_mask: multiply every map by the HU brain mask. min_pixels: a slice is detected when MORE
+    than this many pixels are predicted. baseline_*: per-fold baseline training (epochs is the
+    maximum; early stopping on the fold after the test fold); baseline_threshold: their fixed
+    probability threshold (never tuned, see docs/notes/study.md).
+    """
+
+    manifest: str
+    root: str
+    output: str
+    binary_checkpoint: str = ""
+    multilabel_checkpoint: str = ""
+    methods: tuple[str, ...] = STUDY_METHODS
+    size: int = 128
+    threshold_mode: str = "nested"
+    grid: tuple[float, float, float] = (0.0, 1.0, 0.01)
+    brain_mask: bool = True
+    min_pixels: int = 10
+    batch_size: int = 16
+    folds: tuple[int, ...] = ()  # () = every fold of the manifest
+    baseline_epochs: int = 30
+    baseline_max_steps: int = 0
+    baseline_batch_size: int = 16
+    baseline_patience: int = 5
+    baseline_preset: str = "cpu"
+    baseline_threshold: float = 0.5
+    bootstrap_resamples: int = 2000
+    seed: int = 0
+    threads: int = 0  # torch threads (0: torch's default)
+
+    def __post_init__(self):
+        if not self.methods:
+            raise ValueError(f"no methods given; valid choices: {', '.join(STUDY_METHODS)}")
+        for name in self.methods:
+            method_spec(name)
+        check_choice("threshold mode", self.threshold_mode, THRESHOLD_MODES)
+        for name in ("size", "batch_size", "baseline_epochs", "baseline_batch_size", "baseline_patience",
+                     "bootstrap_resamples"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if len(self.grid) != 3 or not self.grid[2] > 0 or self.grid[1] < self.grid[0]:
+            raise ValueError(f"grid must be (start, stop, step) with step > 0 and stop >= start, got {self.grid}")
+        if not 0 < self.baseline_threshold < 1 or self.min_pixels < 0:
+            raise ValueError(f"need 0 < baseline_threshold < 1 and min_pixels >= 0; got {self.baseline_threshold}, "
+                             f"{self.min_pixels}")
+        for task in ("binary", "multilabel"):
+            if self.uses(task) and not getattr(self, f"{task}_checkpoint"):
+                users = [m for m in self.methods if method_spec(m).model == task]
+                raise ValueError(f"methods {users} need {task}_checkpoint; give the {task} classifier's stem")
+
+    def uses(self, model: str) -> bool:
+        """Whether any requested method reads ``model`` (binary, multilabel or baseline)."""
+        return any(method_spec(m).model == model for m in self.methods)
+
+    def resolved(self) -> "StudyConfig":
+        """The same config with absolute paths (so the saved ``config.yaml`` works from anywhere)."""
+        return dataclasses.replace(self, **{k: str(Path(getattr(self, k)).resolve()) for k in PATH_KEYS
+                                            if getattr(self, k)})
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], base: str | Path | None = None) -> "StudyConfig":
+        """Build from plain values; unknown keys are an error naming the valid ones. Relative paths
+        (manifest, root, output, checkpoints) are resolved against ``base`` when given."""
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(d) - set(names))
+        if unknown:
+            raise ValueError(f"unknown study config key(s) {unknown}; valid keys: {', '.join(names)}")
+        d = dict(d)
+        for key in ("methods", "grid", "folds"):
+            if key in d and d[key] is not None:
+                d[key] = tuple([d[key]] if isinstance(d[key], str) else d[key])
+        for key in PATH_KEYS:
+            if d.get(key) and base is not None and not Path(d[key]).is_absolute():
+                d[key] = str((Path(base) / d[key]).resolve())
+        return cls(**d)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the config as YAML (atomically)."""
+        return write_text_atomic(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+
+def load_config(path: str | Path, **overrides: Any) -> StudyConfig:
+    """Read a study YAML; ``overrides`` (e.g. ``output=...``) replace fields after path resolution."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: study config not found")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: a study config is a YAML mapping of keys to values")
+    cfg = StudyConfig.from_dict(data, base=path.parent)
+    return dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None}) if overrides else cfg

@@ -1,0 +1,128 @@
+"""The study's summary in the paper's format: ``summary.csv`` rows and ``summary.md`` tables.
+
+Segmentation: Dice and IoU over the slices WITH a lesion, pooled across test folds, as
+mean +- std (SEM), with a subject-level bootstrap 95 % CI of the pooled slice mean. Detection on
+all slices against the slice label ``any``: accuracy, precision, recall, F1 and specificity of the
+mask rule (more than ``min_pixels`` predicted pixels); ROC-AUC from a continuous score, never from
+hard predictions (weak methods: the classifier's P(ICH); baselines: the detection score).
+The classifiers themselves get rows of their own (``prob > 0.5``). Volume: per-subject hemorrhage
+volume (sum of slice volumes) estimated minus true, in mL.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import torch
+
+from workbench.evaluation._common import safe_div
+from workbench.evaluation.aggregate import bootstrap_ci, group_sum, summarize, volume_errors
+from workbench.evaluation.detection import detection_metrics
+from workbench.evaluation.study_config import StudyConfig, method_spec
+
+__all__ = ["mask_rule_metrics", "summary_table", "summary_markdown"]
+
+_RATES = ("accuracy", "precision", "recall", "f1", "specificity")
+
+
+def mask_rule_metrics(detected: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+    """Rates of hard slice detections. detected, labels: (M,) bool -> the keys of ``_RATES`` (NaN: 0/0)."""
+    d, y = detected.bool(), labels.bool()
+    tp, fp, tn, fn = (d & y).sum(), (d & ~y).sum(), (~d & ~y).sum(), (~d & y).sum()
+    return {"accuracy": float(safe_div(tp + tn, torch.tensor(d.numel()))), "precision": float(safe_div(tp, tp + fp)),
+            "recall": float(safe_div(tp, tp + fn)), "f1": float(safe_div(2 * tp, 2 * tp + fp + fn)),
+            "specificity": float(safe_div(tn, tn + fp))}
+
+
+def _tensor(series: pd.Series, dtype=torch.float64) -> torch.Tensor:
+    return torch.as_tensor(series.to_numpy(), dtype=dtype)
+
+
+def _segmentation(rows: pd.DataFrame, cfg: StudyConfig) -> dict[str, float]:
+    lesion = rows[rows["has_lesion"].astype(bool)]
+    out: dict[str, float] = {"n_lesion_slices": len(lesion)}
+    for metric in ("dice", "iou"):
+        values = _tensor(lesion[metric])
+        s = summarize(values)
+        ci = bootstrap_ci(values, list(lesion["subject_id"]), generator=torch.Generator().manual_seed(cfg.seed),
+                          n_resamples=cfg.bootstrap_resamples)
+        out.update({f"{metric}_mean": s.mean, f"{metric}_std": s.std, f"{metric}_sem": s.sem,
+                    f"{metric}_ci_low": ci.low, f"{metric}_ci_high": ci.high})
+    for metric in ("pointing", "energy", "map_auc"):
+        out[metric] = float(np.nanmean(lesion[metric])) if len(lesion) else math.nan
+    return out
+
+
+def _volume(rows: pd.DataFrame) -> dict[str, float]:
+    subjects = list(rows["subject_id"])
+    _, pred, _ = group_sum(_tensor(rows["pred_ml"]), subjects)
+    _, true, _ = group_sum(_tensor(rows["gt_ml"]), subjects)
+    err = volume_errors(pred, true)
+    s = summarize(err["abs_error_ml"])
+    return {"volume_abs_error_ml": s.mean, "volume_abs_error_ml_std": s.std,
+            "volume_bias_ml": float(err["error_ml"].mean()), "true_volume_ml": float(true.mean())}
+
+
+def summary_table(slices: pd.DataFrame, cfg: StudyConfig) -> pd.DataFrame:
+    """One row per method (kind weak / supervised) plus one per classifier (kind classifier)."""
+    rows, classifier_rows = [], {}
+    for method in cfg.methods:
+        r = slices[slices["method"] == method]
+        labels = _tensor(r["label_any"], torch.int64)
+        spec = method_spec(method)
+        scores = detection_metrics(_tensor(r["prob"]), labels)
+        thresholds = r.groupby("fold")["threshold"].first()
+        rows.append({"method": method, "kind": "supervised" if spec.model == "baseline" else "weak",
+                     "thresholds": " ".join(f"{t:g}" for t in thresholds), "n_slices": len(r),
+                     "n_subjects": r["subject_id"].nunique(), **_segmentation(r, cfg),
+                     **{f"det_{k}": v for k, v in mask_rule_metrics(_tensor(r["detected"], torch.bool), labels).items()},
+                     "det_auc": scores["roc_auc"], "det_average_precision": scores["average_precision"],
+                     "det_auc_source": "detection score" if spec.model == "baseline" else f"{spec.model} classifier",
+                     **_volume(r)})
+        if spec.model != "baseline" and spec.model not in classifier_rows:
+            m = detection_metrics(_tensor(r["prob"]), labels, threshold=0.5)
+            classifier_rows[spec.model] = {"method": f"classifier_{spec.model}", "kind": "classifier",
+                                           "n_slices": len(r), "n_subjects": r["subject_id"].nunique(),
+                                           **{f"det_{k}": m[k] for k in _RATES}, "det_auc": m["roc_auc"],
+                                           "det_average_precision": m["average_precision"],
+                                           "det_auc_source": "probability"}
+    return pd.DataFrame(rows + list(classifier_rows.values()))
+
+
+def _fmt(x, digits: int = 3) -> str:
+    return "nan" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
+
+
+def _mean_std_sem(row: pd.Series, metric: str) -> str:
+    return f"{_fmt(row[f'{metric}_mean'])} +- {_fmt(row[f'{metric}_std'])} ({_fmt(row[f'{metric}_sem'])})"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def summary_markdown(summary: pd.DataFrame) -> str:
+    """``summary.md``: segmentation, detection and volume tables of a summary frame."""
+    seg = summary[summary["kind"] != "classifier"]
+    seg_rows = [[r["method"], _mean_std_sem(r, "dice"), f"[{_fmt(r['dice_ci_low'])}, {_fmt(r['dice_ci_high'])}]",
+                 _mean_std_sem(r, "iou"), f"[{_fmt(r['iou_ci_low'])}, {_fmt(r['iou_ci_high'])}]",
+                 str(int(r["n_lesion_slices"])), str(r["thresholds"]), _fmt(r["pointing"]), _fmt(r["energy"])]
+                for _, r in seg.iterrows()]
+    det_rows = [[r["method"], *[_fmt(r[f"det_{k}"]) for k in _RATES], _fmt(r["det_auc"]), str(r["det_auc_source"])]
+                for _, r in summary.iterrows()]
+    vol_rows = [[r["method"], f"{_fmt(r['volume_abs_error_ml'], 2)} +- {_fmt(r['volume_abs_error_ml_std'], 2)}",
+                 _fmt(r["volume_bias_ml"], 2), _fmt(r["true_volume_ml"], 2)] for _, r in seg.iterrows()]
+    return "\n\n".join([
+        "## Segmentation (slices with hemorrhage, pooled over test folds)",
+        _table(["method", "Dice mean +- std (SEM)", "Dice 95% CI", "IoU mean +- std (SEM)", "IoU 95% CI",
+                "lesion slices", "thresholds per fold", "pointing", "energy"], seg_rows),
+        "95 % CI: subject-level bootstrap of the pooled slice mean.",
+        "## Detection (all slices, label `any`)",
+        _table(["method", *_RATES, "ROC-AUC", "AUC from"], det_rows),
+        "Segmentation methods: more than min_pixels predicted pixels; classifiers: P(ICH) > 0.5.",
+        "## Hemorrhage volume per subject (mL, estimated - true)",
+        _table(["method", "abs error mean +- std", "bias", "mean true volume"], vol_rows),
+    ]) + "\n"

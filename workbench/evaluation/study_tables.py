@@ -1,0 +1,140 @@
+"""The study's tables from the cached per-slice statistics (formats in docs/notes/study.md).
+
+- ``slices.csv``: one row per slice x method, at the threshold of the slice's fold;
+- ``folds.csv``: one row per method x fold: the threshold, how it was chosen, test-fold metrics;
+- ``curves.csv``: mean Dice / IoU over lesion slices at every grid threshold, per fold and pooled
+  (fold -1);
+- ``summary.csv`` / ``summary.md``: the paper's format (mean +- std (SEM) over lesion slices pooled
+  across folds, subject-level bootstrap 95 % CI), detection and hemorrhage-volume error;
+- ``timing.csv``: seconds per (fold, method) (written by :func:`~workbench.evaluation.study.run_study`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from workbench.evaluation.overlap import dice_from_counts, iou_from_counts, threshold_grid
+from workbench.evaluation.study_config import StudyConfig, method_spec
+from workbench.evaluation.study_report import summary_markdown, summary_table
+from workbench.evaluation.thresholds import FIXED_THRESHOLDS, FoldThreshold, fixed_thresholds, select_thresholds, \
+    threshold_rows
+from workbench.utils.io import write_csv_atomic, write_text_atomic
+
+__all__ = ["TABLES", "study_grid", "choose_thresholds", "slice_table", "fold_table", "curve_table", "build_tables",
+           "write_tables", "read_tables"]
+
+TABLES = ("slices", "folds", "summary", "curves", "timing")
+
+
+def study_grid(cfg: StudyConfig) -> torch.Tensor:
+    """(Q,) float64 search grid plus the fixed thresholds in use (released constants, baselines'),
+    so every threshold the study applies is a grid point and is scored in the single pass."""
+    extra = [cfg.baseline_threshold, *FIXED_THRESHOLDS.values()]
+    grid = torch.cat([threshold_grid(*cfg.grid), torch.tensor(extra, dtype=torch.float64)])
+    return torch.unique(torch.round(grid * 1e6) / 1e6)
+
+
+def _grid_index(grid: torch.Tensor, t: float) -> int:
+    return int(torch.argmin((grid - t).abs()))
+
+
+def choose_thresholds(cfg: StudyConfig, method: str, stats: dict[str, torch.Tensor], folds: torch.Tensor,
+                      grid: torch.Tensor) -> dict[int, FoldThreshold]:
+    """{test fold: FoldThreshold}. Baselines: fixed ``baseline_threshold``; ``fixed`` mode: the released
+    constant where the method has one; otherwise nested (the test fold's rows are dropped first)."""
+    spec = method_spec(method)
+    distinct = sorted(set(folds.tolist()))
+    if spec.model == "baseline":
+        return {k: FoldThreshold(k, cfg.baseline_threshold, "fixed", tuple(j for j in distinct if j != k),
+                                 float("nan"), 0) for k in distinct}
+    if cfg.threshold_mode == "fixed" and spec.fixed_key:
+        return fixed_thresholds(spec.fixed_key, folds)
+    curves = dice_from_counts(stats["inter"], stats["pred_n"], stats["target_n"][:, None])  # (M, Q)
+    return select_thresholds(curves, folds, grid)
+
+
+def slice_table(cfg: StudyConfig, frame: pd.DataFrame, spacing: torch.Tensor, method: str,
+                stats: dict[str, torch.Tensor], chosen: dict[int, FoldThreshold], grid: torch.Tensor) -> pd.DataFrame:
+    """Rows of one method (M slices) at each slice's fold threshold. spacing: (N, 3) model-pixel mm
+    of the evaluation frame's rows; ``stats["row"]`` indexes the frame."""
+    rows = stats["row"].long()
+    sub = frame.iloc[rows.numpy()]
+    folds = torch.as_tensor(sub["fold"].to_numpy())
+    q = torch.tensor([_grid_index(grid, chosen[int(k)].threshold) for k in folds.tolist()])[:, None]  # (M, 1)
+    inter, pred_n = stats["inter"].gather(1, q)[:, 0], stats["pred_n"].gather(1, q)[:, 0]
+    target_n = stats["target_n"]
+    voxel_ml = spacing[rows].prod(-1) / 1000.0  # (M,) mL of one model pixel
+    return pd.DataFrame({
+        "subject_id": sub["subject_id"].to_numpy(), "volume_id": sub["volume_id"].to_numpy(),
+        "slice_index": sub["slice_index"].to_numpy(), "fold": folds.numpy(), "method": method,
+        "label_any": sub["any"].to_numpy(), "has_lesion": (target_n > 0).numpy(), "lesion_pixels": target_n.numpy(),
+        "threshold": grid[q[:, 0]].numpy(), "dice": dice_from_counts(inter, pred_n, target_n).numpy(),
+        "iou": iou_from_counts(inter, pred_n, target_n).numpy(), "pointing": stats["pointing"].numpy(),
+        "energy": stats["energy"].numpy(), "map_auc": stats["map_auc"].numpy(), "pred_pixels": pred_n.numpy(),
+        "detected": (pred_n > cfg.min_pixels).numpy(), "det_score": stats["det_score"].numpy(),
+        "prob": stats["prob"].numpy(), "gt_ml": (target_n * voxel_ml).numpy(), "pred_ml": (pred_n * voxel_ml).numpy(),
+    })
+
+
+def fold_table(slices: pd.DataFrame, chosen: dict[str, dict[int, FoldThreshold]]) -> pd.DataFrame:
+    """One row per method x fold: threshold record (:func:`threshold_rows`) + test-fold means."""
+    rows = []
+    for method, by_fold in chosen.items():
+        for rec in threshold_rows(by_fold, method):
+            test = slices[(slices["method"] == method) & (slices["fold"] == rec["fold"])]
+            lesion = test[test["has_lesion"]]
+            rows.append({**rec, "n_slices": len(test), "n_lesion_slices": len(lesion),
+                         "dice": lesion["dice"].mean(), "iou": lesion["iou"].mean(),
+                         "det_accuracy": float((test["detected"] == (test["label_any"] == 1)).mean())})
+    return pd.DataFrame(rows)
+
+
+def curve_table(method: str, stats: dict[str, torch.Tensor], folds: torch.Tensor, grid: torch.Tensor) -> pd.DataFrame:
+    """Mean Dice / IoU over lesion slices at each grid threshold: per fold and pooled (fold = -1)."""
+    tn = stats["target_n"][:, None]
+    dice = dice_from_counts(stats["inter"], stats["pred_n"], tn)  # (M, Q), NaN rows without lesion
+    iou = iou_from_counts(stats["inter"], stats["pred_n"], tn)
+    lesion = stats["target_n"] > 0
+    parts = []
+    for k in [-1] + sorted(set(folds.tolist())):
+        keep = lesion & ((folds == k) if k >= 0 else torch.ones_like(lesion))
+        parts.append(pd.DataFrame({"method": method, "fold": k, "threshold": grid.numpy(),
+                                   "dice": torch.nanmean(dice[keep], 0).numpy(), "iou": torch.nanmean(iou[keep], 0).numpy(),
+                                   "n_lesion_slices": int(keep.sum())}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def build_tables(cfg: StudyConfig, frame: pd.DataFrame, grid: torch.Tensor,
+                 stats: dict[str, dict[str, torch.Tensor]]) -> dict[str, pd.DataFrame]:
+    """slices, folds, curves and summary frames from {method: statistics}; frame: evaluation rows."""
+    from workbench.evaluation.resample import model_spacing, source_shapes
+
+    spacing = model_spacing(frame, source_shapes(frame, cfg.root), cfg.size)
+    slices, curves, chosen = [], [], {}
+    for method, st in stats.items():
+        folds = torch.as_tensor(frame["fold"].to_numpy().copy())[st["row"].long()]
+        chosen[method] = choose_thresholds(cfg, method, st, folds, grid)
+        slices.append(slice_table(cfg, frame, spacing, method, st, chosen[method], grid))
+        curves.append(curve_table(method, st, folds, grid))
+    slices_df = pd.concat(slices, ignore_index=True)
+    return {"slices": slices_df, "folds": fold_table(slices_df, chosen), "curves": pd.concat(curves, ignore_index=True),
+            "summary": summary_table(slices_df, cfg)}
+
+
+def write_tables(out: Path, tables: dict[str, pd.DataFrame]) -> None:
+    """Every table as ``<name>.csv`` plus ``summary.md``, atomically."""
+    for name, table in tables.items():
+        write_csv_atomic(out / f"{name}.csv", table)
+    write_text_atomic(out / "summary.md", summary_markdown(tables["summary"]))
+
+
+def read_tables(out: Path) -> dict[str, pd.DataFrame]:
+    """The CSV tables of a study folder as frames (subject / volume ids as strings)."""
+    missing = [t for t in TABLES if not (out / f"{t}.csv").is_file()]
+    if missing:
+        raise FileNotFoundError(f"{out}: study tables {missing} missing; valid study folders hold {', '.join(TABLES)}")
+    ids = {"subject_id": str, "volume_id": str}
+    return {t: pd.read_csv(out / f"{t}.csv", dtype=ids if t == "slices" else None) for t in TABLES}

@@ -1,0 +1,53 @@
+"""Example maps for galleries: chosen slices, each explained by several models or variants."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from workbench.data.dataset import SliceDataset, resize_crop
+from workbench.explore.maps import explain_with_capture
+from workbench.explore.run import explain_target
+from workbench.viz import Panel, windowed
+
+__all__ = ["display_hu", "spread", "example_panels"]
+
+
+def display_hu(dataset: SliceDataset, row: int) -> torch.Tensor:
+    """HU of slice ``row`` resized and cropped like the model input: (S, S)."""
+    hu, _, _ = dataset.load_hu(row)
+    return resize_crop(torch.as_tensor(hu, dtype=torch.float32)[None], dataset.size, dataset.resize_factor)[0]
+
+
+def spread(rows: Sequence[int], k: int) -> list[int]:
+    """``k`` rows evenly spread over ``rows`` (all of them when there are fewer)."""
+    if k >= len(rows):
+        return list(rows)
+    return [rows[int(i)] for i in np.linspace(0, len(rows) - 1, k).round()]
+
+
+def example_panels(models: Mapping[str, nn.Module], dataset: SliceDataset, rows: Sequence[int],
+                   variants: Mapping[str, tuple[str, Mapping[str, Any]]], window: str = "brain",
+                   thresholds: Mapping[str, float] | None = None, titles: Mapping[int, str] | None = None) -> list[Panel]:
+    """One panel per (row, model, variant), rows first: CT, map in [0, 1], lesion contour and, when
+    ``thresholds[<model> or <model>/<variant>]`` is given, the predicted contour."""
+    panels: list[Panel] = []
+    items = [dataset[r] for r in rows]
+    images = torch.stack([it["image"] for it in items])
+    brains = torch.stack([it["brain_mask"] for it in items])
+    maps = {name: explain_with_capture(m, images, (), explain_target(m), brains, variants=variants).maps
+            for name, m in models.items()}
+    for i, r in enumerate(rows):
+        image = windowed(display_hu(dataset, r), window)
+        for name in models:
+            for v in variants:
+                key = name if len(variants) == 1 else f"{name}/{v}"
+                heat = maps[name][v][i].detach()
+                t = (thresholds or {}).get(key)
+                head = (titles or {}).get(r, f"row {r}")
+                panels.append(Panel(image, heat, items[i]["mask"], None if t is None else heat > t,
+                                    f"{head} · {key}", key))
+    return panels

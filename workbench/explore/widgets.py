@@ -1,0 +1,126 @@
+"""The live explorer's controls (ipywidgets) around an :class:`~workbench.explore.session.Explorer`.
+
+Each figure sits in an ``Output`` widget and is re-shown on every change (no ``FigureWidget``: it
+stays empty under Voila and adds ~5 MB to an executed notebook). Sliders: subject, slice, threshold,
+stage, block, head; dropdowns: CT window, gradient; a multi-select of the methods shown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Sequence
+
+import ipywidgets as w
+import numpy as np
+
+from workbench.data.windowing import WINDOW_PRESETS
+from workbench.explore.session import Explorer
+from workbench.utils.errors import check_choice
+
+__all__ = ["ExplorerApp"]
+
+
+class ExplorerApp:
+    """``ExplorerApp(explorer).widget`` is the whole UI; the figures are redrawn on every change.
+
+    Stage, block and head are 1-based, like the operators' ``stages`` option.
+    """
+
+    def __init__(self, explorer: Explorer, methods: Sequence[str] | None = None, subject: int = 0,
+                 position: int = 0, window: str = "brain", threshold: float = 0.5, stage: int = 1,
+                 block: int = 1, head: int = 1, gradient: str = "logits"):
+        check_choice("window preset", window, WINDOW_PRESETS)
+        self.ex = explorer
+        self._quiet = False
+        slider = {"continuous_update": False, "style": {"description_width": "70px"}}
+        self.subject = w.IntSlider(value=subject, min=0, max=len(explorer.subjects) - 1, description="subject", **slider)
+        self.position = w.IntSlider(value=position, min=0, max=len(explorer.slices(subject)) - 1,
+                                    description="slice", **slider)
+        self.threshold = w.FloatSlider(value=threshold, min=0.0, max=0.99, step=0.01, description="threshold",
+                                       readout_format=".2f", **slider)
+        self.window = w.Dropdown(options=list(WINDOW_PRESETS), value=window, description="CT window")
+        self.methods = w.SelectMultiple(options=list(explorer.methods), value=tuple(methods or explorer.methods),
+                                        rows=min(len(explorer.methods), 7), description="methods")
+        stages = len(explorer.blocks_per_stage)
+        self.stage = w.IntSlider(value=stage, min=1, max=stages, description="stage", **slider)
+        self.block = w.IntSlider(value=block, min=1, max=explorer.blocks_per_stage[stage - 1], description="block", **slider)
+        self.head = w.IntSlider(value=head, min=1, max=explorer.heads_per_stage[stage - 1], description="head", **slider)
+        self.gradient = w.Dropdown(options=["logits", "probs"], value=gradient, description="gradient")
+        self.info = w.HTML()
+        self.main, self.heads_out, self.stages_out = w.Output(), w.Output(), w.Output()
+        for control in (self.position, self.window, self.threshold, self.methods):
+            control.observe(self._on_slice, names="value")
+        for control in (self.stage, self.block, self.head, self.gradient):
+            control.observe(self._on_heads, names="value")
+        self.subject.observe(self._on_subject, names="value")
+        self.stage.observe(self._on_stage, names="value")
+        self.widget = w.VBox([
+            w.HBox([w.VBox([self.subject, self.position, self.threshold, self.window]), self.methods]),
+            self.info, self.main,
+            w.HBox([self.stage, self.block, self.head, self.gradient]),
+            self.heads_out, self.stages_out,
+        ])
+        self.redraw()
+
+    @property
+    def row(self) -> int:
+        return self.ex.row(self.subject.value, self.position.value)
+
+    @contextlib.contextmanager
+    def _batch(self):
+        """Change several controls while their callbacks stay quiet; redraw once afterwards."""
+        self._quiet = True
+        try:
+            yield
+        finally:
+            self._quiet = False
+
+    def _on_subject(self, change) -> None:
+        with self._batch():
+            _, position = self.ex.default_slice(change["new"])
+            self.position.max = len(self.ex.slices(change["new"])) - 1
+            self.position.value = position
+        self.redraw()
+
+    def _on_stage(self, change) -> None:
+        with self._batch():
+            s = change["new"] - 1
+            self.block.max = self.ex.blocks_per_stage[s]
+            self.head.max = self.ex.heads_per_stage[s]
+        self._draw_heads()
+
+    def _on_slice(self, change) -> None:
+        if not self._quiet:
+            self.redraw()
+
+    def _on_heads(self, change) -> None:
+        if not self._quiet:
+            self._draw_heads()
+
+    def redraw(self) -> None:
+        """Every figure for the current controls."""
+        self._draw_main()
+        self._draw_heads()
+        self._draw_stages()
+
+    def _draw_main(self) -> None:
+        methods = list(self.methods.value) or list(self.ex.methods[:1])
+        scores = self.ex.dice(self.row, self.threshold.value, methods)
+        shown = ", ".join(f"{m} {v:.3f}" for m, v in scores.items() if np.isfinite(v)) or "no lesion on this slice"
+        self.info.value = (f"<b>{self.ex.label(self.row)}</b> · P(ICH) {self.ex.view(self.row).prob:.3f} · "
+                           f"Dice at threshold {self.threshold.value:.2f}: {shown}")
+        fig = self.ex.methods_figure(self.row, methods, self.window.value, self.threshold.value)
+        _show(self.main, fig)
+
+    def _draw_heads(self) -> None:
+        fig = self.ex.heads_figure(self.row, self.stage.value, self.block.value, self.head.value, self.gradient.value)
+        _show(self.heads_out, fig)
+
+    def _draw_stages(self) -> None:
+        _show(self.stages_out, self.ex.stages_figure(self.row))
+
+
+def _show(out: w.Output, fig) -> None:
+    out.clear_output(wait=True)
+    with out:
+        fig.show()

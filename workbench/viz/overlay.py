@@ -1,0 +1,147 @@
+"""A CT slice with an explanation map overlaid, ground-truth and predicted contours, side by side.
+
+Images are (H, W) in [0, 1] (a CT window already applied, see :func:`windowed`), maps (H, W) at
+the same resolution, masks (H, W) bool or 0/1. Pixel (r, c) is drawn at x = c, y = r with the y
+axis reversed (row 0 on top) and square pixels. Contours come from :mod:`workbench.viz.contours`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from workbench.viz.arrays import as_image, rounded
+from workbench.viz.contours import contour_xy
+
+__all__ = ["MAP_COLORSCALE", "GT_COLOR", "PRED_COLOR", "windowed", "image_trace", "map_trace", "contour_trace",
+           "slice_traces", "slice_figure", "Panel", "panels_figure", "methods_figure", "style_image_axes", "grid_shape"]
+
+MAP_COLORSCALE = "Jet"
+GT_COLOR = "#00e060"
+PRED_COLOR = "#ff3030"
+
+
+def windowed(hu: Any, window: str | Sequence[float] = "brain") -> np.ndarray:
+    """HU slice (H, W) -> (H, W) in [0, 1] through a CT window preset name or (center, width)."""
+    import torch
+
+    from workbench.data.windowing import apply_window
+
+    return apply_window(torch.as_tensor(as_image(hu, "hu")), window).numpy().astype(np.float64)
+
+
+def image_trace(image: Any, name: str = "CT") -> go.Heatmap:
+    """Grey-scale heatmap of ``image`` (H, W) in [0, 1]; no colour bar, no hover clutter."""
+    return go.Heatmap(z=rounded(as_image(image), 3), colorscale="gray", zmin=0.0, zmax=1.0, showscale=False,
+                      name=name, hovertemplate="x %{x}, y %{y}<br>CT %{z:.2f}<extra></extra>")
+
+
+def map_trace(heat: Any, name: str = "map", opacity: float = 0.45, zmin: float | None = 0.0,
+              zmax: float | None = 1.0, colorscale: str = MAP_COLORSCALE, coloraxis: str | None = None,
+              showscale: bool = True) -> go.Heatmap:
+    """Semi-transparent heatmap of a map (H, W) with a colour bar (or a shared ``coloraxis``)."""
+    z = as_image(heat, name)
+    kw: dict[str, Any] = {"coloraxis": coloraxis} if coloraxis else {
+        "colorscale": colorscale, "zmin": zmin, "zmax": zmax, "showscale": showscale,
+        "colorbar": {"title": {"text": name}, "thickness": 12}}
+    return go.Heatmap(z=rounded(z, 3), opacity=opacity, name=name,
+                      hovertemplate=f"x %{{x}}, y %{{y}}<br>{name} %{{z:.3f}}<extra></extra>", **kw)
+
+
+def contour_trace(mask: Any, name: str, color: str, dash: str = "solid", showlegend: bool = True,
+                  legendgroup: str | None = None, visible: bool = True) -> go.Scatter:
+    """Every contour of ``mask`` (H, W; bool or 0/1) as one line trace (segments split by None)."""
+    xs, ys = contour_xy(mask)
+    return go.Scatter(x=xs, y=ys, mode="lines", name=name, line={"color": color, "width": 2, "dash": dash},
+                      hoverinfo="skip", showlegend=showlegend, legendgroup=legendgroup or name, visible=visible)
+
+
+def slice_traces(image: Any, heat: Any = None, mask: Any = None, pred: Any = None, name: str = "map",
+                 coloraxis: str | None = None, showlegend: bool = True, opacity: float = 0.45) -> list:
+    """Traces of one panel: CT, the map (if any), the ground-truth and predicted contours (if any)."""
+    traces: list = [image_trace(image)]
+    if heat is not None:
+        traces.append(map_trace(heat, name=name, coloraxis=coloraxis, opacity=opacity))
+    if mask is not None:
+        traces.append(contour_trace(mask, "ground truth", GT_COLOR, showlegend=showlegend))
+    if pred is not None:
+        traces.append(contour_trace(pred, "prediction", PRED_COLOR, dash="dot", showlegend=showlegend))
+    return traces
+
+
+def style_image_axes(fig: go.Figure) -> go.Figure:
+    """Every subplot: row 0 on top, square pixels, no ticks."""
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
+
+    def style(axis) -> None:
+        suffix = axis.plotly_name[len("yaxis"):]
+        axis.update(autorange="reversed", scaleanchor=f"x{suffix}", showticklabels=False, showgrid=False,
+                    zeroline=False, constrain="domain")
+
+    fig.for_each_yaxis(style)
+    return fig
+
+
+def slice_figure(image: Any, heat: Any = None, mask: Any = None, pred: Any = None, title: str = "",
+                 name: str = "map", size: int = 460) -> go.Figure:
+    """One slice: CT (H, W) + map (H, W) with a colour bar + ground-truth / predicted contours."""
+    fig = go.Figure(slice_traces(image, heat, mask, pred, name=name))
+    fig.update_layout(title=title, width=size + 120, height=size, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                      legend={"orientation": "h", "y": -0.02})
+    return style_image_axes(fig)
+
+
+def grid_shape(n: int, cols: int | None = None) -> tuple[int, int]:
+    """(rows, cols) for ``n`` panels, at most ``cols`` (default: up to 4) per row."""
+    if n < 1:
+        raise ValueError(f"need at least one panel, got {n}")
+    cols = min(n, cols or 4)
+    return math.ceil(n / cols), cols
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One panel of a grid: CT image (H, W), optional map, ground-truth mask, prediction, title."""
+
+    image: Any
+    heat: Any = None
+    mask: Any = None
+    pred: Any = None
+    title: str = ""
+    name: str = "map"
+
+
+def panels_figure(panels: Sequence[Panel], cols: int | None = None, panel: int = 260, title: str = "") -> go.Figure:
+    """A grid of :class:`Panel` s (e.g. a gallery of slices) with one shared map colour bar in [0, 1]."""
+    rows, cols = grid_shape(len(panels), cols)
+    fig = make_subplots(rows, cols, subplot_titles=[p.title for p in panels], horizontal_spacing=0.02,
+                        vertical_spacing=0.08 if rows < 4 else 0.04)
+    for i, p in enumerate(panels):
+        for trace in slice_traces(p.image, p.heat, p.mask, p.pred, name=p.name, coloraxis="coloraxis",
+                                  showlegend=i == 0):
+            trace.legendgroup = trace.name
+            fig.add_trace(trace, row=i // cols + 1, col=i % cols + 1)
+    fig.update_annotations(font_size=12)
+    fig.update_layout(coloraxis={"colorscale": MAP_COLORSCALE, "cmin": 0.0, "cmax": 1.0,
+                                 "colorbar": {"title": {"text": "map"}, "thickness": 12}},
+                      title=title, width=cols * panel + 120, height=rows * panel + 80,
+                      margin={"l": 10, "r": 10, "t": 60, "b": 10}, legend={"orientation": "h", "y": -0.02})
+    return style_image_axes(fig)
+
+
+def methods_figure(image: Any, maps: Mapping[str, Any], mask: Any = None, threshold: float | None = None,
+                   titles: Mapping[str, str] | None = None, cols: int | None = None, panel: int = 260,
+                   title: str = "") -> go.Figure:
+    """The same slice with each method's map (H, W) side by side, one shared colour bar.
+
+    threshold: draw each map's prediction ``map > threshold`` as a contour; titles: panel titles
+    per method (default: the method name).
+    """
+    panels = [Panel(image, heat, mask, None if threshold is None else as_image(heat, m) > threshold,
+                    (titles or {}).get(m, m), m) for m, heat in maps.items()]
+    return panels_figure(panels, cols=cols, panel=panel, title=title)
