@@ -99,9 +99,10 @@ def main(argv: list[str] | None = None) -> int:
                         f"{j.mean():.3f} +- {j.std():.3f} ({j.sem():.3f})", len(d)])
     body = (
         f"Synthetic cohort: {args.subjects} subjects x {args.slices} slices at {args.size} px, 5 subject-wise folds; "
-        f"test folds {args.folds}; CPU presets (U-Net widths 16-32-64-128, SwinUNETR feature size 12; peak lr 1e-2 / 1e-3), batch "
-        f"{args.batch_size}, up to {args.epochs} epochs, early stopping patience {args.patience} (counted after epoch 10) on the "
-        f"validation Dice (validation = the next fold), augmentation on, 1 torch thread. Load average at start "
+        f"test folds {args.folds}; CPU presets (U-Net widths 16-32-64-128, SwinUNETR feature size 12; peak lr "
+        f"3e-3 / 1e-3, loss Dice + 0.3 CE), batch {args.batch_size}, up to {args.epochs} epochs, early stopping "
+        f"patience {args.patience} (counted after epoch 10) on the validation Dice (validation = the next fold), "
+        f"augmentation on, 1 torch thread. Load average at start "
         f"{load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (the 2 cores are shared: times are upper bounds).\n\n"
         f"### Per fold\n\n{per_fold}\n\n"
         f"### Pooled over the test folds' lesion slices (mean +- std (SEM), n slices)\n\n"

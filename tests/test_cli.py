@@ -43,9 +43,14 @@ def test_bad_dataset_name_lists_choices(tmp_path: Path):
     assert r.returncode != 0 and "physionet" in r.stderr and "synthetic" in r.stderr
 
 
-def test_demo_runs_the_available_steps(tmp_path: Path):
-    r = sh("demo", "--out", str(tmp_path / "demo"), "--subjects", "5", "--size", "64", "--slices", "6", "--folds", "2",
-           cwd=tmp_path)
-    assert "manifest" in r.stdout and "not yet part of the demo" in r.stdout
-    frame = read_manifest(tmp_path / "demo" / "manifest.csv")
+def test_demo_data_step_writes_both_cohorts(tmp_path: Path):
+    r = sh("demo", "--until", "data", "--out", str(tmp_path / "demo"), "--subjects", "5", "--train-subjects", "3",
+           "--size", "64", "--train-size", "48", "--slices", "6", "--folds", "2", cwd=tmp_path)
+    assert "manifest" in r.stdout and "1/5 synthetic cohorts" in r.stdout
+    frame = read_manifest(tmp_path / "demo" / "data" / "eval" / "manifest.csv")
     assert len(frame) == 30 and frame["subject_id"].nunique() == 5
+    train = read_manifest(tmp_path / "demo" / "data" / "train" / "manifest.csv")
+    assert train["subject_id"].nunique() == 3  # another seed: the classifiers never see evaluation subjects
+    r = sh("demo", "--until", "data", "--out", str(tmp_path / "demo"), "--subjects", "5", "--train-subjects", "3",
+           "--size", "64", "--train-size", "48", "--slices", "6", "--folds", "2", cwd=tmp_path)
+    assert "done before, skipped" in r.stdout

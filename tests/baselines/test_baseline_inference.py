@@ -30,7 +30,7 @@ def test_ce_term_is_cross_entropy_of_raw_logits():
     """No softmax before CE: with the Dice weight 0 the loss is F.cross_entropy of the logits."""
     logits = torch.randn(2, 2, 8, 8)
     target = (torch.rand(2, 8, 8) > 0.7).long()
-    loss = make_loss(BaselineTrainConfig(lambda_dice=0.0))(logits, target[:, None].float())
+    loss = make_loss(BaselineTrainConfig(lambda_dice=0.0, lambda_ce=1.0))(logits, target[:, None].float())
     assert torch.allclose(loss, F.cross_entropy(logits, target), atol=1e-6)
 
 

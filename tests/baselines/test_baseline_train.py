@@ -119,3 +119,12 @@ def test_bad_names_and_sizes_fail_before_training(cohort, tmp_path):
         train_baseline(manifest, root, "swin_unetr", 0, tmp_path / "b", size=40)
     with pytest.raises(FileNotFoundError, match="nothing to resume"):
         train_baseline(manifest, root, "unet", 0, tmp_path / "c", size=32, resume=True, **TINY)
+
+
+def test_early_stopping_counts_patience_after_min_epochs(cohort, tmp_path):
+    """A frozen model (lr 1e-12) never improves after epoch 1: with min_epochs 2 and patience 1 the
+    run stops after epoch 3, not 2, and keeps epoch 1 as the best."""
+    manifest, root = cohort
+    result = train_baseline(manifest, root, "unet", 0, tmp_path / "es", epochs=6, size=32, lr=1e-12, patience=1,
+                            min_epochs=2, **TINY)
+    assert (result.epochs_run, result.best_epoch, result.stopped_early) == (3, 1, True)

@@ -31,7 +31,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="input side in pixels (U-Net: multiple of 8, >= 16; SwinUNETR: multiple of 32, >= 64)")
     p.add_argument("--epochs", type=int, default=d.epochs, help="maximum epochs (early stopping may end sooner)")
     p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: 1e-2 unet, 1e-3 swin_unetr)")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: 3e-3 unet, 1e-3 swin_unetr)")
+    p.add_argument("--lambda-ce", type=float, default=d.lambda_ce, help="weight of the CE term (Dice weight 1)")
     p.add_argument("--warmup-steps", type=int, default=d.warmup_steps)
     p.add_argument("--patience", type=int, default=d.patience)
     p.add_argument("--min-epochs", type=int, default=d.min_epochs, help="epochs that never count against --patience")
@@ -50,7 +51,7 @@ def run(args) -> int:
     cfg = BaselineTrainConfig(
         preset=args.preset, channels=tuple(args.channels) if args.channels else None, feature_size=args.feature_size,
         batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup_steps, patience=args.patience,
-        min_epochs=args.min_epochs,
+        min_epochs=args.min_epochs, lambda_ce=args.lambda_ce,
         monitor=args.monitor, max_steps=args.max_steps, seed=args.seed, device=args.device,
         augment=AugmentConfig(0, 0, 0, 0, 0, 0) if args.no_augment else AugmentConfig())
     result = train_baseline(args.manifest, args.root, args.model, args.test_fold, args.out, epochs=args.epochs,

@@ -20,6 +20,7 @@ from workbench.data.labels import LABEL_COLUMNS
 from workbench.data.manifest import read_manifest, validate_manifest
 from workbench.data.slices import load_row
 from workbench.data.windowing import DEFAULT_WINDOWS, stack_windows
+from workbench.utils.threads import single_thread
 
 __all__ = ["SliceDataset", "resize_crop"]
 
@@ -100,6 +101,10 @@ class SliceDataset(Dataset):
         return load_row(self.frame.iloc[i], self.root)
 
     def __getitem__(self, i: int) -> dict:
+        with single_thread():
+            return self._item(i)
+
+    def _item(self, i: int) -> dict:
         row = self.frame.iloc[i]
         hu, mask, _ = load_row(row, self.root)
         if self.brain_mask:

@@ -1,6 +1,8 @@
-"""The demo's comparison study of the methods: an adapter to ``workbench.evaluation.study``.
+"""The demo's comparison study of the methods (:func:`workbench.evaluation.study.run_study`).
 
-Until that API lands, the step reports that it was skipped (02_compare_methods needs its output).
+Weak methods read the demo's two classifiers (trained on the training cohort); the fully
+supervised baselines listed in ``settings.baselines`` are trained per test fold on the evaluation
+cohort's masks, for at most ``settings.baseline_epochs`` epochs.
 """
 
 from __future__ import annotations
@@ -9,20 +11,24 @@ from pathlib import Path
 
 from workbench.demo.settings import DemoSettings
 
-__all__ = ["evaluation_available", "evaluate_demo"]
+__all__ = ["evaluate_demo"]
 
 
-def evaluation_available() -> bool:
-    try:
-        import workbench.evaluation.study  # noqa: F401
-    except ImportError:
-        return False
-    return True
+def evaluate_demo(out: Path, state: dict, settings: DemoSettings) -> Path:
+    """Run (or resume) the comparison study on the demo's evaluation cohort into ``OUT/evaluation``."""
+    from workbench.evaluation.study import run_study
+    from workbench.evaluation.study_config import WEAK_METHODS, StudyConfig
+    from workbench.models.checkpoint import load_model
 
-
-def evaluate_demo(out: Path, settings: DemoSettings) -> Path | None:
-    """Run the comparison study on the demo's evaluation cohort into ``OUT/evaluation``."""
-    if not evaluation_available():
-        print("  skipped: workbench.evaluation.study is not available yet")
-        return None
-    raise NotImplementedError("wire workbench.evaluation.study.run_study here")
+    models = state["models"]
+    size = load_model(out / models["binary"]).workbench_config.arch.img_size
+    baselines = tuple(b for b in settings.baselines.split(",") if b)
+    config = StudyConfig(manifest=str(out / state["eval"]["manifest"]), root=str(out / state["eval"]["root"]),
+                         output=str(out / "evaluation"), binary_checkpoint=str(out / models["binary"]),
+                         multilabel_checkpoint=str(out / models["multilabel"]),
+                         methods=tuple(WEAK_METHODS) + baselines, size=size, grid=(0.0, 1.0, 0.02),
+                         baseline_epochs=settings.baseline_epochs, baseline_patience=settings.baseline_epochs,
+                         bootstrap_resamples=500, seed=settings.seed)
+    result = run_study(config)
+    print(f"  {len(result.summary)} rows in {out / 'evaluation' / 'summary.csv'}")
+    return out / "evaluation"

@@ -14,22 +14,29 @@ class DemoSettings:
 
     The evaluation cohort (masks, subject-wise folds) plays PhysioNet CT-ICH; the training cohort,
     another seed, plays RSNA (the classifiers never see an evaluation subject, as in the paper).
-    ``max_slices`` caps the lesion slices each study notebook scores (0 = all).
+    ``baselines``: comma-separated fully supervised baselines of the comparison study (unet,
+swin_unetr; "" = none, the default: a U-Net needs ~30 epochs per fold, beyond the demo's
+15-minute budget), trained per fold for ``baseline_epochs``. ``max_slices`` caps the lesion
+slices each study notebook scores (0 = all); ``study_runs`` > 0 keeps only the first runs of
+each study grid (tests).
     """
 
     subjects: int = 20
-    train_subjects: int = 48
+    train_subjects: int = 40
     size: int = 256
     train_size: int = 160
     slices: int = 24
     seed: int = 0
     folds: int = 5
     preset: str = "cpu-small"
-    epochs: int = 12
+    epochs: int = 10
     max_steps: int = 0
     batch_size: int = 32
-    patience: int = 4
+    patience: int = 3
+    baselines: str = ""
+    baseline_epochs: int = 30
     max_slices: int = 0
+    study_runs: int = 0
     workers: int = 2
 
     def to_dict(self) -> dict[str, Any]:
@@ -45,15 +52,16 @@ class DemoSettings:
 
 
 # What the tests (and `workbench demo --tiny`) run: the whole chain in about a minute.
-TINY = DemoSettings(subjects=6, train_subjects=6, size=64, train_size=64, slices=6, folds=2, preset="test-tiny",
-                    epochs=1, max_steps=2, batch_size=8, patience=1, max_slices=6, workers=2)
+TINY = DemoSettings(subjects=6, train_subjects=6, size=64, train_size=64, slices=6, folds=3, preset="test-tiny",
+                    epochs=1, max_steps=2, batch_size=8, patience=1, baselines="", baseline_epochs=1, max_slices=6,
+                    study_runs=1, workers=2)
 
 # Which settings each step depends on: a finished step is redone only when these change.
 _STEP_KEYS = {
     "data": ("subjects", "train_subjects", "size", "train_size", "slices", "seed", "folds"),
     "train": ("preset", "epochs", "max_steps", "batch_size", "patience", "seed"),
-    "evaluate": ("max_slices",),
-    "studies": ("max_slices",),
+    "evaluate": ("baselines", "baseline_epochs"),
+    "studies": ("max_slices", "study_runs"),
     "reports": (),
 }
 

@@ -27,6 +27,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -57,6 +58,7 @@ class _State:
 
     def __init__(self, out: Path, settings: DemoSettings):
         self.out, self.settings = out, settings
+        self.lock = threading.Lock()  # the two classifiers train side by side
         self.data = read_state(out)
         self.data["settings"] = settings.to_dict()
 
@@ -72,12 +74,14 @@ class _State:
         return True
 
     def finish(self, step: str, group: str, seconds: float, **extra: Any) -> None:
-        self.data["steps"][step] = {"state": "done", "settings": step_settings(group, self.settings),
-                                    "seconds": round(seconds, 1), **extra}
+        with self.lock:
+            self.data["steps"][step] = {"state": "done", "settings": step_settings(group, self.settings),
+                                        "seconds": round(seconds, 1), **extra}
         self.save()
 
     def save(self) -> None:
-        write_json_atomic(self.out / DEMO_FILE, self.data)
+        with self.lock:
+            write_json_atomic(self.out / DEMO_FILE, self.data)
 
 
 def _data(state: _State) -> None:
@@ -97,7 +101,8 @@ def _data(state: _State) -> None:
                             "slices": len(frame), "ich_slices": int(frame["any"].sum())}
 
 
-def _train(state: _State, task: str) -> None:
+def _train(state: _State, task: str, threads: int) -> None:
+    """``workbench train`` in a subprocess with ``threads`` torch threads (resumes an interrupted run)."""
     s, out = state.settings, state.out
     run_dir = out / "models" / task
     resume = (run_dir / "last_state.json").is_file()
@@ -107,23 +112,24 @@ def _train(state: _State, task: str) -> None:
     cmd = [sys.executable, "-m", "workbench", "train", "--manifest", str(out / train["manifest"]),
            "--root", str(out / train["root"]), "--task", task, "--preset", s.preset, "--out", str(run_dir),
            "--val-fold", "0", "--epochs", str(s.epochs), "--batch-size", str(s.batch_size),
-           "--patience", str(s.patience), "--seed", str(s.seed), "--cache"]
+           "--patience", str(s.patience), "--seed", str(s.seed), "--cache", "--threads", str(threads)]
     if s.max_steps:
         cmd += ["--max-steps", str(s.max_steps)]
     if resume:
         cmd.append("--resume")
     subprocess.run(cmd, check=True)
-    state.data.setdefault("models", {})[task] = str(run_dir.relative_to(out))
+    with state.lock:
+        state.data.setdefault("models", {})[task] = str(run_dir.relative_to(out))
 
 
 def _evaluate(state: _State) -> None:
     from workbench.demo.evaluate import evaluate_demo
 
-    evaluate_demo(state.out, state.settings)
+    evaluate_demo(state.out, state.data, state.settings)
 
 
 def _study_configs(state: _State) -> list:
-    from workbench.studies.config import load_study
+    from workbench.studies.config import expand_runs, load_study
     from workbench.studies.parameters import notebook_parameters
 
     out, s = state.out, state.settings
@@ -138,7 +144,11 @@ def _study_configs(state: _State) -> list:
         config = load_study(repo_dir() / "studies" / f"{name}.yaml", output=out / "studies" / name)
         known = notebook_parameters(config.notebook)
         params = {**config.parameters, **{k: v for k, v in overrides.items() if k in known}}
-        configs.append(dataclasses.replace(config, parameters=params, cwd=None))
+        config = dataclasses.replace(config, parameters=params, cwd=None)
+        if s.study_runs:  # the first runs of the grid only, each with its full parameters
+            runs = tuple(dict(spec.parameters) for spec in expand_runs(config)[: s.study_runs])
+            config = dataclasses.replace(config, grid={}, runs=runs)
+        configs.append(config)
     return configs
 
 
@@ -190,10 +200,12 @@ def run_demo(out: str | os.PathLike, settings: DemoSettings = DemoSettings(), un
     todo = STEPS[: STEPS.index(until) + 1]
     t0 = time.perf_counter()
     _timed(state, "data", "data", "1/5 synthetic cohorts + manifests", lambda: _data(state))
-    if "train" in todo:
-        for task in TASKS:
-            _timed(state, f"train:{task}", "train", f"2/5 train the {task} classifier ({settings.preset})",
-                   lambda task=task: _train(state, task))
+    if "train" in todo:  # both classifiers side by side, the cores shared between them
+        threads = max(1, (os.cpu_count() or 2) // len(TASKS))
+        with cf.ThreadPoolExecutor(len(TASKS)) as pool:
+            list(pool.map(lambda task: _timed(state, f"train:{task}", "train", f"2/5 train the {task} classifier "
+                                              f"({settings.preset}, {threads} thread(s))",
+                                              lambda: _train(state, task, threads)), TASKS))
     if "evaluate" in todo:
         _timed(state, "evaluate", "evaluate", "3/5 comparison study of the methods", lambda: _evaluate(state))
     if "studies" in todo:

@@ -67,8 +67,9 @@ def _signature(cfg: StudyConfig, method: str, grid: torch.Tensor) -> str:
            "min_pixels": cfg.min_pixels, "grid": [round(float(t), 6) for t in grid], "operator": spec.operator,
            "options": dict(spec.options)}
     if spec.model == "baseline":
-        sig.update({k: getattr(cfg, k) for k in ("baseline_epochs", "baseline_max_steps", "baseline_batch_size",
-                                                 "baseline_patience", "baseline_preset", "seed")})
+        sig.update({k: getattr(cfg, k) for k in ("baseline_max_steps", "baseline_batch_size", "baseline_patience",
+                                                 "baseline_preset", "seed")})
+        sig["baseline_epochs"] = cfg.epochs_of(method)
     else:
         weights = checkpoint_paths(_checkpoint_stem(getattr(cfg, f"{spec.model}_checkpoint")))[0]
         sig.update({"checkpoint": str(weights), "mtime": weights.stat().st_mtime if weights.is_file() else None})
@@ -90,16 +91,22 @@ def _baseline_model(cfg: StudyConfig, name: str, fold: int, out: Path) -> torch.
     from workbench.baselines import BaselineTrainConfig, load_baseline, train_baseline
 
     run_dir = out / "baselines" / name / f"fold{fold}"
+    tcfg = BaselineTrainConfig(model=name, preset=cfg.baseline_preset, batch_size=cfg.baseline_batch_size,
+                               patience=cfg.baseline_patience, max_steps=cfg.baseline_max_steps, size=cfg.size,
+                               epochs=cfg.epochs_of(name), threshold=cfg.baseline_threshold, min_pixels=cfg.min_pixels,
+                               seed=cfg.seed, device="cpu")
     if (run_dir / "done.json").is_file():
+        done = json.loads((run_dir / "done.json").read_text())
+        if done.get("config") != json.loads(json.dumps(tcfg.to_dict())):
+            raise ValueError(f"{run_dir} holds a finished baseline trained with other settings; delete the folder "
+                             f"to retrain it with the current config")
         return load_baseline(run_dir / ("best" if (run_dir / "best.json").is_file() else "last"))
-    tcfg = BaselineTrainConfig(preset=cfg.baseline_preset, batch_size=cfg.baseline_batch_size,
-                               patience=cfg.baseline_patience, max_steps=cfg.baseline_max_steps,
-                               threshold=cfg.baseline_threshold, min_pixels=cfg.min_pixels, seed=cfg.seed, device="cpu")
     t0 = time.perf_counter()
-    result = train_baseline(cfg.manifest, cfg.root, name, fold, run_dir, epochs=cfg.baseline_epochs, size=cfg.size,
+    result = train_baseline(cfg.manifest, cfg.root, name, fold, run_dir, epochs=tcfg.epochs, size=cfg.size,
                             config=tcfg, resume=(run_dir / "last_state.json").is_file())
     write_json_atomic(run_dir / "done.json", {"seconds": time.perf_counter() - t0, "best_epoch": result.best_epoch,
-                                              "epochs_run": result.epochs_run, "val_fold": result.split.val_fold})
+                                              "epochs_run": result.epochs_run, "val_fold": result.split.val_fold,
+                                              "config": json.loads(json.dumps(tcfg.to_dict()))})
     return result.model
 
 

@@ -79,7 +79,8 @@ class StudyConfig:
     released constants where a method has one; nested otherwise). grid: (start, stop, step).
     brain_mask: multiply every map by the HU brain mask. min_pixels: a slice is detected when MORE
     than this many pixels are predicted. baseline_*: per-fold baseline training (epochs is the
-    maximum; early stopping on the fold after the test fold); baseline_threshold: their fixed
+    maximum, per baseline in ``baseline_epoch_overrides``; early stopping on the fold after the test
+    fold); baseline_threshold: their fixed
     probability threshold (never tuned, see docs/notes/study.md).
     """
 
@@ -97,6 +98,7 @@ class StudyConfig:
     batch_size: int = 16
     folds: tuple[int, ...] = ()  # () = every fold of the manifest
     baseline_epochs: int = 30
+    baseline_epoch_overrides: tuple[tuple[str, int], ...] = ()  # (baseline, epochs) pairs, e.g. a cheaper SwinUNETR
     baseline_max_steps: int = 0
     baseline_batch_size: int = 16
     baseline_patience: int = 5
@@ -121,10 +123,18 @@ class StudyConfig:
         if not 0 < self.baseline_threshold < 1 or self.min_pixels < 0:
             raise ValueError(f"need 0 < baseline_threshold < 1 and min_pixels >= 0; got {self.baseline_threshold}, "
                              f"{self.min_pixels}")
+        for name, epochs in self.baseline_epoch_overrides:
+            check_choice("baseline in baseline_epoch_overrides", name, BASELINE_METHODS)
+            if epochs < 1:
+                raise ValueError(f"baseline_epoch_overrides: {name} epochs must be >= 1, got {epochs}")
         for task in ("binary", "multilabel"):
             if self.uses(task) and not getattr(self, f"{task}_checkpoint"):
                 users = [m for m in self.methods if method_spec(m).model == task]
                 raise ValueError(f"methods {users} need {task}_checkpoint; give the {task} classifier's stem")
+
+    def epochs_of(self, baseline: str) -> int:
+        """Maximum training epochs of ``baseline`` (its override, else ``baseline_epochs``)."""
+        return dict(self.baseline_epoch_overrides).get(baseline, self.baseline_epochs)
 
     def uses(self, model: str) -> bool:
         """Whether any requested method reads ``model`` (binary, multilabel or baseline)."""
@@ -137,6 +147,7 @@ class StudyConfig:
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
+        d["baseline_epoch_overrides"] = dict(self.baseline_epoch_overrides)
         return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
 
     @classmethod
@@ -148,6 +159,11 @@ class StudyConfig:
         if unknown:
             raise ValueError(f"unknown study config key(s) {unknown}; valid keys: {', '.join(names)}")
         d = dict(d)
+        overrides = d.get("baseline_epoch_overrides")
+        if isinstance(overrides, Mapping):
+            d["baseline_epoch_overrides"] = tuple((str(k), int(v)) for k, v in overrides.items())
+        elif overrides is not None:
+            d["baseline_epoch_overrides"] = tuple((str(k), int(v)) for k, v in overrides)
         for key in ("methods", "grid", "folds"):
             if key in d and d[key] is not None:
                 d[key] = tuple([d[key]] if isinstance(d[key], str) else d[key])

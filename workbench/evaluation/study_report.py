@@ -37,7 +37,7 @@ def mask_rule_metrics(detected: torch.Tensor, labels: torch.Tensor) -> dict[str,
 
 
 def _tensor(series: pd.Series, dtype=torch.float64) -> torch.Tensor:
-    return torch.as_tensor(series.to_numpy(), dtype=dtype)
+    return torch.as_tensor(series.to_numpy(copy=True), dtype=dtype)
 
 
 def _segmentation(rows: pd.DataFrame, cfg: StudyConfig) -> dict[str, float]:

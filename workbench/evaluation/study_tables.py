@@ -62,7 +62,7 @@ def slice_table(cfg: StudyConfig, frame: pd.DataFrame, spacing: torch.Tensor, me
     of the evaluation frame's rows; ``stats["row"]`` indexes the frame."""
     rows = stats["row"].long()
     sub = frame.iloc[rows.numpy()]
-    folds = torch.as_tensor(sub["fold"].to_numpy())
+    folds = torch.as_tensor(sub["fold"].to_numpy().copy())
     q = torch.tensor([_grid_index(grid, chosen[int(k)].threshold) for k in folds.tolist()])[:, None]  # (M, 1)
     inter, pred_n = stats["inter"].gather(1, q)[:, 0], stats["pred_n"].gather(1, q)[:, 0]
     target_n = stats["target_n"]

@@ -27,7 +27,7 @@ from workbench.operators import SwinSamOptions, head_maps, upsample
 from workbench.operators.attention_maps import head_weights
 from workbench.utils.progress import progress
 
-__all__ = ["Scores", "lesion_rows", "batches", "score_variants", "head_energy", "combine", "detection_frame", "SUBTYPES"]
+__all__ = ["Scores", "HeadEnergy", "lesion_rows", "batches", "score_variants", "head_energy", "combine", "detection_frame", "SUBTYPES"]
 
 SUBTYPES = tuple(c for c in LABEL_COLUMNS if c != "any")
 
@@ -112,10 +112,43 @@ class Scores:
         return pd.DataFrame(rows)
 
 
+class HeadEnergy:
+    """Accumulates, per (stage, block, head), the share of the head's map inside the lesion."""
+
+    def __init__(self, gradient: str = "logits"):
+        self.gradient = gradient
+        self.sums: dict[tuple[int, int, int], list[float]] = {}
+
+    def add(self, result, mask: torch.Tensor, brain: torch.Tensor) -> None:
+        """One batch: capture ``result``, lesion ``mask`` (B, S, S) bool, ``brain`` (B, S, S)."""
+        size = tuple(mask.shape[-2:])
+        for rec in result.blocks:
+            maps = head_maps(rec, SwinSamOptions(heads="none"))  # (B, h, T, T)
+            alpha = head_weights(rec.gradient(self.gradient), "gradnorm")
+            alpha = alpha.reshape(maps.shape[0], -1, maps.shape[1]).mean(1)  # (B, h)
+            for h in range(maps.shape[1]):
+                e = energy_pointing_game(upsample(maps[:, h], size).clamp_min(0) * brain, mask)  # (B,)
+                ok = torch.isfinite(e)
+                acc = self.sums.setdefault((rec.stage, rec.index, h), [0.0, 0.0, 0])
+                acc[0] += float(e[ok].sum())
+                acc[1] += float(alpha[:, h][ok].sum())
+                acc[2] += int(ok.sum())
+
+    def frame(self) -> pd.DataFrame:
+        """Columns stage, block, head (1-based), energy, alpha, n, alpha_rank (1 = largest α in its block)."""
+        frame = pd.DataFrame([{"stage": s + 1, "block": b + 1, "head": h + 1, "energy": e / max(n, 1),
+                               "alpha": a / max(n, 1), "n": n} for (s, b, h), (e, a, n) in self.sums.items()])
+        frame["alpha_rank"] = frame.groupby(["stage", "block"])["alpha"].rank(ascending=False, method="first").astype(int)
+        return frame
+
+
 def score_variants(model: nn.Module, dataset: SliceDataset, rows: Sequence[int],
                    variants: Mapping[str, tuple[str, Mapping[str, Any]]], batch_size: int = 16,
-                   grid: torch.Tensor | None = None, desc: str = "scoring") -> Scores:
-    """Dice curves of every variant on ``rows`` (slices with lesions), fold-nested thresholds."""
+                   grid: torch.Tensor | None = None, desc: str = "scoring", heads: HeadEnergy | None = None) -> Scores:
+    """Dice curves of every variant on ``rows`` (slices with lesions), fold-nested thresholds.
+
+    ``heads``: also accumulate per-head lesion energy from the same captures (see :func:`head_energy`).
+    """
     grid = threshold_grid(0.0, 1.0, 0.05) if grid is None else grid
     target = explain_target(model)
     curves: dict[str, list[torch.Tensor]] = {v: [] for v in variants}
@@ -126,6 +159,8 @@ def score_variants(model: nn.Module, dataset: SliceDataset, rows: Sequence[int],
         mask = batch["mask"] > 0.5
         for v in variants:
             curves[v].append(dice_curve(out.maps[v].detach(), mask, grid))
+        if heads is not None:
+            heads.add(out.result, mask, batch["brain_mask"])
     stacked = {v: torch.cat(c) for v, c in curves.items()}
     frame = dataset.frame.loc[list(rows), ["subject_id", "slice_index", "fold", *LABEL_COLUMNS]].reset_index()
     frame = frame.rename(columns={"index": "row"})
@@ -148,30 +183,14 @@ def head_energy(model: nn.Module, dataset: SliceDataset, rows: Sequence[int], gr
                 batch_size: int = 16) -> pd.DataFrame:
     """Which heads carry the bleed: for every (stage, block, head), the mean share of the head's
     map (upsampled, ReLU, brain-masked) that falls inside the lesion (energy pointing game) and
-    the mean HGI-SAM weight alpha = ||G||_F. Columns: stage, block, head (1-based), energy, alpha,
-    alpha_rank (1 = largest alpha in its block), n."""
+    the mean HGI-SAM weight alpha = ||G||_F (:meth:`HeadEnergy.frame`). To score variants in the
+    same pass, give a :class:`HeadEnergy` to :func:`score_variants` instead."""
+    acc = HeadEnergy(gradient)
     target = explain_target(model)
-    sums: dict[tuple[int, int, int], list[float]] = {}
     for batch in batches(dataset, rows, batch_size, desc="heads"):
-        out = explain_with_capture(model, batch["image"], (), target)
-        size = tuple(batch["image"].shape[-2:])
-        mask = batch["mask"] > 0.5
-        for rec in out.result.blocks:
-            maps = head_maps(rec, SwinSamOptions(heads="none"))  # (B, h, T, T)
-            alpha = head_weights(rec.gradient(gradient), "gradnorm")
-            alpha = alpha.reshape(maps.shape[0], -1, maps.shape[1]).mean(1)  # (B, h)
-            for h in range(maps.shape[1]):
-                m = upsample(maps[:, h], size).clamp_min(0) * batch["brain_mask"]
-                e = energy_pointing_game(m, mask)  # (B,)
-                acc = sums.setdefault((rec.stage, rec.index, h), [0.0, 0.0, 0])
-                ok = torch.isfinite(e)
-                acc[0] += float(e[ok].sum())
-                acc[1] += float(alpha[:, h][ok].sum())
-                acc[2] += int(ok.sum())
-    frame = pd.DataFrame([{"stage": s + 1, "block": b + 1, "head": h + 1, "energy": e / max(n, 1),
-                           "alpha": a / max(n, 1), "n": n} for (s, b, h), (e, a, n) in sums.items()])
-    frame["alpha_rank"] = frame.groupby(["stage", "block"])["alpha"].rank(ascending=False, method="first").astype(int)
-    return frame
+        acc.add(explain_with_capture(model, batch["image"], (), target).result, batch["mask"] > 0.5,
+                batch["brain_mask"])
+    return acc.frame()
 
 
 def combine(named: Mapping[str, Scores]) -> Scores:

@@ -50,7 +50,7 @@ class ExplorerApp:
         self.main, self.heads_out, self.stages_out = w.Output(), w.Output(), w.Output()
         for control in (self.position, self.window, self.threshold, self.methods):
             control.observe(self._on_slice, names="value")
-        for control in (self.stage, self.block, self.head, self.gradient):
+        for control in (self.block, self.head, self.gradient):  # stage: _on_stage adjusts the ranges first
             control.observe(self._on_heads, names="value")
         self.subject.observe(self._on_subject, names="value")
         self.stage.observe(self._on_stage, names="value")

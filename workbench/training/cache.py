@@ -8,28 +8,17 @@ two intra-op threads made ``SliceDataset`` items ~20x slower (235 ms vs 12 ms at
 
 from __future__ import annotations
 
-import contextlib
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import torch
 from torch.utils.data import Dataset
 
 from workbench.utils.progress import progress
+from workbench.utils.threads import single_thread
 
 __all__ = ["CachedImages", "single_thread"]
 
 _BOOL_KEYS = ("mask", "brain_mask")
-
-
-@contextlib.contextmanager
-def single_thread() -> Iterator[None]:
-    """Run the block with one torch intra-op thread, restoring the previous count afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _store(key: str, value: torch.Tensor) -> torch.Tensor:

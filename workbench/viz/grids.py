@@ -39,7 +39,8 @@ def map_grid(maps: Mapping[str, Any], title: str = "", cols: int | None = None, 
                                  hovertemplate=f"{name}<br>x %{{x}}, y %{{y}}: %{{z:.4g}}<extra></extra>"),
                       row=i // cols + 1, col=i % cols + 1)
     fig.update_annotations(font_size=11)
-    fig.update_layout(title=title, width=cols * panel + 60, height=rows * panel + 70,
+    fig.update_layout(title={"text": title, "font": {"size": 13}}, width=max(cols * panel + 60, 560),
+                      height=rows * panel + 70,
                       margin={"l": 10, "r": 10, "t": 60, "b": 10})
     return style_image_axes(fig)
 

@@ -41,11 +41,17 @@ def image_trace(image: Any, name: str = "CT") -> go.Heatmap:
                       name=name, hovertemplate="x %{x}, y %{y}<br>CT %{z:.2f}<extra></extra>")
 
 
-def map_trace(heat: Any, name: str = "map", opacity: float = 0.45, zmin: float | None = 0.0,
+def map_trace(heat: Any, name: str = "map", opacity: float = 0.5, zmin: float | None = 0.0,
               zmax: float | None = 1.0, colorscale: str = MAP_COLORSCALE, coloraxis: str | None = None,
-              showscale: bool = True) -> go.Heatmap:
-    """Semi-transparent heatmap of a map (H, W) with a colour bar (or a shared ``coloraxis``)."""
+              showscale: bool = True, clear_zero: bool = True) -> go.Heatmap:
+    """Semi-transparent heatmap of a map (H, W) with a colour bar (or a shared ``coloraxis``).
+
+    clear_zero: pixels exactly 0 (outside the brain mask after masking, the minimum after min-max)
+    are left transparent, so the CT shows through.
+    """
     z = as_image(heat, name)
+    if clear_zero:
+        z = np.where(z == 0, np.nan, z)
     kw: dict[str, Any] = {"coloraxis": coloraxis} if coloraxis else {
         "colorscale": colorscale, "zmin": zmin, "zmax": zmax, "showscale": showscale,
         "colorbar": {"title": {"text": name}, "thickness": 12}}
@@ -62,7 +68,7 @@ def contour_trace(mask: Any, name: str, color: str, dash: str = "solid", showleg
 
 
 def slice_traces(image: Any, heat: Any = None, mask: Any = None, pred: Any = None, name: str = "map",
-                 coloraxis: str | None = None, showlegend: bool = True, opacity: float = 0.45) -> list:
+                 coloraxis: str | None = None, showlegend: bool = True, opacity: float = 0.5) -> list:
     """Traces of one panel: CT, the map (if any), the ground-truth and predicted contours (if any)."""
     traces: list = [image_trace(image)]
     if heat is not None:

@@ -99,7 +99,8 @@ def roc_figure(frame: pd.DataFrame, score: str = "prob", label: str = "label", b
         fig.add_trace(go.Scatter(x=fpr, y=tpr, mode="lines", name=f"{key} (AUC {auc:.3f})",
                                  line={"color": colors[key]}))
     fig.update_layout(title=title, xaxis_title="false positive rate", yaxis_title="true positive rate",
-                      xaxis_range=[0, 1], yaxis_range=[0, 1.02], height=420, width=560, margin={"t": 50, "b": 40})
+                      xaxis_range=[0, 1], yaxis_range=[0, 1.02], height=440, width=780, margin={"t": 50, "b": 40},
+                      yaxis_scaleanchor="x", xaxis_constrain="domain")
     return fig
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Protocol, Sequence
+from typing import Callable, Mapping, Protocol, Sequence
 
 from workbench.data.labels import LABEL_COLUMNS, SUBTYPES
 from workbench.utils.errors import DataError, choice_error

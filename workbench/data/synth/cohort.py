@@ -6,9 +6,8 @@ writer ``(subjects, root) -> Path`` taking the generated subjects, so new layout
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable
 
 import nibabel as nib
 import numpy as np

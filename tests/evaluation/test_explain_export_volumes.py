@@ -1,0 +1,150 @@
+"""``workbench explain``: NIfTI maps / masks over the source scans (affine, shape, voxel positions), tables, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import command_helpers
+from workbench.commands import explain
+from workbench.data.dataset import resize_crop
+from workbench.data.manifest import read_manifest, write_manifest
+from workbench.data.slices import load_row
+from workbench.evaluation.explain_export import ExportConfig, _to_source, export_explanations
+from workbench.evaluation.resample import crop_geometry, uncrop
+from workbench.evaluation.source_volume import write_source_volume
+
+SIZE = 32
+
+
+def _one_volume(manifest: Path, tmp_path: Path, n: int = 1) -> tuple[Path, pd.DataFrame]:
+    frame = read_manifest(manifest)
+    by_lesion = frame.groupby("volume_id")["any"].sum().sort_values(ascending=False, kind="stable")
+    keep = frame[frame["volume_id"].isin(by_lesion.index[:n])]  # the n volumes with the most ICH slices
+    path = tmp_path / "m.csv"
+    write_manifest(keep, path)
+    return path, keep
+
+
+def _dice(a: np.ndarray, b: np.ndarray) -> float:
+    return 2 * float((a & b).sum()) / float(a.sum() + b.sum())
+
+
+def _model_masks(frame: pd.DataFrame, root: Path) -> torch.Tensor:
+    """Lesion masks in model space (n, S, S), resampled like the IMAGES (bilinear, > 0.5), i.e. in the
+    geometry the maps live in. (SliceDataset's masks use torch 'nearest', whose floor indexing shifts
+    them by up to half a pixel when downsampling, which would blur this round trip.)"""
+    masks = [torch.from_numpy(load_row(row, root)[1].astype(np.float32))[None] for _, row in frame.iterrows()]
+    return torch.stack([resize_crop(m, SIZE, 1.1, "bilinear")[0] > 0.5 for m in masks]).float()
+
+
+def test_export_writes_maps_with_the_source_affine_and_tables(study_cohort, study_classifiers, tmp_path):
+    manifest, root = study_cohort
+    path, frame = _one_volume(manifest, tmp_path, n=2)
+    cfg = ExportConfig(checkpoint=str(study_classifiers["binary"]), manifest=str(path), root=str(root),
+                       out=str(tmp_path / "x"), methods=("hgi_sam", "rollout"), thresholds=(("rollout", 0.4),))
+    result = export_explanations(cfg)
+    assert len(result.files) == 2 * 2 * 2  # volumes x methods x (map, mask)
+    for vol in frame["volume_id"].unique():
+        src = nib.load(str(root / frame.loc[frame["volume_id"] == vol, "image_path"].iloc[0]))
+        for kind in ("map", "mask"):
+            out = nib.load(str(tmp_path / "x" / "maps" / f"{vol}_hgi_sam_{kind}.nii.gz"))
+            assert out.shape == src.shape
+            assert np.allclose(out.affine, src.affine) and np.allclose(out.header.get_zooms(), src.header.get_zooms())
+    probs = pd.read_csv(tmp_path / "x" / "probabilities.csv")
+    assert len(probs) == len(frame) and probs["prob"].between(0, 1).all()
+    volumes = pd.read_csv(tmp_path / "x" / "volumes.csv").set_index(["volume_id", "method"])
+    assert volumes.loc[(frame["volume_id"].iloc[0], "rollout"), "threshold"] == 0.4
+    assert volumes.loc[(frame["volume_id"].iloc[0], "hgi_sam"), "threshold"] == 0.05  # released constant
+    first = frame.iloc[0]
+    row = volumes.loc[(first["volume_id"], "hgi_sam")]
+    spacing = first["spacing_row"] * first["spacing_col"] * first["spacing_slice"]
+    assert row["volume_ml"] == pytest.approx(row["voxels"] * spacing / 1000)
+    mask = np.asarray(nib.load(str(tmp_path / "x" / "maps" / f"{first['volume_id']}_hgi_sam_mask.nii.gz")).dataobj)
+    assert mask.sum() == row["voxels"]
+
+
+def test_a_map_that_is_a_function_of_position_lands_on_the_right_pixels():
+    h, w = 40, 52
+    geo = crop_geometry(h, w, SIZE)
+    rows = torch.arange(SIZE, dtype=torch.float32)[:, None].expand(SIZE, SIZE)  # model-space row index
+    back = uncrop(rows[None] + 1.0, geo)[0].numpy()  # +1 so the zero border is distinguishable
+    r, c = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+    expected = (r + 0.5) * geo.nh / h - 0.5 - geo.top + 1.0  # source row centre in model coordinates (+1)
+    model_col = (c + 0.5) * geo.nw / w - 0.5 - geo.left
+    inside = (expected > 1.5) & (expected < SIZE - 0.5) & (model_col > 0.5) & (model_col < SIZE - 1.5)
+    assert np.abs(back[inside] - expected[inside]).max() < 0.6
+    assert back[:, 0].max() == 0 and geo.left > 0  # the cropped border (outside the model's view) stays 0
+
+
+def test_mask_round_trip_las_orientation(study_cohort, tmp_path):
+    manifest, root = study_cohort
+    _, frame = _one_volume(manifest, tmp_path)
+    first = frame.iloc[0]
+    src = nib.load(str(root / first["mask_path"]))
+    shape = (src.shape[2], src.shape[1], src.shape[0])  # display (Z, H, W)
+    display = _to_source(_model_masks(frame, root), frame, shape, SIZE, 1.1)
+    write_source_volume(tmp_path / "m.nii.gz", display > 0.5, first, root, np.uint8)
+    out = np.asarray(nib.load(str(tmp_path / "m.nii.gz")).dataobj) > 0
+    truth = np.asarray(src.dataobj) > 0
+    assert out.shape == truth.shape and truth.sum() > 0
+    assert _dice(out, truth) > 0.85
+
+
+def test_mask_round_trip_affine_orientation(study_cohort, tmp_path):
+    """A scan stored as (P, S, R) with its affine: the export goes back to that storage order."""
+    manifest, root = study_cohort
+    _, frame = _one_volume(manifest, tmp_path)
+    first = frame.iloc[0]
+    ornt = nib.orientations.ornt_transform(nib.orientations.axcodes2ornt(("L", "A", "S")),
+                                           nib.orientations.axcodes2ornt(("P", "S", "R")))
+    for col in ("image_path", "mask_path"):
+        img = nib.load(str(root / first[col]))
+        data = nib.orientations.apply_orientation(np.asarray(img.dataobj), ornt)
+        aff = img.affine @ nib.orientations.inv_ornt_aff(ornt, img.shape)
+        (tmp_path / "psr").mkdir(exist_ok=True)
+        nib.save(nib.Nifti1Image(data, aff), str(tmp_path / "psr" / f"{col}.nii"))
+    frame = frame.assign(image_path="psr/image_path.nii", mask_path="psr/mask_path.nii", label_path="",
+                         orientation="affine")
+    stored = nib.load(str(tmp_path / "psr" / "mask_path.nii"))
+    assert nib.aff2axcodes(stored.affine) == ("P", "S", "R")
+    las = nib.load(str(root / first["mask_path"]))
+    shape = (las.shape[2], las.shape[1], las.shape[0])
+    display = _to_source(_model_masks(frame, tmp_path), frame, shape, SIZE, 1.1)
+    write_source_volume(tmp_path / "m.nii.gz", display > 0.5, frame.iloc[0], tmp_path, np.uint8)
+    out = nib.load(str(tmp_path / "m.nii.gz"))
+    assert np.allclose(out.affine, stored.affine)
+    truth = np.asarray(stored.dataobj) > 0
+    assert out.shape == truth.shape and _dice(np.asarray(out.dataobj) > 0, truth) > 0.85
+
+
+def test_bad_inputs_name_the_problem(study_cohort, study_classifiers, tmp_path):
+    manifest, root = study_cohort
+    with pytest.raises(ValueError, match="unknown explanation method 'hgi'.*hgi_sam"):
+        ExportConfig(checkpoint="c", manifest=str(manifest), root=str(root), out="o", methods=("hgi",))
+    cfg = ExportConfig(checkpoint=str(tmp_path / "none"), manifest=str(manifest), root=str(root), out=str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="none"):
+        export_explanations(cfg)
+    cfg = ExportConfig(checkpoint=str(study_classifiers["binary"]), manifest=str(manifest), root=str(root),
+                       out=str(tmp_path), methods=("grad_rollout",))
+    with pytest.raises(ValueError, match="no threshold for \\['grad_rollout'\\]"):
+        export_explanations(cfg)
+    with pytest.raises(SystemExit):
+        command_helpers.run_command(explain, ["--checkpoint", "c", "--manifest", "m", "--root", "r", "--out", "o",
+                                              "--threshold", "hgi_sam=high"])
+
+
+def test_explain_cli(study_cohort, study_classifiers, tmp_path, capsys):
+    manifest, root = study_cohort
+    path, _ = _one_volume(manifest, tmp_path)
+    argv = ["--checkpoint", str(study_classifiers["multilabel"]), "--manifest", str(path), "--root", str(root),
+            "--methods", "swin_sam", "gradcam", "--out", str(tmp_path / "o"), "--threshold", "gradcam=0.5"]
+    assert command_helpers.run_command(explain, argv) == 0
+    assert "4 NIfTI files" in capsys.readouterr().out
+    volumes = pd.read_csv(tmp_path / "o" / "volumes.csv").set_index("method")
+    assert volumes.loc["swin_sam", "threshold"] == 0.11 and volumes.loc["gradcam", "threshold"] == 0.5

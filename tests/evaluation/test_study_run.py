@@ -1,0 +1,141 @@
+"""End-to-end study on a tiny cohort: tables, resume, saved config, nested thresholds that ignore the test fold."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import shutil
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench.data.manifest import read_manifest
+from workbench.evaluation.study import load_study, run_study
+from workbench.evaluation.study_config import StudyConfig, load_config
+from workbench.evaluation.thresholds import FIXED_THRESHOLDS
+
+WEAK = ("swin_sam_binary", "swin_sam_multilabel", "swin_gradcam", "hgi_sam", "rollout", "grad_rollout")
+
+
+def _config(cohort, classifiers, out: Path, **kw) -> StudyConfig:
+    manifest, root = cohort
+    base = dict(manifest=str(manifest), root=str(root), output=str(out), binary_checkpoint=str(classifiers["binary"]),
+                multilabel_checkpoint=str(classifiers["multilabel"]), size=32, batch_size=32, methods=WEAK + ("unet",),
+                baseline_epochs=1, baseline_max_steps=1, baseline_batch_size=8, bootstrap_resamples=50, threads=1)
+    return StudyConfig(**{**base, **kw})
+
+
+@pytest.fixture(scope="module")
+def study(study_cohort, study_classifiers, tmp_path_factory):
+    cfg = _config(study_cohort, study_classifiers, tmp_path_factory.mktemp("study") / "out")
+    return cfg, run_study(cfg)
+
+
+def test_study_writes_every_table(study, study_cohort):
+    cfg, result = study
+    out = Path(cfg.output)
+    for name in ("slices.csv", "folds.csv", "summary.csv", "summary.md", "curves.csv", "timing.csv", "config.yaml"):
+        assert (out / name).is_file(), name
+    frame = read_manifest(study_cohort[0])
+    slices = result.slices
+    assert len(slices) == len(frame) * len(cfg.methods)
+    assert set(slices["method"]) == set(cfg.methods)
+    lesion = slices["has_lesion"].astype(bool)
+    assert slices.loc[~lesion, "dice"].isna().all() and slices.loc[lesion, "dice"].between(0, 1).all()
+    assert (slices["iou"].fillna(0) <= slices["dice"].fillna(0) + 1e-12).all()
+    assert ((slices["pred_pixels"] > cfg.min_pixels) == slices["detected"]).all()
+    assert slices["prob"].between(0, 1).all()
+    # one threshold per fold and method, recorded in folds.csv and applied in slices.csv
+    per_fold = slices.groupby(["method", "fold"])["threshold"].nunique()
+    assert (per_fold == 1).all()
+    folds = result.folds.set_index(["method", "fold"])
+    assert len(folds) == len(cfg.methods) * 3
+    applied = slices.groupby(["method", "fold"])["threshold"].first()
+    assert np.allclose(folds.loc[applied.index, "threshold"], applied)
+    assert (folds.loc["unet", "threshold"] == 0.5).all() and (folds.loc["hgi_sam", "mode"] == "nested").all()
+    summary = result.summary.set_index("method")
+    assert set(summary.index) == set(cfg.methods) | {"classifier_binary", "classifier_multilabel"}
+    row = summary.loc["hgi_sam"]
+    hgi = slices[(slices["method"] == "hgi_sam") & lesion]
+    assert math.isclose(row["dice_mean"], hgi["dice"].mean()) and row["n_lesion_slices"] == len(hgi)
+    assert row["dice_ci_low"] <= row["dice_mean"] <= row["dice_ci_high"]
+    assert "+-" in (out / "summary.md").read_text()
+    curves = result.curves
+    assert set(curves["fold"]) == {-1, 0, 1, 2} and len(curves) == len(cfg.methods) * 4 * curves["threshold"].nunique()
+
+
+def test_rerun_skips_finished_work_and_load_study_reads_it(study):
+    cfg, first = study
+    again = run_study(cfg)
+    assert again.computed == ()
+    pd.testing.assert_frame_equal(again.slices, first.slices)
+    loaded = load_study(cfg.output)
+    assert loaded.config == cfg.resolved()
+    pd.testing.assert_frame_equal(loaded.summary.drop(columns="thresholds"), first.summary.drop(columns="thresholds"),
+                                  check_dtype=False)
+    assert len(loaded.slices) == len(first.slices)
+
+
+def test_a_changed_setting_recomputes_only_what_it_touches(study, tmp_path):
+    cfg, _ = study
+    out = tmp_path / "copy"
+    shutil.copytree(cfg.output, out)
+    result = run_study(dataclasses.replace(cfg, output=str(out), min_pixels=5, methods=("hgi_sam",)))
+    assert sorted(result.computed) == ["fold0/hgi_sam", "fold1/hgi_sam", "fold2/hgi_sam"]
+
+
+def test_a_finished_baseline_trained_with_other_settings_is_not_reused(study, tmp_path):
+    cfg, _ = study
+    out = tmp_path / "copy"
+    shutil.copytree(cfg.output, out)
+    with pytest.raises(ValueError, match="unet/fold0 holds a finished baseline trained with other settings"):
+        run_study(dataclasses.replace(cfg, output=str(out), baseline_batch_size=4))
+
+
+def _perturb_fold(manifest: Path, root: Path, fold: int, dest: Path) -> Path:
+    """Copy of the cohort whose masks of ``fold``'s subjects are shifted by 9 rows (a different truth)."""
+    shutil.copytree(root, dest)
+    frame = read_manifest(manifest)
+    for rel in frame.loc[frame["fold"] == fold, "mask_path"].unique():
+        img = nib.load(str(dest / rel))
+        data = np.roll(np.asarray(img.dataobj), 9, axis=1)
+        nib.save(nib.Nifti1Image(data, img.affine, img.header), str(dest / rel))
+    return dest
+
+
+def test_nested_threshold_of_a_fold_ignores_that_folds_data(study_cohort, study_classifiers, tmp_path):
+    manifest, root = study_cohort
+    kw = dict(methods=("swin_sam_binary", "hgi_sam"))
+    base = run_study(_config(study_cohort, study_classifiers, tmp_path / "a", **kw))
+    moved = _perturb_fold(manifest, root, 0, tmp_path / "moved")
+    pert = run_study(_config((manifest, moved), study_classifiers, tmp_path / "b", **kw))
+    a, b = base.folds.set_index(["method", "fold"]), pert.folds.set_index(["method", "fold"])
+    for method in kw["methods"]:
+        assert a.loc[(method, 0), "threshold"] == b.loc[(method, 0), "threshold"]
+        assert a.loc[(method, 0), "train_mean_dice"] == b.loc[(method, 0), "train_mean_dice"]
+    # the perturbation did reach the scores of fold 0 (and only those)
+    sa, sb = base.slices, pert.slices
+    f0 = (sa["fold"] == 0) & sa["has_lesion"]
+    assert not np.allclose(sa.loc[f0, "dice"].fillna(-1), sb.loc[f0, "dice"].fillna(-1))
+    for method in kw["methods"]:
+        assert a.loc[(method, 1), "train_folds"] == "0 2"
+
+
+def test_fixed_mode_uses_released_constants_where_they_exist(study_cohort, study_classifiers, tmp_path):
+    result = run_study(_config(study_cohort, study_classifiers, tmp_path / "f", threshold_mode="fixed",
+                               methods=("hgi_sam", "rollout")))
+    folds = result.folds.set_index(["method", "fold"])
+    assert (folds.loc["hgi_sam", "threshold"] == FIXED_THRESHOLDS["hgi_sam"]).all()
+    assert (folds.loc["hgi_sam", "mode"] == "fixed").all() and (folds.loc["rollout", "mode"] == "nested").all()
+
+
+def test_yaml_config_resolves_relative_paths(study_cohort, study_classifiers, tmp_path):
+    manifest, root = study_cohort
+    path = tmp_path / "s.yaml"
+    path.write_text(f"manifest: {manifest}\nroot: {root}\noutput: out\nbinary_checkpoint: {study_classifiers['binary']}\n"
+                    "methods: [hgi_sam]\nsize: 32\n")
+    cfg = load_config(path)
+    assert cfg.output == str((tmp_path / "out").resolve()) and cfg.methods == ("hgi_sam",)

@@ -1,0 +1,79 @@
+"""The explorer's model side: navigation, one cached capture per slice, heads, Dice, figures."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from workbench.explore import Explorer, parse_methods
+
+
+@pytest.fixture(scope="module")
+def explorer(tiny_run) -> Explorer:
+    return Explorer.from_run(tiny_run["demo"], "binary", methods="hgi_sam,swin_sam,gradcam")
+
+
+def test_parse_methods():
+    assert parse_methods(" hgi_sam, gradcam ,hgi_sam") == ("hgi_sam", "gradcam")
+    assert "rollout" in parse_methods("all") and parse_methods("") == parse_methods("all")
+    with pytest.raises(ValueError, match="unknown method 'hgi'; valid choices: .*hgi_sam"):
+        parse_methods("hgi")
+
+
+def test_navigation_and_default_slice_is_a_bleed(explorer):
+    assert len(explorer.subjects) == 4
+    s, p = explorer.default_slice()
+    row = explorer.row(s, p)
+    assert explorer.dataset.frame.loc[row, "any"] == 1
+    assert explorer.row(s, 99) == explorer.slices(s)[-1]  # clamped
+    with pytest.raises(ValueError, match="unknown subject 'x'"):
+        explorer.slices("x")
+
+
+def test_view_is_cached_and_maps_are_normalised(explorer):
+    row = explorer.row(*explorer.default_slice())
+    v = explorer.view(row)
+    assert explorer.view(row) is v
+    m = v.map("hgi_sam")
+    assert m.shape == (32, 32) and float(m.min()) >= 0 and float(m.max()) <= 1 + 1e-6
+    assert 0 <= v.prob <= 1
+
+
+def test_dice_matches_the_thresholded_map(explorer):
+    row = explorer.row(*explorer.default_slice())
+    v = explorer.view(row)
+    pred, mask = v.map("swin_sam") > 0.3, v.mask > 0.5
+    expected = 2 * (pred & mask).sum().item() / (pred.sum().item() + mask.sum().item())
+    assert explorer.dice(row, 0.3)["swin_sam"] == pytest.approx(expected)
+
+
+def test_head_weights_are_gradient_norms_averaged_over_windows(explorer):
+    row = explorer.row(*explorer.default_slice())
+    maps, weights = explorer.heads(row, stage=2, block=1)
+    block = explorer.view(row).explained.result.stage_blocks(1)[0]
+    g = block.grad_logits  # (nW, h, N, N) for one sample
+    assert maps.shape == (2, 4, 4)  # test-tiny stage 2: 2 heads on a 4 x 4 grid
+    assert torch.allclose(weights, g.flatten(2).norm(dim=-1).mean(0))
+    with pytest.raises(ValueError, match="unknown block 2 of stage 1; valid choices: 0, 1"):
+        explorer.heads(row, stage=2, block=3)
+
+
+def test_figures(explorer):
+    row = explorer.row(*explorer.default_slice())
+    fig = explorer.methods_figure(row, ["hgi_sam", "gradcam"], "subdural", 0.4)
+    assert "threshold 0.40" in fig.layout.title.text and fig.layout.annotations[0].text.startswith("hgi_sam · Dice")
+    assert len(explorer.heads_figure(row, 1, 2, head=1).layout.annotations) == 1
+    assert len(explorer.stages_figure(row).layout.annotations) == 2
+    assert explorer.slider_figure(row, ["hgi_sam"]).layout.sliders[0].active == 4  # 0.5 of 0.1..0.9
+    assert explorer.blocks_per_stage == [2, 2] and explorer.heads_per_stage == [1, 2]
+
+
+def test_dice_is_nan_without_lesion(tiny_run):
+    ex = Explorer.from_run(tiny_run["demo"], methods="swin_sam")
+    frame = ex.dataset.frame
+    negatives = frame.index[frame["any"] == 0]
+    if len(negatives) == 0:
+        pytest.skip("the tiny cohort has no slice without a lesion")
+    assert math.isnan(ex.dice(int(negatives[0]), 0.5)["swin_sam"])

@@ -1,0 +1,42 @@
+"""The explorer's controls without a browser: callbacks fire on value changes (traitlets), ranges
+follow the subject and the stage, and the info line follows the slice and the threshold."""
+
+from __future__ import annotations
+
+import plotly.io as pio
+import pytest
+
+from workbench.explore import Explorer
+from workbench.explore.widgets import ExplorerApp
+
+
+@pytest.fixture
+def app(tiny_run, monkeypatch):
+    monkeypatch.setattr(pio.renderers, "default", "json")  # fig.show() outside a kernel: print JSON
+    ex = Explorer.from_run(tiny_run["demo"], methods="hgi_sam,swin_sam")
+    subject, position = ex.default_slice()
+    return ExplorerApp(ex, subject=subject, position=position, threshold=0.4)
+
+
+def test_controls_redraw_and_follow_each_other(app):
+    ex = app.ex
+    assert ex.label(app.row) in app.info.value and "threshold 0.40" in app.info.value
+    app.threshold.value = 0.7
+    assert "threshold 0.70" in app.info.value
+    old = app.row
+    app.position.value = (app.position.value + 1) % (app.position.max + 1)
+    assert app.row != old and ex.label(app.row) in app.info.value
+    app.subject.value = (app.subject.value + 1) % len(ex.subjects)
+    assert app.position.max == len(ex.slices(app.subject.value)) - 1
+    assert ex.label(app.row).startswith(f"subject {ex.subjects[app.subject.value]}")
+    app.stage.value = 2
+    assert (app.block.max, app.head.max) == (2, 2)  # test-tiny stage 2: 2 blocks, 2 heads
+    app.head.value, app.gradient.value = 2, "probs"
+    app.methods.value = ("swin_sam",)
+    assert "swin_sam" in app.info.value and "hgi_sam" not in app.info.value
+
+
+def test_bad_window_names_the_presets(tiny_run):
+    ex = Explorer.from_run(tiny_run["demo"], methods="hgi_sam")
+    with pytest.raises(ValueError, match="unknown window preset 'lung'; valid choices: brain"):
+        ExplorerApp(ex, window="lung")

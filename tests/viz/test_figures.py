@@ -1,0 +1,149 @@
+"""Figure builders: trace structure, booleans cast to numbers, shared colour bars, sliders, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from workbench.viz import (Panel, bland_altman, grouped_bars, head_grid, matrix_figure, methods_figure, metric_box,
+                           panels_figure, roc_figure, scatter_figure, slice_figure, stage_grid, table_figure,
+                           threshold_curves, threshold_slider_figure, windowed)
+from workbench.viz.arrays import as_array
+
+
+@pytest.fixture
+def scene():
+    g = torch.Generator().manual_seed(0)
+    image = torch.rand(16, 16, generator=g)
+    mask = torch.zeros(16, 16, dtype=torch.bool)
+    mask[4:8, 5:9] = True
+    maps = {"a": torch.rand(16, 16, generator=g), "b": torch.rand(16, 16, generator=g)}
+    return image, mask, maps
+
+
+def test_booleans_become_numbers():
+    arr = as_array(torch.tensor([[True, False]]))
+    assert arr.dtype == np.float64 and arr.tolist() == [[1.0, 0.0]]
+    fig = slice_figure(np.zeros((4, 4)), heat=np.ones((4, 4), dtype=bool))
+    z = np.asarray(fig.data[1].z)
+    assert z.dtype.kind == "f" and z.sum() == 16  # plotly.js would draw a boolean heatmap as nothing
+
+
+def test_slice_figure_layers_and_axes(scene):
+    image, mask, maps = scene
+    fig = slice_figure(image, maps["a"], mask, maps["a"] > 0.5, title="t", name="hgi_sam")
+    kinds = [t.type for t in fig.data]
+    assert kinds == ["heatmap", "heatmap", "scatter", "scatter"]
+    assert fig.data[0].colorscale[0][1].replace(" ", "") == "rgb(0,0,0)" and fig.data[0].showscale is False
+    assert fig.data[1].colorbar.title.text == "hgi_sam" and fig.data[1].opacity < 1
+    assert [t.name for t in fig.data[2:]] == ["ground truth", "prediction"]
+    assert fig.layout.yaxis.autorange == "reversed" and fig.layout.yaxis.scaleanchor == "x"
+
+
+def test_windowed_applies_the_preset():
+    hu = np.array([[0.0, 40.0, 80.0, 1000.0]])
+    assert windowed(hu, "brain").tolist() == [[0.0, 0.5, 1.0, 1.0]]  # centre 40, width 80
+    with pytest.raises(ValueError, match="brain"):
+        windowed(hu, "lung")
+
+
+def test_methods_figure_one_panel_per_method_with_shared_colour_axis(scene):
+    image, mask, maps = scene
+    fig = methods_figure(image, maps, mask, threshold=0.5, titles={"a": "A!"})
+    heat = [t for t in fig.data if t.type == "heatmap" and t.coloraxis]
+    assert len(heat) == 2 and {t.coloraxis for t in heat} == {"coloraxis"}
+    assert [a.text for a in fig.layout.annotations] == ["A!", "b"]
+    assert sum(t.name == "prediction" for t in fig.data) == 2
+    assert sum(t.showlegend is not False for t in fig.data if t.type == "scatter") == 2  # legend once
+    assert fig.layout.yaxis2.scaleanchor == "x2" and fig.layout.yaxis2.autorange == "reversed"
+
+
+def test_panels_figure_grid_shape(scene):
+    image, mask, maps = scene
+    fig = panels_figure([Panel(image, maps["a"], mask, title=str(i)) for i in range(5)], cols=2)
+    assert len(fig.layout.annotations) == 5 and fig.layout.yaxis5.anchor == "x5"
+
+
+def test_threshold_slider_toggles_one_contour_per_method_and_threshold(scene):
+    image, mask, maps = scene
+    fig = threshold_slider_figure(image, maps, mask, [0.2, 0.5, 0.8], dice={"a": [0.1, 0.2, 0.3], "b": [0, 0, 0]},
+                                  start=1)
+    steps = fig.layout.sliders[0].steps
+    assert [s.label for s in steps] == ["0.20", "0.50", "0.80"] and fig.layout.sliders[0].active == 1
+    base = len(fig.data) - 6
+    for q, step in enumerate(steps):
+        visible = step.args[0]["visible"]
+        assert visible[:base] == [True] * base and sum(visible[base:]) == 2
+        assert [bool(v) for v in visible[base + 2 * q: base + 2 * q + 2]] == [True, True]
+        assert step.args[1]["annotations"][0]["text"].endswith(f"Dice {[0.1, 0.2, 0.3][q]:.3f}")
+    with pytest.raises(ValueError, match="outside"):
+        threshold_slider_figure(image, maps, mask, [0.5], start=3)
+
+
+def test_head_grid_titles_carry_weights_and_mark_the_selected_head():
+    fig = head_grid(torch.rand(3, 4, 4), torch.tensor([0.5, 2.0, 0.25]), selected=1)
+    texts = [a.text for a in fig.layout.annotations]
+    assert "head 1 · α=0.5" in texts[0] and "head 2 · α=2" in texts[1] and "#d00" in texts[1]
+    with pytest.raises(ValueError, match="2 head weights for 3 heads"):
+        head_grid(torch.rand(3, 4, 4), [1.0, 2.0])
+
+
+def test_stage_grid_is_one_based_with_grid_sizes():
+    fig = stage_grid({0: np.zeros((8, 8)), 1: np.zeros((4, 4))})
+    assert [a.text for a in fig.layout.annotations] == ["stage 1 (8x8)", "stage 2 (4x4)"]
+
+
+@pytest.fixture
+def slices() -> pd.DataFrame:
+    return pd.DataFrame({"method": ["a"] * 4 + ["b"] * 4, "dice": [0.1, 0.2, np.nan, 0.4, 0.5, 0.6, 0.7, 0.8],
+                         "label": [0, 1, 0, 1, 0, 1, 1, 0], "prob": [0.1, 0.9, 0.2, 0.8, 0.3, 0.4, 0.9, 0.2],
+                         "pred_ml": [1.0, 2.0, 3.0, 4.0, 1.0, 1.0, 1.0, 1.0],
+                         "true_ml": [1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0]})
+
+
+def test_metric_box_drops_nan_and_counts(slices):
+    fig = metric_box(slices, "dice")
+    assert [t.name for t in fig.data] == ["a (n=3)", "b (n=4)"]
+    with pytest.raises(ValueError, match="'dcie' not in the table; columns: method, dice"):
+        metric_box(slices, "dcie")
+
+
+def test_threshold_curves_mark_the_best_point():
+    curves = pd.DataFrame({"method": ["a"] * 3, "threshold": [0.1, 0.2, 0.3], "dice": [0.2, 0.5, 0.4], "sem": 0.01})
+    fig = threshold_curves(curves, band="sem")
+    best = fig.data[-1]
+    assert list(best.x) == [0.2] and list(best.y) == [0.5] and fig.data[0].fill == "toself"
+
+
+def test_roc_auc_matches_scikit_learn(slices):
+    from sklearn.metrics import roc_auc_score
+
+    fig = roc_figure(slices)
+    a = slices[slices.method == "a"]
+    assert fig.data[1].name == f"a (AUC {roc_auc_score(a.label, a.prob):.3f})"
+
+
+def test_bland_altman_bias_and_limits(slices):
+    fig = bland_altman(slices, by=None)
+    diff = slices.pred_ml - slices.true_ml
+    assert f"bias {diff.mean():.2f}" in fig.data[0].name
+    levels = sorted(s.y0 for s in fig.layout.shapes)
+    assert levels == pytest.approx(sorted([diff.mean(), diff.mean() + 1.96 * diff.std(), diff.mean() - 1.96 * diff.std()]))
+
+
+def test_bars_scatter_matrix_table(slices):
+    subtypes = pd.DataFrame({"method": ["a", "a", "b"], "subtype": ["x", "y", "x"], "dice": [0.1, 0.2, 0.3], "sem": 0.1})
+    assert len(grouped_bars(subtypes, error="sem").data) == 2
+    assert scatter_figure(slices, "prob", "dice", by="method", text="method").layout.showlegend
+    heads = pd.DataFrame({"block": ["s1", "s1", "s2"], "head": [1, 2, 1], "energy": [0.1, 0.2, 0.3]})
+    z = np.asarray(matrix_figure(heads, "block", "head", "energy").data[0].z, dtype=float)
+    assert z.shape == (2, 2) and np.isnan(z[1, 1])  # stage 2 has one head here
+    assert table_figure(slices.head(2)).data[0].type == "table"
+
+
+def test_zero_map_pixels_are_transparent_so_the_ct_shows_through():
+    heat = np.array([[0.0, 0.5], [1.0, 0.0]])
+    z = np.asarray(slice_figure(np.zeros((2, 2)), heat).data[1].z, dtype=float)
+    assert np.isnan(z).tolist() == [[True, False], [False, True]] and z[1, 0] == 1.0
