@@ -53,3 +53,16 @@ def test_resize_then_centre_crop_geometry():
     # non-square: shorter side drives the scale, the longer one is cropped
     z = resize_crop(torch.ones(2, 60, 120), 32, 1.0)
     assert z.shape == (2, 32, 32)
+
+
+def test_downsampled_mask_stays_aligned_with_the_image():
+    # 100 -> 37 px: floor-indexed "nearest" shifts the mask one row down against the bilinear image
+    x = torch.zeros(1, 100, 100)
+    x[:, 30:50, 30:50] = 1
+    image = resize_crop(x, 37, 1.0, "bilinear")[0]
+    mask = resize_crop(x, 37, 1.0, "nearest-exact")[0]
+    rows_img = torch.nonzero(image.sum(1) > 0.5 * image.sum(1).max()).flatten()
+    rows_mask = torch.nonzero(mask.sum(1)).flatten()
+    assert (rows_mask.min().item(), rows_mask.max().item()) == (rows_img.min().item(), rows_img.max().item()) == (11, 17)
+    with pytest.raises(ValueError, match="valid choices"):
+        resize_crop(x, 32, mode="bicubicc")

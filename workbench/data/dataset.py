@@ -25,11 +25,18 @@ from workbench.utils.threads import single_thread
 __all__ = ["SliceDataset", "resize_crop"]
 
 
+RESIZE_MODES = ("bilinear", "nearest-exact", "nearest")
+
+
 def resize_crop(x: torch.Tensor, size: int, resize_factor: float = 1.1, mode: str = "bilinear") -> torch.Tensor:
     """(C, H, W) -> (C, size, size): resize the shorter side to ``resize_factor * size``, centre-crop.
 
-    ``mode`` is ``"bilinear"`` for images and ``"nearest"`` for masks.
+    ``mode`` is ``"bilinear"`` for images and ``"nearest-exact"`` for masks (pixel-centre sampling:
+    plain ``"nearest"`` floors indices and shifts a downsampled mask by up to half a pixel
+    against the bilinear image).
     """
+    if mode not in RESIZE_MODES:
+        raise ValueError(f"unknown resize mode {mode!r}; valid choices: {', '.join(RESIZE_MODES)}")
     if x.ndim != 3:
         raise ValueError(f"expected (C, H, W), got shape {tuple(x.shape)}")
     h, w = x.shape[-2:]
@@ -116,7 +123,7 @@ class SliceDataset(Dataset):
         image = stack_windows(torch.from_numpy(hu), self.windows)  # (C, H, W)
         masks = torch.from_numpy(np.stack([mask, brain]).astype(np.float32))  # (2, H, W)
         image = resize_crop(image, self.size, self.resize_factor, "bilinear").clamp_(0.0, 1.0)
-        masks = resize_crop(masks, self.size, self.resize_factor, "nearest")
+        masks = resize_crop(masks, self.size, self.resize_factor, "nearest-exact")
         return {
             "image": image.contiguous(),
             "mask": masks[0].contiguous(),
