@@ -8,7 +8,7 @@
 - :class:`LabNotebook`: open a notebook, wait for an idle kernel, run all cells, press keys on an
   ipywidgets slider and read the plotly figure's text.
 
-Import the fixtures in a conftest (``from live_lab import browser, lab_server``). Seen: ~20 s per
+The fixtures are registered for every test by ``pytest_plugins = ["live_lab"]`` in tests/conftest.py. Seen: ~20 s per
 live test on 2 cores.
 """
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from notebook_helpers import explorer_copy
-from live_lab import LabNotebook, browser, lab_server  # noqa: F401  (fixtures)
+from live_lab import LabNotebook
 from workbench.reports.browser import find_chromium
 
 pytestmark = [pytest.mark.browser,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from live_lab import LabNotebook, browser, lab_server  # noqa: F401  (fixtures)
+from live_lab import LabNotebook
 from workbench.reports import export_html
 from workbench.reports.browser import can_unshare_network, dump_dom, find_chromium, screenshot
 
