@@ -148,3 +148,24 @@ def test_explain_cli(study_cohort, study_classifiers, tmp_path, capsys):
     assert "4 NIfTI files" in capsys.readouterr().out
     volumes = pd.read_csv(tmp_path / "o" / "volumes.csv").set_index("method")
     assert volumes.loc["swin_sam", "threshold"] == 0.11 and volumes.loc["gradcam", "threshold"] == 0.5
+
+
+def test_dicom_rows_get_the_series_affine(study_classifiers, tmp_path, monkeypatch):
+    """A DICOM series (synthetic RSNA layout): voxel (0, 0, k) of the export sits at slice k's ImagePositionPatient."""
+    import pydicom
+
+    from workbench.data.manifest import build_manifest
+    from workbench.data.synth.cohort import write_layouts
+
+    monkeypatch.setenv("WORKBENCH_ID_KEY", "0123456789abcdef-test")
+    root = write_layouts(tmp_path, ["rsna"], subjects=1, seed=1, size=48, n_slices=4)["rsna"]
+    frame = build_manifest("rsna", root, n_folds=0)[0].sort_values("slice_index")
+    write_manifest(frame, tmp_path / "m.csv")
+    cfg = ExportConfig(checkpoint=str(study_classifiers["binary"]), manifest=str(tmp_path / "m.csv"), root=str(root),
+                       out=str(tmp_path / "x"))
+    img = nib.load(str(export_explanations(cfg).files[0]))
+    assert img.shape == (48, 48, len(frame))  # (columns, rows, slices)
+    for k, rel in enumerate(frame["image_path"]):
+        ds = pydicom.dcmread(str(root / rel), stop_before_pixels=True)
+        lps = np.array([float(v) for v in ds.ImagePositionPatient])
+        assert np.allclose(img.affine @ [0, 0, k, 1], [-lps[0], -lps[1], lps[2], 1], atol=1e-3)

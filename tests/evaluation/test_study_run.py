@@ -95,6 +95,17 @@ def test_a_finished_baseline_trained_with_other_settings_is_not_reused(study, tm
         run_study(dataclasses.replace(cfg, output=str(out), baseline_batch_size=4))
 
 
+def test_a_fold_subset_run_caches_rows_a_full_run_can_reuse(study_cohort, study_classifiers, tmp_path):
+    """Cached rows are manifest row numbers, so statistics from a run over folds (1, 2) land on the right
+    slices of a later run over every fold (regression: they were positions in the subset)."""
+    kw = dict(methods=("hgi_sam",))
+    run_study(_config(study_cohort, study_classifiers, tmp_path / "a", folds=(1, 2), **kw))
+    resumed = run_study(_config(study_cohort, study_classifiers, tmp_path / "a", **kw))
+    assert resumed.computed == ("fold0/hgi_sam",)
+    fresh = run_study(_config(study_cohort, study_classifiers, tmp_path / "b", **kw))
+    pd.testing.assert_frame_equal(resumed.slices, fresh.slices)
+
+
 def _perturb_fold(manifest: Path, root: Path, fold: int, dest: Path) -> Path:
     """Copy of the cohort whose masks of ``fold``'s subjects are shifted by 9 rows (a different truth)."""
     shutil.copytree(root, dest)

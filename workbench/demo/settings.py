@@ -12,13 +12,16 @@ __all__ = ["DemoSettings", "TINY", "step_settings"]
 class DemoSettings:
     """Sizes of the two synthetic cohorts, of the classifiers' training and of the studies.
 
-    The evaluation cohort (masks, subject-wise folds) plays PhysioNet CT-ICH; the training cohort,
+    Training from scratch needs a few hundred steps with a short warm-up before a Swin learns
+    (method.md section 10): ``epochs`` x ~12 class-balanced steps, ``warmup_steps`` 30, and no early
+    stop within that budget (``patience`` = ``epochs``; the best epoch is still the lowest validation
+    loss). The evaluation cohort (masks, subject-wise folds) plays PhysioNet CT-ICH; the training cohort,
     another seed, plays RSNA (the classifiers never see an evaluation subject, as in the paper).
     ``baselines``: comma-separated fully supervised baselines of the comparison study (unet,
-swin_unetr; "" = none, the default: a U-Net needs ~30 epochs per fold, beyond the demo's
-15-minute budget), trained per fold for ``baseline_epochs``. ``max_slices`` caps the lesion
-slices each study notebook scores (0 = all); ``study_runs`` > 0 keeps only the first runs of
-each study grid (tests).
+    swin_unetr; "" = none, the default: a U-Net needs ~30 epochs per fold, beyond the demo's
+    15-minute budget), trained per fold for ``baseline_epochs``. ``max_slices`` caps the lesion
+    slices each study notebook scores (0 = all); ``study_runs`` > 0 keeps only the first runs of
+    each study grid (tests).
     """
 
     subjects: int = 20
@@ -29,10 +32,11 @@ each study grid (tests).
     seed: int = 0
     folds: int = 5
     preset: str = "cpu-small"
-    epochs: int = 10
+    epochs: int = 25
+    warmup_steps: int = 30
     max_steps: int = 0
     batch_size: int = 32
-    patience: int = 3
+    patience: int = 25
     baselines: str = ""
     baseline_epochs: int = 30
     max_slices: int = 0
@@ -53,13 +57,13 @@ each study grid (tests).
 
 # What the tests (and `workbench demo --tiny`) run: the whole chain in about a minute.
 TINY = DemoSettings(subjects=6, train_subjects=6, size=64, train_size=64, slices=6, folds=3, preset="test-tiny",
-                    epochs=1, max_steps=2, batch_size=8, patience=1, baselines="", baseline_epochs=1, max_slices=6,
+                    epochs=1, warmup_steps=1, max_steps=2, batch_size=8, patience=1, baselines="", baseline_epochs=1, max_slices=6,
                     study_runs=1, workers=2)
 
 # Which settings each step depends on: a finished step is redone only when these change.
 _STEP_KEYS = {
     "data": ("subjects", "train_subjects", "size", "train_size", "slices", "seed", "folds"),
-    "train": ("preset", "epochs", "max_steps", "batch_size", "patience", "seed"),
+    "train": ("preset", "epochs", "warmup_steps", "max_steps", "batch_size", "patience", "seed"),
     "evaluate": ("baselines", "baseline_epochs"),
     "studies": ("max_slices", "study_runs"),
     "reports": (),

@@ -19,7 +19,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -145,7 +144,7 @@ def _evaluation_frame(cfg: StudyConfig) -> tuple[pd.DataFrame, list[int]]:
     bad = [k for k in folds if k not in present]
     if bad or len(folds) < 2:
         raise DataError(cfg.manifest, f"folds {bad or folds} cannot be evaluated; folds present: {present} (need >= 2)")
-    frame = frame[frame["fold"].isin(folds)].reset_index(drop=True)
+    frame = frame[frame["fold"].isin(folds)]  # the index keeps the manifest row numbers (cache "row")
     no_mask = int((frame["has_mask"] == 0).sum())
     if no_mask:
         raise DataError(cfg.manifest, f"{no_mask} rows have has_mask = 0; the study scores segmentations against "
@@ -176,8 +175,8 @@ def run_study(config: StudyConfig | str | Path) -> StudyResult:
         todo = [m for m in cfg.methods if not _is_cached(out, k, m, signatures[m])]
         if not todo:
             continue
-        rows = np.flatnonzero(frame["fold"].to_numpy() == k)
-        data = CachedImages(SliceDataset(frame.iloc[rows], cfg.root, size=cfg.size, brain_mask=cfg.brain_mask),
+        rows = frame.index[frame["fold"] == k].to_numpy()  # manifest row numbers
+        data = CachedImages(SliceDataset(frame.loc[rows], cfg.root, size=cfg.size, brain_mask=cfg.brain_mask),
                             desc=f"fold {k}: loading", keys=("image", "mask", "brain_mask"))
         for group, names in _groups(todo):
             extra = {}
@@ -194,7 +193,7 @@ def run_study(config: StudyConfig | str | Path) -> StudyResult:
             seconds = time.perf_counter() - t0
             for m in names:
                 tensors_path, meta_path = _cache_paths(out, k, m)
-                save_tensors(tensors_path, {**stats[m], "row": torch.from_numpy(rows)})
+                save_tensors(tensors_path, {**stats[m], "row": torch.from_numpy(rows.copy())})
                 write_json_atomic(meta_path, {"signature": signatures[m], "fold": k, "method": m, "group": group,
                                               "slices": len(rows), "seconds": seconds / len(names),
                                               "group_seconds": seconds, **extra})
@@ -207,7 +206,7 @@ def run_study(config: StudyConfig | str | Path) -> StudyResult:
 
 
 def _load_method(out: Path, folds: list[int], method: str) -> dict[str, torch.Tensor]:
-    """One method's statistics over all folds, concatenated; ``row`` indexes the evaluation frame."""
+    """One method's statistics over all folds, concatenated; ``row`` is the manifest row number."""
     parts = [load_tensors(_cache_paths(out, k, method)[0]) for k in folds]
     return {key: torch.cat([p[key] for p in parts]) for key in parts[0]}
 

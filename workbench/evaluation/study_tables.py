@@ -23,7 +23,7 @@ from workbench.evaluation.thresholds import FIXED_THRESHOLDS, FoldThreshold, fix
     threshold_rows
 from workbench.utils.io import write_csv_atomic, write_text_atomic
 
-__all__ = ["TABLES", "study_grid", "choose_thresholds", "slice_table", "fold_table", "curve_table", "build_tables",
+__all__ = ["TABLES", "study_grid", "choose_thresholds", "frame_positions", "slice_table", "fold_table", "curve_table", "build_tables",
            "write_tables", "read_tables"]
 
 TABLES = ("slices", "folds", "summary", "curves", "timing")
@@ -59,8 +59,8 @@ def choose_thresholds(cfg: StudyConfig, method: str, stats: dict[str, torch.Tens
 def slice_table(cfg: StudyConfig, frame: pd.DataFrame, spacing: torch.Tensor, method: str,
                 stats: dict[str, torch.Tensor], chosen: dict[int, FoldThreshold], grid: torch.Tensor) -> pd.DataFrame:
     """Rows of one method (M slices) at each slice's fold threshold. spacing: (N, 3) model-pixel mm
-    of the evaluation frame's rows; ``stats["row"]`` indexes the frame."""
-    rows = stats["row"].long()
+    of the evaluation frame's rows; ``stats["row"]`` holds manifest row numbers (the frame's index)."""
+    rows = frame_positions(frame, stats["row"])
     sub = frame.iloc[rows.numpy()]
     folds = torch.as_tensor(sub["fold"].to_numpy().copy())
     q = torch.tensor([_grid_index(grid, chosen[int(k)].threshold) for k in folds.tolist()])[:, None]  # (M, 1)
@@ -77,6 +77,15 @@ def slice_table(cfg: StudyConfig, frame: pd.DataFrame, spacing: torch.Tensor, me
         "detected": (pred_n > cfg.min_pixels).numpy(), "det_score": stats["det_score"].numpy(),
         "prob": stats["prob"].numpy(), "gt_ml": (target_n * voxel_ml).numpy(), "pred_ml": (pred_n * voxel_ml).numpy(),
     })
+
+
+def frame_positions(frame: pd.DataFrame, manifest_rows: torch.Tensor) -> torch.Tensor:
+    """Positions (M,) in ``frame`` of the manifest row numbers ``manifest_rows`` (M,); an error if any is missing."""
+    pos = frame.index.get_indexer(manifest_rows.numpy())
+    if (pos < 0).any():
+        raise ValueError(f"cached statistics refer to manifest rows {manifest_rows.numpy()[pos < 0][:5].tolist()} that "
+                         "the evaluation frame lacks; delete the study's cache/ folder and rerun")
+    return torch.from_numpy(pos)
 
 
 def fold_table(slices: pd.DataFrame, chosen: dict[str, dict[int, FoldThreshold]]) -> pd.DataFrame:
@@ -115,7 +124,7 @@ def build_tables(cfg: StudyConfig, frame: pd.DataFrame, grid: torch.Tensor,
     spacing = model_spacing(frame, source_shapes(frame, cfg.root), cfg.size)
     slices, curves, chosen = [], [], {}
     for method, st in stats.items():
-        folds = torch.as_tensor(frame["fold"].to_numpy().copy())[st["row"].long()]
+        folds = torch.as_tensor(frame["fold"].to_numpy().copy())[frame_positions(frame, st["row"])]
         chosen[method] = choose_thresholds(cfg, method, st, folds, grid)
         slices.append(slice_table(cfg, frame, spacing, method, st, chosen[method], grid))
         curves.append(curve_table(method, st, folds, grid))

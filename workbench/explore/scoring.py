@@ -118,10 +118,14 @@ class HeadEnergy:
     def __init__(self, gradient: str = "logits"):
         self.gradient = gradient
         self.sums: dict[tuple[int, int, int], list[float]] = {}
+        self.uniform = [0.0, 0]  # what a constant map inside the brain scores: the lesion's share of the brain
 
     def add(self, result, mask: torch.Tensor, brain: torch.Tensor) -> None:
         """One batch: capture ``result``, lesion ``mask`` (B, S, S) bool, ``brain`` (B, S, S)."""
         size = tuple(mask.shape[-2:])
+        chance = energy_pointing_game(brain.float(), mask)
+        self.uniform[0] += float(chance[torch.isfinite(chance)].sum())
+        self.uniform[1] += int(torch.isfinite(chance).sum())
         for rec in result.blocks:
             maps = head_maps(rec, SwinSamOptions(heads="none"))  # (B, h, T, T)
             alpha = head_weights(rec.gradient(self.gradient), "gradnorm")
@@ -135,9 +139,11 @@ class HeadEnergy:
                 acc[2] += int(ok.sum())
 
     def frame(self) -> pd.DataFrame:
-        """Columns stage, block, head (1-based), energy, alpha, n, alpha_rank (1 = largest α in its block)."""
+        """Columns stage, block, head (1-based), energy, alpha, n, alpha_rank (1 = largest α in its
+        block) and enrichment = energy / the energy of a uniform map over the brain (1 = chance)."""
         frame = pd.DataFrame([{"stage": s + 1, "block": b + 1, "head": h + 1, "energy": e / max(n, 1),
                                "alpha": a / max(n, 1), "n": n} for (s, b, h), (e, a, n) in self.sums.items()])
+        frame["enrichment"] = frame["energy"] / (self.uniform[0] / max(self.uniform[1], 1))
         frame["alpha_rank"] = frame.groupby(["stage", "block"])["alpha"].rank(ascending=False, method="first").astype(int)
         return frame
 
