@@ -9,10 +9,10 @@ import os
 from pathlib import Path
 
 from notebook_helpers import explorer_copy
-from live_lab import LabNotebook, browser, lab_server  # noqa: F401  (fixtures)
+from live_lab import LabNotebook
 
 
-def test_shoot_explorer(lab_server, browser, tmp_path):  # noqa: F811
+def test_shoot_explorer(lab_server, browser, tmp_path):
     run_dir, png = os.environ["SHOT_RUN_DIR"], Path(os.environ["SHOT_PNG"])
     folder = explorer_copy(tmp_path / "notebooks", run_dir).parent
     page = browser.new_page(viewport={"width": 1500, "height": 1250})
