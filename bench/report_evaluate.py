@@ -82,7 +82,7 @@ def _caveats(summary: pd.DataFrame) -> list[str]:
             out.append(f"- **The {task} classifier is near chance on the evaluation cohort (ROC-AUC "
                        f"{rows.loc[name, 'det_auc']:.3f}).** Its attention maps explain a model that has not learned to "
                        "find the bleed, so the weak-method rows and the claims about them describe an undertrained "
-                       "classifier, not the methods. A longer training run (docs/notes/training.md) is needed first.")
+                       "classifier, not the methods. A longer training run (docs/guide/training.md) is needed first.")
     return out
 
 
@@ -137,7 +137,7 @@ def write_report(config_path: Path, work: Path) -> Path:
         f"{int(slices.drop_duplicates(['volume_id', 'slice_index'])['has_lesion'].sum())} slices with hemorrhage, "
         f"{slices['fold'].nunique()} subject-wise folds (stratified by ICH slice count)",
         "- weak methods: ONE classifier pair for all folds, trained on a SEPARATE synthetic cohort (seed 100), as the "
-        "paper trains on RSNA and evaluates on PhysioNet; preset `cpu-small`, 128 px, recipe of docs/notes/training.md",
+        "paper trains on RSNA and evaluates on PhysioNet; preset `cpu-small`, 128 px, recipe of docs/guide/training.md",
         *_classifier_lines(work, cfg),
         f"- fully supervised baselines: per test fold, trained on the other folds' masks (validation / early stopping "
         f"on the next fold), at most {cfg.baseline_epochs} epochs"

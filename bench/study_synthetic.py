@@ -7,7 +7,7 @@ Stages (each skips what a previous run finished, so re-running the same command 
    evaluates on PhysioNet; here two synthetic cohorts with different seeds play those roles, so the
    weak methods' classifier never saw an evaluation subject.
 2. ``train``: the binary and the multilabel CPU classifiers (``workbench train``, preset
-   ``cpu-small``, recipe of docs/notes/training.md) on the training cohort, validation / early
+   ``cpu-small``, recipe of docs/guide/training.md) on the training cohort, validation / early
    stopping on its fold 0; both run side by side, one torch thread each.
 3. ``study``: ``workbench evaluate`` (5-fold, all 8 methods, nested thresholds) on the evaluation
    cohort; the U-Net / SwinUNETR baselines are trained per fold inside it.

@@ -1,5 +1,5 @@
 """Fully supervised ICH segmentation baselines: a 4-level 2D U-Net and SwinUNETR (2D), Dice + CE,
-trained per cross-validation fold on the lesion masks. See docs/notes/baselines.md.
+trained per cross-validation fold on the lesion masks. See docs/guide/baselines.md.
 
 - :mod:`.models`: configs, presets and the factory :func:`create_baseline` (``unet``, ``swin_unetr``).
 - :mod:`.config`: :class:`BaselineTrainConfig` and the MONAI ``DiceCELoss``.

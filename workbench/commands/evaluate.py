@@ -9,7 +9,7 @@ HELP = "Run (or resume) the evaluation study of a YAML config: weak maps, baseli
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", required=True, help="study YAML, e.g. studies/paper_protocol.yaml (docs/notes/study.md)")
+    p.add_argument("--config", required=True, help="study YAML, e.g. studies/paper_protocol.yaml (docs/guide/study.md)")
     p.add_argument("--out", default=None, help="output folder (default: the config's `output`)")
     p.add_argument("--methods", nargs="+", default=None, help="override the config's methods")
     p.add_argument("--threshold-mode", default=None, choices=("nested", "fixed"), help="override the config's mode")

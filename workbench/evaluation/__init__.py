@@ -1,7 +1,7 @@
 """Evaluation: segmentation, localisation, faithfulness and detection metrics, aggregation, thresholds.
 
 Pure torch functions, batched over the first axis, one value per sample; NaN marks an undefined
-value (empty ground truth) and every reduction skips NaN explicitly. See docs/notes/evaluation.md.
+value (empty ground truth) and every reduction skips NaN explicitly. See docs/guide/evaluation.md.
 
 - :mod:`.overlap`: Dice, IoU, Dice / IoU versus threshold curves.
 - :mod:`.localisation`: pointing game, energy pointing game, relevance rank accuracy, map ROC-AUC.

@@ -1,6 +1,6 @@
 """The paper's study in one call: :func:`run_study` (``workbench evaluate --config F``).
 
-Protocol (method.md sections 4-6, docs/notes/study.md): K subject-wise folds of the evaluation
+Protocol (method.md sections 4-6, docs/guide/study.md): K subject-wise folds of the evaluation
 manifest; weak methods read one classifier for all folds (trained on a separate cohort); the
 U-Net / SwinUNETR baselines are trained per test fold on the other folds' masks; every map is
 scored at every grid threshold once; thresholds are chosen per test fold on the OTHER folds only
@@ -9,7 +9,7 @@ scored at every grid threshold once; thresholds are chosen per test fold on the 
 Resumable: each (fold, method) writes ``cache/fold{k}/{method}.safetensors`` (per-slice statistics)
 and ``.json`` (signature of the settings, timing) atomically; a rerun skips every pair whose
 signature matches, and the baselines resume their own run folders. Outputs: see
-:mod:`workbench.evaluation.study_tables` and docs/notes/study.md.
+:mod:`workbench.evaluation.study_tables` and docs/guide/study.md.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ __all__ = ["StudyResult", "run_study", "load_study"]
 
 @dataclass(frozen=True)
 class StudyResult:
-    """Tables of a study (pandas frames, formats in docs/notes/study.md) and what this run computed.
+    """Tables of a study (pandas frames, formats in docs/guide/study.md) and what this run computed.
 
     computed: ``"fold{k}/{method}"`` pairs computed by this call (empty when everything came from
     the cache or from :func:`load_study`); timing: per (fold, method) seconds and slice counts.

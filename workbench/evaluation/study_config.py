@@ -81,7 +81,7 @@ class StudyConfig:
     than this many pixels are predicted. baseline_*: per-fold baseline training (epochs is the
     maximum, per baseline in ``baseline_epoch_overrides``; early stopping on the fold after the test
     fold); baseline_threshold: their fixed
-    probability threshold (never tuned, see docs/notes/study.md).
+    probability threshold (never tuned, see docs/guide/study.md).
     """
 
     manifest: str

@@ -1,4 +1,4 @@
-"""The study's tables from the cached per-slice statistics (formats in docs/notes/study.md).
+"""The study's tables from the cached per-slice statistics (formats in docs/guide/study.md).
 
 - ``slices.csv``: one row per slice x method, at the threshold of the slice's fold;
 - ``folds.csv``: one row per method x fold: the threshold, how it was chosen, test-fold metrics;

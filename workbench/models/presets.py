@@ -1,7 +1,7 @@
 """Named Swin architectures: the paper's Swin-B and small presets that train on a CPU.
 
 Add a variant with :func:`register_preset`. Measured costs on this machine (2 cores) are in
-``docs/notes/training.md``.
+``docs/guide/training.md``.
 """
 
 from __future__ import annotations
