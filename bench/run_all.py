@@ -15,6 +15,13 @@ ROOT = HERE.parent
 ORDER = ["synth", "dataset", "ingest", "explain", "train", "baselines", "evaluate", "demo"]
 
 
+def _demote(md: str) -> str:
+    """Shift a result file's headings so its top level becomes ``##`` (below the page title)."""
+    levels = [len(line) - len(line.lstrip("#")) for line in md.splitlines() if line.startswith("#")]
+    shift = 2 - min(levels) if levels else 0
+    return "\n".join("#" * shift + line if line.startswith("#") else line for line in md.splitlines())
+
+
 def assemble() -> Path:
     sys.path.insert(0, str(ROOT))
     from workbench.utils.io import write_text_atomic
@@ -22,7 +29,7 @@ def assemble() -> Path:
     parts = sorted((HERE / "results").glob("*.md"), key=lambda p: (ORDER.index(p.stem) if p.stem in ORDER else 99, p.stem))
     text = "# Benchmarks\n\nMeasured on this project's CI-class machine (2 cores, no GPU) by the scripts in `bench/`;\n"
     text += "re-run with `make bench`. Ratios are measured within one run.\n\n"
-    text += "\n\n".join(p.read_text().strip() for p in parts) + "\n"
+    text += "\n\n".join(_demote(p.read_text().strip()) for p in parts) + "\n"
     return write_text_atomic(ROOT / "BENCHMARKS.md", text)
 
 
