@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from workbench.baselines.models import BaselineConfig, BaselineNet, create_baseline
-from workbench.models.checkpoint import checkpoint_paths, load_tensors, save_tensors
+from workbench.models.checkpoint import checkpoint_paths, load_checkpoint, save_tensors
 
 __all__ = ["save_baseline", "load_baseline"]
 
@@ -31,12 +31,4 @@ def load_baseline(stem: str | Path, device: str | torch.device = "cpu") -> Basel
 
     ``stem`` may be a run folder, meaning ``folder/best``.
     """
-    stem = Path(stem)
-    if stem.is_dir():
-        stem = stem / "best"
-    weights, cfg_path = checkpoint_paths(stem)
-    if not cfg_path.is_file():
-        raise FileNotFoundError(f"{cfg_path}: baseline config not found")
-    model = create_baseline(BaselineConfig.load(cfg_path))
-    model.load_state_dict(load_tensors(weights), strict=True)
-    return model.to(device).eval()
+    return load_checkpoint(stem, BaselineConfig, create_baseline, device, what="baseline")

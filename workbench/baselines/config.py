@@ -13,7 +13,7 @@ import torch.nn as nn
 from workbench.baselines.models import BASELINES, PRESETS
 from workbench.training.augment import AugmentConfig
 from workbench.training.config import DEVICES
-from workbench.utils.errors import check_choice
+from workbench.utils.errors import check_choice, check_at_least
 from workbench.utils.io import write_json_atomic
 
 __all__ = ["BaselineTrainConfig", "DEFAULT_LR", "MONITORS", "make_loss", "model_options"]
@@ -80,9 +80,7 @@ class BaselineTrainConfig:
         check_choice("preset", self.preset, PRESETS)
         check_choice("monitor", self.monitor, MONITORS)
         check_choice("device", self.device, DEVICES)
-        for name in ("size", "epochs", "batch_size", "eval_batch_size", "patience", "min_epochs"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        check_at_least(self, ("size", "epochs", "batch_size", "eval_batch_size", "patience", "min_epochs"))
         bad_lr = self.lr is not None and self.lr <= 0
         if bad_lr or self.warmup_steps < 0 or self.min_pixels < 0 or not 0 < self.threshold < 1:
             raise ValueError(f"need lr > 0, warmup_steps >= 0, min_pixels >= 0, 0 < threshold < 1; got "

@@ -19,7 +19,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from workbench.utils.errors import check_choice
+from workbench.utils.errors import check_choice, check_at_least
 from workbench.utils.io import write_text_atomic
 
 __all__ = ["MethodSpec", "method_spec", "WEAK_METHODS", "BASELINE_METHODS", "STUDY_METHODS", "THRESHOLD_MODES", "StudyConfig",
@@ -114,10 +114,8 @@ class StudyConfig:
         for name in self.methods:
             method_spec(name)
         check_choice("threshold mode", self.threshold_mode, THRESHOLD_MODES)
-        for name in ("size", "batch_size", "baseline_epochs", "baseline_batch_size", "baseline_patience",
-                     "bootstrap_resamples"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        check_at_least(self, ("size", "batch_size", "baseline_epochs", "baseline_batch_size", "baseline_patience",
+                     "bootstrap_resamples"))
         if len(self.grid) != 3 or not self.grid[2] > 0 or self.grid[1] < self.grid[0]:
             raise ValueError(f"grid must be (start, stop, step) with step > 0 and stop >= start, got {self.grid}")
         if not 0 < self.baseline_threshold < 1 or self.min_pixels < 0:

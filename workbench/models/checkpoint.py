@@ -57,17 +57,21 @@ def save_model(model: nn.Module, stem: str | Path, config: ModelConfig | None = 
     return weights, cfg_path
 
 
-def load_model(stem: str | Path, device: str | torch.device = "cpu") -> nn.Module:
-    """Rebuild the model from ``stem.json`` and load ``stem.safetensors`` (strict), in eval mode.
-
-    ``stem`` may also be a folder, meaning ``folder/best``.
+def load_checkpoint(stem: str | Path, config_cls, build, device: str | torch.device = "cpu", what: str = "checkpoint"):
+    """Rebuild a network with ``build(config_cls.load(stem.json))`` and load ``stem.safetensors``
+    (strict), in eval mode. ``stem`` may be a run folder, meaning ``folder/best``. Never unpickles.
     """
     stem = Path(stem)
     if stem.is_dir():
         stem = stem / "best"
     weights, cfg_path = checkpoint_paths(stem)
     if not cfg_path.is_file():
-        raise FileNotFoundError(f"{cfg_path}: checkpoint config not found")
-    model = build_model(ModelConfig.load(cfg_path))
+        raise FileNotFoundError(f"{cfg_path}: {what} config not found")
+    model = build(config_cls.load(cfg_path))
     model.load_state_dict(load_tensors(weights), strict=True)
     return model.to(device).eval()
+
+
+def load_model(stem: str | Path, device: str | torch.device = "cpu") -> nn.Module:
+    """Rebuild the Swin classifier from ``stem.json`` and load ``stem.safetensors`` (see load_checkpoint)."""
+    return load_checkpoint(stem, ModelConfig, build_model, device, what="checkpoint")

@@ -7,7 +7,7 @@ from typing import Any
 
 from workbench.models.config import TASKS, JsonConfig
 from workbench.training.augment import AugmentConfig
-from workbench.utils.errors import check_choice
+from workbench.utils.errors import check_choice, check_at_least
 
 __all__ = ["TrainConfig", "DEVICES"]
 
@@ -45,9 +45,7 @@ class TrainConfig(JsonConfig):
     def __post_init__(self):
         check_choice("task", self.task, TASKS)
         check_choice("device", self.device, DEVICES)
-        for name in ("epochs", "batch_size", "eval_batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        check_at_least(self, ("epochs", "batch_size", "eval_batch_size"))
         if self.lr <= 0 or self.warmup_steps < 0 or self.patience < 1:
             raise ValueError(f"need lr > 0, warmup_steps >= 0, patience >= 1 (got {self.lr}, "
                              f"{self.warmup_steps}, {self.patience})")

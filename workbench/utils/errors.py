@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-__all__ = ["DataError", "choice_error", "check_choice"]
+__all__ = ["DataError", "choice_error", "check_choice", "check_at_least"]
 
 
 class DataError(ValueError):
@@ -28,3 +28,11 @@ def check_choice(what: str, value, choices: Iterable):
     if value not in choices:
         raise choice_error(what, value, choices)
     return value
+
+
+def check_at_least(obj, names: Iterable[str], minimum: int = 1) -> None:
+    """Raise ValueError naming the first attribute of ``obj`` in ``names`` that is below ``minimum``."""
+    for name in names:
+        value = getattr(obj, name)
+        if value < minimum:
+            raise ValueError(f"{name} must be >= {minimum}, got {value}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Iterable, Sequence
 
 import nibabel as nib
 import numpy as np
@@ -11,7 +11,7 @@ import numpy as np
 from workbench.data.orientation import display_to_las, las_affine
 from workbench.utils.io import atomic_path
 
-__all__ = ["save_nifti"]
+__all__ = ["save_nifti", "write_nifti_pairs"]
 
 
 def save_nifti(path: Path, volume: np.ndarray, spacing: Sequence[float], axcodes: Sequence[str], dtype) -> Path:
@@ -30,3 +30,19 @@ def save_nifti(path: Path, volume: np.ndarray, spacing: Sequence[float], axcodes
     with atomic_path(path) as tmp:
         nib.save(image, tmp)
     return Path(path)
+
+
+def write_nifti_pairs(
+    subjects: Iterable,
+    base: Path,
+    image_dir: str,
+    label_dir: str,
+    axcodes: Sequence[str],
+    labels_of: Callable[[np.ndarray], np.ndarray] = lambda labels: labels,
+) -> None:
+    """Write each subject as ``base/image_dir/<id>.nii.gz`` (int16 HU) and ``base/label_dir/<id>.nii.gz``
+    (uint8 ``labels_of(subject.labels)``), both stored with axes ``axcodes``."""
+    for subject in subjects:
+        name = f"{subject.subject_id}.nii.gz"
+        save_nifti(base / image_dir / name, subject.hu, subject.spacing, axcodes, np.int16)
+        save_nifti(base / label_dir / name, labels_of(np.asarray(subject.labels)), subject.spacing, axcodes, np.uint8)

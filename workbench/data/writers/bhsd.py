@@ -10,9 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable, Sequence
 
-import numpy as np
-
-from workbench.data.writers._nifti import save_nifti
+from workbench.data.writers._nifti import write_nifti_pairs
 from workbench.data.writers.subject import SubjectLike
 
 __all__ = ["write_bhsd"]
@@ -26,9 +24,5 @@ def write_bhsd(
     ``seed`` is accepted for a uniform writer signature (the layout has no random part).
     """
     out_dir = Path(out_dir)
-    base = out_dir / "label_192"
-    for subject in subjects:
-        name = f"{subject.subject_id}.nii.gz"
-        save_nifti(base / "images" / name, subject.hu, subject.spacing, axcodes, np.int16)
-        save_nifti(base / "ground truths" / name, subject.labels, subject.spacing, axcodes, np.uint8)
+    write_nifti_pairs(subjects, out_dir / "label_192", "images", "ground truths", axcodes)
     return out_dir

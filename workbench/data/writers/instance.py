@@ -9,9 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable, Sequence
 
-import numpy as np
-
-from workbench.data.writers._nifti import save_nifti
+from workbench.data.writers._nifti import write_nifti_pairs
 from workbench.data.writers.subject import SubjectLike
 
 __all__ = ["write_instance"]
@@ -25,9 +23,5 @@ def write_instance(
     ``seed`` is accepted for a uniform writer signature (the layout has no random part).
     """
     out_dir = Path(out_dir)
-    base = out_dir / "train"
-    for subject in subjects:
-        name = f"{subject.subject_id}.nii.gz"
-        save_nifti(base / "data" / name, subject.hu, subject.spacing, axcodes, np.int16)
-        save_nifti(base / "label" / name, (np.asarray(subject.labels) > 0), subject.spacing, axcodes, np.uint8)
+    write_nifti_pairs(subjects, out_dir / "train", "data", "label", axcodes, labels_of=lambda labels: labels > 0)
     return out_dir
