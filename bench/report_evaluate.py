@@ -62,12 +62,17 @@ def _classifier_lines(work: Path, cfg) -> list[str]:
         if not (run / "metrics.csv").is_file():
             continue
         m = pd.read_csv(run / "metrics.csv")
-        best, last = m.loc[m["val_loss"].idxmin()], m.iloc[-1]
+        train_cfg = json.loads((run / "train_config.json").read_text()) if (run / "train_config.json").is_file() else {}
+        monitor = train_cfg.get("monitor", "val_loss")
+        auc_col = "val_auc_any" if "val_auc_any" in m else "val_auc"
+        best = m.loc[m[auc_col].idxmax()] if monitor == "val_auc" else m.loc[m["val_loss"].idxmin()]
+        last = m.iloc[-1]
         info = json.loads((run / "trained.json").read_text()) if (run / "trained.json").is_file() else {}
         used = Path(getattr(cfg, f"{task}_checkpoint")).name
+        what = "highest validation ROC-AUC (any)" if monitor == "val_auc" else "lowest validation loss"
         lines.append(f"- {task}: {len(m)} epochs ({int(last['step'])} steps, batch 32, "
-                     f"{info.get('seconds', float('nan')) / 60:.1f} min); lowest validation loss at epoch "
-                     f"{int(best['epoch'])} (ROC-AUC {best['val_auc']:.3f}), last epoch ROC-AUC {last['val_auc']:.3f} "
+                     f"{info.get('seconds', float('nan')) / 60:.1f} min); {what} at epoch "
+                     f"{int(best['epoch'])} (ROC-AUC {best[auc_col]:.3f}), last epoch ROC-AUC {last[auc_col]:.3f} "
                      f"(validation = fold 0 of the TRAINING cohort); the study uses `{used}`")
     return lines
 

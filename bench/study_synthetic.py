@@ -7,10 +7,11 @@ Stages (each skips what a previous run finished, so re-running the same command 
    evaluates on PhysioNet; here two synthetic cohorts with different seeds play those roles, so the
    weak methods' classifier never saw an evaluation subject.
 2. ``train``: the binary and the multilabel CPU classifiers (``workbench train``, preset
-   ``cpu-small``, recipe of docs/guide/training.md) on the training cohort, validation / early
-   stopping on its fold 0; both run side by side, one torch thread each.
+   ``cpu-small``, recipe of docs/guide/training.md) on the training cohort, validation / best
+   checkpoint (highest ROC-AUC) on its fold 0; both run side by side, one torch thread each.
 3. ``study``: ``workbench evaluate`` (5-fold, all 8 methods, nested thresholds) on the evaluation
-   cohort; the U-Net / SwinUNETR baselines are trained per fold inside it.
+   cohort; the U-Net / SwinUNETR baselines are trained per fold inside it, or, by default, by their
+   own ``workbench evaluate --methods NAME`` processes during ``train`` (the study reuses them).
 4. ``report``: ``bench/results/evaluate.md`` with the full results table, the paper's claims
    checked, and the evaluation throughput (slices/s) read from the study's timing record.
 
@@ -45,13 +46,19 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--eval-subjects", type=int, default=35)
     p.add_argument("--slices", type=int, default=16, help="slices per subject")
     p.add_argument("--source-size", type=int, default=128, help="synthetic slice size in pixels")
-    p.add_argument("--epochs", type=int, default=12, help="classifier epochs (cosine horizon)")
+    p.add_argument("--epochs", type=int, default=48,
+                   help="classifier epochs (cosine horizon): 48 x 19 balanced steps ~ 900 steps, the 10-minute budget "
+                        "of bench_train.py")
     p.add_argument("--patience", type=int, default=100,
                    help="early-stopping patience; large by default: the validation loss wanders during warm-up and "
                         "patience 3 stopped a first attempt after 4 epochs at validation AUC 0.58")
-    p.add_argument("--warmup-steps", type=int, default=50, help="classifier warm-up steps (~2.5 balanced epochs)")
+    p.add_argument("--warmup-steps", type=int, default=100, help="classifier warm-up steps (method.md section 10)")
+    p.add_argument("--monitor", default="val_auc", choices=("val_loss", "val_auc"),
+                   help="best checkpoint by validation ROC-AUC (of the TRAINING cohort's fold 0); the study uses `best`")
     p.add_argument("--max-steps", type=int, default=0, help="cap on classifier optimizer steps (0: none)")
-    p.add_argument("--baseline-epochs", type=int, default=8)
+    p.add_argument("--baselines-alongside", nargs="*", default=["unet", "swin_unetr"],
+                   help="baselines trained (and scored) by their own `workbench evaluate --methods NAME` process while "
+                        "the classifiers train, so all cores stay busy; their epochs come from --config")
     p.add_argument("--config", default=str(ROOT / "studies" / "synthetic_protocol.yaml"))
     return p.parse_args(argv)
 
@@ -86,16 +93,24 @@ def stage_train(args: argparse.Namespace, work: Path) -> None:
         cmd = _cli("train", "--manifest", str(work / "train_manifest.csv"), "--root", str(work / "train_cohort" / "physionet"),
                    "--task", task, "--preset", "cpu-small", "--out", str(out), "--val-fold", "0",
                    "--epochs", str(args.epochs), "--patience", str(args.patience),
-                   "--warmup-steps", str(args.warmup_steps), "--max-steps", str(args.max_steps), "--cache", "--threads", "1")
+                   "--warmup-steps", str(args.warmup_steps), "--monitor", args.monitor, "--max-steps", str(args.max_steps), "--cache", "--threads", "1")
         if (out / "last_state.json").is_file():
             cmd.append("--resume")
         out.mkdir(parents=True, exist_ok=True)
         log = open(out / "train.log", "a")
         procs.append((task, out, time.perf_counter(), subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
                                                                         env={**os.environ, "WORKBENCH_PROGRESS": "0"})))
+    for name in args.baselines_alongside:
+        log = open(work / f"baseline_{name}.log", "a")
+        cmd = _cli("evaluate", "--config", str(args.config), "--methods", name, "--threads", "1")
+        procs.append((name, work / f"baseline_{name}", time.perf_counter(),
+                      subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "WORKBENCH_PROGRESS": "0"})))
     for task, out, t0, proc in procs:
         if proc.wait() != 0:
-            raise SystemExit(f"training {task} failed; see {out / 'train.log'}")
+            raise SystemExit(f"{task} failed; see {out / 'train.log' if out.is_dir() else str(out) + '.log'}")
+        if task in args.baselines_alongside:
+            print(f"baseline {task} trained and scored in {time.perf_counter() - t0:.0f} s", flush=True)
+            continue
         write_json_atomic(out / "trained.json", {"task": task, "seconds": time.perf_counter() - t0,
                                                  "load_1_5_15": list(os.getloadavg())})
         print(f"trained {task} in {time.perf_counter() - t0:.0f} s", flush=True)

@@ -76,3 +76,23 @@ def test_model_config_of_a_plain_timm_swin():
     assert cfg.task == "multilabel" and cfg.arch == arch and cfg.preset == "custom"
     with pytest.raises(ValueError, match="head has 3 outputs"):
         model_config(SwinTransformer(num_classes=3, **arch.timm_kwargs()))
+
+
+def test_global_pool_is_part_of_the_architecture(tmp_path):
+    from workbench.models import load_model, save_model
+
+    assert PRESETS["cpu-small"].global_pool == "max" and PRESETS["paper"].global_pool == "avg"
+    torch.manual_seed(0)
+    model = create_model("test-tiny", 2, global_pool="max").eval()
+    x = torch.rand(2, 3, 32, 32)
+    tokens = model.forward_features(x)  # (B, H, W, C): max over the token grid, then the linear head
+    expected = model.head.fc(tokens.amax(dim=(1, 2)))
+    assert torch.allclose(model(x), expected, atol=1e-6)
+    save_model(model, tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
+    assert loaded.workbench_config.arch.global_pool == "max"
+    assert torch.allclose(loaded(x), model(x), atol=1e-6)
+    plain = SwinTransformer(num_classes=2, **dict(PRESETS["test-tiny"].timm_kwargs(), global_pool="avgmax"))
+    assert model_config(plain).arch.global_pool == "avgmax"
+    with pytest.raises(ValueError, match="global_pool.*'mean'.*avg"):
+        SwinArch(global_pool="mean")

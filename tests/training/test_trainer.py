@@ -41,6 +41,17 @@ def test_learns_and_writes_the_run_folder(tmp_path):
     assert best.workbench_config.task == "binary"
 
 
+def test_monitor_val_auc_keeps_the_epoch_with_the_highest_auc(tmp_path):
+    cfg = dataclasses.replace(CFG, epochs=4, monitor="val_auc")
+    result = _fit(tmp_path, "auc", cfg)
+    metrics = pd.read_csv(tmp_path / "auc" / "metrics.csv")
+    best = int(metrics["val_auc_any"].idxmax()) + 1  # first epoch reaching the maximum
+    assert result.best_epoch == best
+    assert result.best_val_loss == pytest.approx(metrics["val_loss"].iloc[best - 1])
+    with pytest.raises(ValueError, match="monitor.*val_loss"):
+        TrainConfig(monitor="auc")
+
+
 def test_multilabel_reports_every_subtype(tmp_path):
     _fit(tmp_path, "ml", dataclasses.replace(CFG, task="multilabel", epochs=1), task="multilabel")
     metrics = pd.read_csv(tmp_path / "ml" / "metrics.csv")

@@ -10,7 +10,7 @@ from workbench.data.windowing import DEFAULT_WINDOWS
 from workbench.models.config import TASKS
 from workbench.models.presets import PRESETS
 from workbench.training.augment import AugmentConfig
-from workbench.training.config import DEVICES, TrainConfig
+from workbench.training.config import DEVICES, MONITORS, TrainConfig
 from workbench.utils.io import write_json_atomic
 
 NAME = "train"
@@ -33,6 +33,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weight-decay", type=float, default=d.weight_decay)
     p.add_argument("--warmup-steps", type=int, default=d.warmup_steps)
     p.add_argument("--patience", type=int, default=d.patience)
+    p.add_argument("--monitor", default=d.monitor, choices=MONITORS,
+                   help="picks the best checkpoint and drives early stopping (val_loss lower, val_auc higher)")
     p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: no limit)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--img-size", type=int, default=None, help="override the preset's input size")
@@ -48,7 +50,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def _config(args) -> TrainConfig:
     return TrainConfig(
         task=args.task, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
-        warmup_steps=args.warmup_steps, patience=args.patience, seed=args.seed, max_steps=args.max_steps,
+        warmup_steps=args.warmup_steps, patience=args.patience, monitor=args.monitor, seed=args.seed, max_steps=args.max_steps,
         num_workers=args.num_workers, device=args.device,
         augment=AugmentConfig(0, 0, 0, 0, 0, 0) if args.no_augment else AugmentConfig(),
     )

@@ -17,9 +17,11 @@ from workbench.data.labels import LABEL_COLUMNS
 from workbench.utils.errors import check_choice
 from workbench.utils.io import write_json_atomic
 
-__all__ = ["TASKS", "BINARY_CLASSES", "JsonConfig", "SwinArch", "ModelConfig", "default_class_names"]
+__all__ = ["TASKS", "GLOBAL_POOLS", "BINARY_CLASSES", "JsonConfig", "SwinArch", "ModelConfig", "default_class_names"]
 
 TASKS: tuple[str, ...] = ("binary", "multilabel")
+GLOBAL_POOLS: tuple[str, ...] = ("avg", "max", "avgmax")
+"""Token pooling before the classifier head (timm ``SelectAdaptivePool2d`` types)."""
 """Learning strategies: ``binary`` (2 logits, CE, class 1 = ICH) or ``multilabel`` (6 sigmoids)."""
 
 BINARY_CLASSES: tuple[str, ...] = ("no_ich", "ich")
@@ -58,7 +60,10 @@ class JsonConfig:
 class SwinArch(JsonConfig):
     """Keyword arguments of :class:`timm.models.swin_transformer.SwinTransformer` (minus classes).
 
-    ``img_size`` S gives stage grids S/p, S/2p, ... tokens for patch size p.
+    ``img_size`` S gives stage grids S/p, S/2p, ... tokens for patch size p. ``global_pool``
+    pools the last stage's tokens before the linear head: ``avg`` (timm's default, the paper's
+    Swin-B) or ``max`` / ``avgmax``, which keep a lesion covering one or two of the 4 x 4 final
+    tokens from being averaged away (docs/guide/training.md has the measurements).
     """
 
     img_size: int = 128
@@ -70,8 +75,10 @@ class SwinArch(JsonConfig):
     window_size: int | tuple[int, ...] = 8
     mlp_ratio: float = 4.0
     drop_path_rate: float = 0.1
+    global_pool: str = "avg"
 
     def __post_init__(self):
+        check_choice("global_pool", self.global_pool, GLOBAL_POOLS)
         if len(self.depths) != len(self.num_heads):
             raise ValueError(f"depths {self.depths} and num_heads {self.num_heads} must have the same length")
         if self.img_size % self.patch_size:

@@ -103,6 +103,7 @@ def _infer_arch(model: SwinTransformer) -> SwinArch:
         window_size=windows[0] if len(set(windows)) == 1 else windows,
         mlp_ratio=float(mlp.fc1.out_features / mlp.fc1.in_features),
         drop_path_rate=0.0,
+        global_pool=str(getattr(model, "global_pool", "avg") or "avg"),
     )
 
 

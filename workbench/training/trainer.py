@@ -5,7 +5,7 @@ Run folder (``out_dir``)::
 
     train_config.json            the TrainConfig
     metrics.csv                  one row per epoch (rewritten atomically)
-    best.safetensors, best.json  weights + ModelConfig at the lowest validation loss
+    best.safetensors, best.json  weights + ModelConfig at the best validation ``monitor``
     last.safetensors, last.json  weights after the latest epoch
     last_state.{safetensors,json}  optimizer + counters, for --resume
 
@@ -48,6 +48,8 @@ RESUME_FREE_FIELDS = ("num_workers", "device", "eval_batch_size", "max_steps")
 
 @dataclass(frozen=True)
 class FitResult:
+    """``best_val_loss`` is the validation loss of ``best_epoch`` (the best epoch under ``monitor``)."""
+
     out_dir: Path
     best_epoch: int
     best_val_loss: float
@@ -55,6 +57,14 @@ class FitResult:
     epochs_run: int
     stopped_early: bool
     history: tuple[dict, ...]
+
+
+def _monitored(monitor: str, row: dict) -> float:
+    """The epoch's score under ``monitor``, lower is better (RunState keeps ``-AUC`` for ``val_auc``)."""
+    if monitor == "val_loss":
+        return float(row["val_loss"])
+    auc = row.get("val_auc_any", row.get("val_auc", math.nan))
+    return -float(auc) if auc is not None else math.nan
 
 
 def positives_of(dataset: Dataset) -> np.ndarray:
@@ -149,15 +159,16 @@ def fit(model: nn.Module, train_data: Dataset, val_data: Dataset | None, cfg: Tr
                                                                  total_steps, cfg.min_lr),
                "train_loss": all_mean(float(loss_sum) / max(n_steps, 1), device),
                "train_seconds": seconds, "images_per_s": n_images * info.world_size / max(seconds, 1e-9)}
-        improved = True
+        improved, score = True, math.nan
         if val_data is not None and len(val_data):
             val_loss, probs, labels = evaluate(model, val_data, cfg, device)
             metrics = classification_metrics(cfg.task, probs, labels, mcfg.class_names)
             row.update({"val_loss": val_loss, **{f"val_{k}": v for k, v in metrics.items()}})
-            improved = val_loss < run.best_val_loss
+            score = _monitored(cfg.monitor, row)
+            improved = not math.isnan(score) and score < run.best_val_loss
             run.bad_epochs = 0 if improved else run.bad_epochs + 1
         if improved:
-            run.best_val_loss, run.best_epoch = row.get("val_loss", math.nan), epoch + 1
+            run.best_val_loss, run.best_epoch = score, epoch + 1
         run.epoch = epoch + 1
         stop_early = val_data is not None and run.bad_epochs >= cfg.patience
         out_of_steps = bool(cfg.max_steps) and run.step >= cfg.max_steps
@@ -175,6 +186,8 @@ def fit(model: nn.Module, train_data: Dataset, val_data: Dataset | None, cfg: Tr
             on_epoch_end(epoch, row)
         if stop_early or out_of_steps:
             break
-    return FitResult(out_dir=out, best_epoch=run.best_epoch, best_val_loss=run.best_val_loss, steps=run.step,
+    best_row = run.history[run.best_epoch - 1] if 0 < run.best_epoch <= len(run.history) else {}
+    return FitResult(out_dir=out, best_epoch=run.best_epoch, best_val_loss=float(best_row.get("val_loss", math.nan)),
+                     steps=run.step,
                      epochs_run=run.epoch, stopped_early=run.bad_epochs >= cfg.patience and val_data is not None,
                      history=tuple(run.history))
