@@ -52,6 +52,14 @@ def test_monitor_val_auc_keeps_the_epoch_with_the_highest_auc(tmp_path):
         TrainConfig(monitor="auc")
 
 
+def test_monitor_val_auc_with_one_class_validation_still_keeps_a_best(tmp_path):
+    no_ich = ToySlices(24, seed=3, positive_fraction=0.0)  # ROC-AUC undefined (NaN) every epoch
+    result = fit(_model(), TRAIN, no_ich, dataclasses.replace(CFG, epochs=3, monitor="val_auc", patience=5),
+                 tmp_path / "nan")
+    assert result.best_epoch == 1 and result.epochs_run == 3
+    assert (tmp_path / "nan" / "best.json").is_file()
+
+
 def test_multilabel_reports_every_subtype(tmp_path):
     _fit(tmp_path, "ml", dataclasses.replace(CFG, task="multilabel", epochs=1), task="multilabel")
     metrics = pd.read_csv(tmp_path / "ml" / "metrics.csv")

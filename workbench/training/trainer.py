@@ -165,10 +165,13 @@ def fit(model: nn.Module, train_data: Dataset, val_data: Dataset | None, cfg: Tr
             metrics = classification_metrics(cfg.task, probs, labels, mcfg.class_names)
             row.update({"val_loss": val_loss, **{f"val_{k}": v for k, v in metrics.items()}})
             score = _monitored(cfg.monitor, row)
-            improved = not math.isnan(score) and score < run.best_val_loss
+            # an undefined score (NaN: e.g. a validation fold with one class) never improves, but the first
+            # epoch is always kept, so a run always has a `best` checkpoint
+            improved = (not math.isnan(score) and score < run.best_val_loss) or run.best_epoch < 0
             run.bad_epochs = 0 if improved else run.bad_epochs + 1
         if improved:
-            run.best_val_loss, run.best_epoch = score, epoch + 1
+            run.best_val_loss = score if not math.isnan(score) else run.best_val_loss
+            run.best_epoch = epoch + 1
         run.epoch = epoch + 1
         stop_early = val_data is not None and run.bad_epochs >= cfg.patience
         out_of_steps = bool(cfg.max_steps) and run.step >= cfg.max_steps
