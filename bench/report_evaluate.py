@@ -112,7 +112,8 @@ def _baseline_training(out: Path) -> list[str]:
         done = [json.loads(p.read_text()) for p in sorted(folder.glob("fold*/done.json"))]
         if done:
             lines.append(f"- {folder.name} training: {sum(d['seconds'] for d in done) / 60:.1f} min for {len(done)} folds "
-                         f"(epochs run {', '.join(str(d['epochs_run']) for d in done)}; under load ~7)")
+                         f"(epochs run {', '.join(str(d['epochs_run']) for d in done)}; wall time, trained alongside the two "
+                         f"classifiers: 4 single-thread processes on {os.cpu_count()} cores)")
     return lines
 
 
@@ -134,7 +135,8 @@ def write_report(config_path: Path, work: Path) -> Path:
         "",
         f"Written by `bench/study_synthetic.py` on {time.strftime('%Y-%m-%d %H:%M')}; config "
         f"`{config_path.name}` (saved as `{Path(cfg.output).name}/config.yaml`). Machine: {os.cpu_count()} shared "
-        f"cores, load average now {load} (other engineers' jobs ran alongside, so times are upper bounds).",
+        f"cores, load average now {load} (the study's training processes share the cores, so times are upper "
+        "bounds).",
         "",
         "## Setup",
         "",
