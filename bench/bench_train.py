@@ -286,9 +286,9 @@ def main() -> int:
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--warmup-steps", type=int, default=100, help="linear warm-up steps (method.md section 10)")
     p.add_argument("--patience", type=int, default=100,
-                   help="early-stopping patience in epochs; large by default: the validation loss wanders for the "
+                   help="early-stopping patience in epochs; large by default: the validation score wanders for the "
                         "first ~300 steps, and patience 5-10 stopped earlier runs at chance (the best checkpoint is "
-                        "still the lowest validation loss)")
+                        "still the best epoch under --monitor)")
     p.add_argument("--epochs", type=int, default=0, help="cosine horizon (0: planned from a step-time probe)")
     p.add_argument("--monitor", default="val_auc", choices=("val_loss", "val_auc"),
                    help="best checkpoint (tested) by validation AUC: with 50/50 balanced batches the validation loss "
