@@ -3,8 +3,8 @@ the synthetic cohort sooner. Results in ``bench/results/recipe.md`` (+ ``recipe.
 
 Each variant trains a binary Swin (plain timm ``SwinTransformer``, the preset's architecture with
 the variant's changes) for a fixed number of optimizer steps on folds 2-4 of the bench cohort
-(``bench_train.py``'s), with class-balanced batches (half ICH), the workbench augmentation, AdamW,
-warm-up + cosine, clipping 1.0; it records the smoothed training loss and the validation ROC-AUC
+(``bench_train.py``'s), with class-balanced batches (half ICH, drawn with replacement) and the
+trainer's own step (``train_step``: augmentation, AdamW, clipping 1.0) under warm-up + cosine; it records the smoothed training loss and the validation ROC-AUC
 (fold 1) every ``--eval-every`` steps, and the held-out ROC-AUC (fold 0) at the end. A ResNet-18
 (timm, from scratch) row checks how learnable the cohort is for a convolutional net at the same
 budget. Variants run one after another, or two at a time with one thread each (``--parallel 2``).
@@ -16,6 +16,7 @@ budget. Variants run one after another, or two at a time with one thread each (`
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -24,22 +25,24 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(1, str(ROOT / "bench"))
 
 from bench_train import ensure_cohort, machine  # noqa: E402
-from workbench.training.augment import AugmentConfig, augment_batch  # noqa: E402
-from workbench.training.schedule import lr_at, param_groups, set_lr  # noqa: E402
+from workbench.models import PRESETS  # noqa: E402
+from workbench.training import TrainConfig  # noqa: E402
+from workbench.training.augment import AugmentConfig  # noqa: E402
+from workbench.training.loop import make_optimizer, train_step  # noqa: E402
+from workbench.training.schedule import lr_at  # noqa: E402
 from workbench.utils.io import write_json_atomic, write_text_atomic  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 NO_AUG = AugmentConfig(flip_p=0, rotation_deg=0, scale=0, translate=0, noise_std=0, noise_p=0)
 
 # name: (changes to the baseline below, one line of what it tests)
-BASE = {"size": 128, "patch": 4, "embed": 48, "pool": "avg", "lr": 3e-4, "batch": 32, "aug": "full", "cnn": False}
+BASE = {"size": 128, "patch": 4, "pool": "avg", "lr": 3e-4, "batch": 32, "aug": "full", "cnn": False}
 VARIANTS: dict[str, tuple[dict, str]] = {
     "avg": ({}, "cpu-small as first shipped: average pooling of the final 4 x 4 tokens"),
     "max": ({"pool": "max"}, "max pooling of the final tokens"),
@@ -59,7 +62,7 @@ def _augment(name: str) -> AugmentConfig:
 
 
 def _load(cohort: Path, size: int) -> dict:
-    """uint8 images and ``any`` labels of folds 2-4 (train), 1 (val) and 0 (test) at ``size`` px."""
+    """Cached images (uint8) and labels of folds 2-4 (train), 1 (val) and 0 (test) at ``size`` px."""
     from workbench.data.dataset import SliceDataset
     from workbench.training import prepare_splits
     from workbench.training.cache import CachedImages
@@ -67,21 +70,32 @@ def _load(cohort: Path, size: int) -> dict:
     manifest, root = ensure_cohort(cohort, 100, 256, 24)
     splits = prepare_splits(manifest, root, val_fold=1, exclude_folds=[0])
     test = prepare_splits(manifest, root, val_fold=0).val
-    out = {}
-    for key, frame in (("train", splits.train), ("val", splits.val), ("test", test)):
-        cache = CachedImages(SliceDataset(frame, root, size=size, brain_mask=False), desc=f"cache {key}")
-        out[key] = (cache.data["image"], cache.data["labels"][:, 0])
-    return out
+    return {key: CachedImages(SliceDataset(frame, root, size=size, brain_mask=False), desc=f"cache {key}")
+            for key, frame in (("train", splits.train), ("val", splits.val), ("test", test))}
 
 
 @torch.no_grad()
-def _auc(model, x: torch.Tensor, y: torch.Tensor) -> float:
+def _auc(model, data, cfg: TrainConfig) -> float:
+    """Detection ROC-AUC of ``model`` on cached ``data``. Not ``training.loop.evaluate``: its DataLoader
+    draws a seed from the global RNG, which would shift drop-path in the steps after every evaluation."""
     from sklearn.metrics import roc_auc_score
 
+    x, y, n = data.data["image"], data.data["labels"][:, 0], cfg.eval_batch_size
     model.eval()
-    probs = torch.cat([torch.softmax(model(x[i:i + 96].float() / 255), 1)[:, 1] for i in range(0, len(x), 96)])
+    probs = torch.cat([torch.softmax(model(x[i:i + n].float() / 255), 1)[:, 1] for i in range(0, len(x), n)])
     model.train()
     return float(roc_auc_score(y.numpy() > 0.5, probs.numpy()))
+
+
+def _model(v: dict) -> torch.nn.Module:
+    if v["cnn"]:
+        import timm
+
+        return timm.create_model("resnet18", pretrained=False, num_classes=2)
+    from timm.models.swin_transformer import SwinTransformer
+
+    arch = dataclasses.replace(PRESETS["cpu-small"], img_size=v["size"], patch_size=v["patch"], global_pool=v["pool"])
+    return SwinTransformer(num_classes=2, **arch.timm_kwargs())  # plain timm (fused attention as timm sets it)
 
 
 def run_variant(name: str, cohort: Path, steps: int, warmup: int, eval_every: int, threads: int) -> dict:
@@ -91,39 +105,25 @@ def run_variant(name: str, cohort: Path, steps: int, warmup: int, eval_every: in
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     data = _load(cohort, v["size"])
-    if v["cnn"]:
-        import timm
-
-        model = timm.create_model("resnet18", pretrained=False, num_classes=2)
-    else:
-        from timm.models.swin_transformer import SwinTransformer
-
-        model = SwinTransformer(img_size=v["size"], patch_size=v["patch"], embed_dim=v["embed"], depths=(2, 2, 2, 2),
-                                num_heads=(3, 6, 12, 24), window_size=8, drop_path_rate=0.1, num_classes=2,
-                                global_pool=v["pool"])
-    opt = torch.optim.AdamW(param_groups(model, 0.05), lr=v["lr"])
-    aug, g = _augment(v["aug"]), torch.Generator().manual_seed(0)
-    (xtr, ytr), (xva, yva), (xte, yte) = data["train"], data["val"], data["test"]
-    pos, neg = (ytr > 0.5).nonzero().flatten(), (ytr < 0.5).nonzero().flatten()
+    model = _model(v)
+    cfg = TrainConfig(task="binary", lr=v["lr"], batch_size=v["batch"], augment=_augment(v["aug"]), eval_batch_size=96)
+    opt, g = make_optimizer(model, cfg), torch.Generator().manual_seed(0)
+    images, labels = data["train"].data["image"], data["train"].data["labels"]
+    pos, neg = (labels[:, 0] > 0.5).nonzero().flatten(), (labels[:, 0] < 0.5).nonzero().flatten()
     start, ema, curve = time.perf_counter(), None, []
-    for step in range(steps):
+    for step in range(steps):  # half ICH, half not, drawn with replacement
         half = v["batch"] // 2
         idx = torch.cat([pos[torch.randint(len(pos), (half,), generator=g)],
                          neg[torch.randint(len(neg), (v["batch"] - half,), generator=g)]])
-        images = augment_batch(xtr[idx].float() / 255, aug, g)
-        set_lr(opt, lr_at(step, v["lr"], warmup, steps, 1e-6))
-        loss = F.cross_entropy(model(images), ytr[idx].round().long())
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        ema = loss.item() if ema is None else 0.95 * ema + 0.05 * loss.item()
+        loss = train_step(model, opt, images[idx].float() / 255, labels[idx], cfg, g,
+                          lr_at(step, v["lr"], warmup, steps, 1e-6)).item()
+        ema = loss if ema is None else 0.95 * ema + 0.05 * loss
         if (step + 1) % eval_every == 0 or step + 1 == steps:
-            curve.append({"step": step + 1, "train_loss_ema": round(ema, 3), "val_auc": round(_auc(model, xva, yva), 3),
+            curve.append({"step": step + 1, "train_loss_ema": round(ema, 3), "val_auc": round(_auc(model, data["val"], cfg), 3),
                           "seconds": round(time.perf_counter() - start)})
             print(name, curve[-1], flush=True)
     return {"variant": name, "what": what, "settings": v, "steps": steps, "warmup": warmup, "threads": threads,
-            "curve": curve, "test_auc": round(_auc(model, xte, yte), 4), "seconds": round(time.perf_counter() - start)}
+            "curve": curve, "test_auc": round(_auc(model, data["test"], cfg), 4), "seconds": round(time.perf_counter() - start)}
 
 
 def render(res: dict) -> str:

@@ -34,6 +34,7 @@ from workbench.training import TrainConfig, fit, prepare_splits  # noqa: E402
 from workbench.training.cache import CachedImages  # noqa: E402
 from workbench.training.loop import evaluate, make_optimizer, train_step  # noqa: E402
 from workbench.training.metrics import classification_metrics  # noqa: E402
+from workbench.training.state import read_run_state  # noqa: E402
 from workbench.utils.io import write_json_atomic, write_text_atomic  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -170,8 +171,7 @@ def train_and_test(task: str, preset: str, manifest: Path, root: Path, out: Path
     steps_per_epoch = int(2 * splits.train["any"].sum()) // batch
     epoch_s = steps_per_epoch * s_per_step * 1.05 + len(splits.val) / batch * s_per_step / 3
     epochs = epochs or max(2, min(100, int(budget_s * 0.95 / epoch_s)))  # the time guard still applies
-    warmup = warmup_steps
-    cfg = TrainConfig(task=task, epochs=epochs, batch_size=batch, lr=lr, warmup_steps=warmup, patience=patience, seed=0,
+    cfg = TrainConfig(task=task, epochs=epochs, batch_size=batch, lr=lr, warmup_steps=warmup_steps, patience=patience, seed=0,
                       monitor=monitor)
     start = time.perf_counter()
 
@@ -188,20 +188,20 @@ def train_and_test(task: str, preset: str, manifest: Path, root: Path, out: Path
         result = fit(create_model(preset, task=task), data["train"], data["val"], cfg, out, on_epoch_end=guard)
         history, cut = result.history, False
     except _OutOfTime:
-        history, cut = json.loads((out / "last_state.json").read_text())["run"]["history"], True
+        history, cut = read_run_state(out / "last").history, True
     train_s = time.perf_counter() - start
     model = load_model(out / "best")
     _, probs, labels = evaluate(model, data["test"], cfg, torch.device("cpu"), desc="test")
     metrics = classification_metrics(task, probs, labels, model.workbench_config.class_names)
+    best_epoch = read_run_state(out / "last").best_epoch
     lesion_px = data["test"].data["mask"].flatten(1).sum(1).numpy()
     by_size = auc_by_lesion_size(probs if probs.ndim == 1 else probs[:, 0], labels[:, 0], lesion_px)
     return {"task": task, "preset": preset, "s_per_step_planned": round(s_per_step, 3), "lr": lr,
-            "warmup_steps": warmup, "patience": patience, "batch": batch, "epochs_planned": epochs, "epochs_run": len(history),
+            "warmup_steps": warmup_steps, "patience": patience, "batch": batch, "epochs_planned": epochs, "epochs_run": len(history),
             "stopped_by_time_guard": cut, "train_s": round(train_s, 1), "cache_s": round(cache_s, 1),
             "train_slices": len(splits.train), "val_slices": len(splits.val), "test_slices": len(test),
             "test_subjects": int(test["subject_id"].nunique()), "test_positives": int(test["any"].sum()),
-            "monitor": monitor, "best_epoch": json.loads((out / "last_state.json").read_text())["run"]["best_epoch"],
-            "val_auc_best": history[json.loads((out / "last_state.json").read_text())["run"]["best_epoch"] - 1].get("val_auc"),
+            "monitor": monitor, "best_epoch": best_epoch, "val_auc_best": history[best_epoch - 1].get("val_auc"),
             "val_auc_last": history[-1].get("val_auc"),
             "test": {k: (round(v, 4) if v == v else None) for k, v in metrics.items()},
             "test_by_lesion_px": by_size}

@@ -18,6 +18,7 @@ import torch
 from workbench.evaluation.aggregate import bootstrap_ci
 from workbench.evaluation.study import load_study
 from workbench.evaluation.study_config import load_config
+from workbench.training.state import read_run_state
 from workbench.utils.io import write_text_atomic
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -62,11 +63,9 @@ def _classifier_lines(work: Path, cfg) -> list[str]:
         if not (run / "metrics.csv").is_file():
             continue
         m = pd.read_csv(run / "metrics.csv")
-        train_cfg = json.loads((run / "train_config.json").read_text()) if (run / "train_config.json").is_file() else {}
-        monitor = train_cfg.get("monitor", "val_loss")
+        monitor = json.loads((run / "train_config.json").read_text()).get("monitor", "val_loss")
         auc_col = "val_auc_any" if "val_auc_any" in m else "val_auc"
-        best = m.loc[m[auc_col].idxmax()] if monitor == "val_auc" else m.loc[m["val_loss"].idxmin()]
-        last = m.iloc[-1]
+        best, last = m.iloc[read_run_state(run / "last").best_epoch - 1], m.iloc[-1]  # the trainer's own record
         info = json.loads((run / "trained.json").read_text()) if (run / "trained.json").is_file() else {}
         used = Path(getattr(cfg, f"{task}_checkpoint")).name
         what = "highest validation ROC-AUC (any)" if monitor == "val_auc" else "lowest validation loss"

@@ -83,6 +83,13 @@ def stage_data(args: argparse.Namespace, work: Path) -> None:
               f"({time.perf_counter() - t0:.0f} s)", flush=True)
 
 
+def _start(cmd: list[str], log: Path) -> tuple[subprocess.Popen, Path, float]:
+    """Start ``cmd`` with its output appended to ``log``; (process, log, start time)."""
+    with open(log, "a") as f:
+        proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env={**os.environ, "WORKBENCH_PROGRESS": "0"})
+    return proc, log, time.perf_counter()
+
+
 def stage_train(args: argparse.Namespace, work: Path) -> None:
     """Train the two classifiers side by side; a finished run is skipped, an interrupted one resumed."""
     procs = []
@@ -97,23 +104,19 @@ def stage_train(args: argparse.Namespace, work: Path) -> None:
         if (out / "last_state.json").is_file():
             cmd.append("--resume")
         out.mkdir(parents=True, exist_ok=True)
-        log = open(out / "train.log", "a")
-        procs.append((task, out, time.perf_counter(), subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                                                        env={**os.environ, "WORKBENCH_PROGRESS": "0"})))
-    for name in args.baselines_alongside:
-        log = open(work / f"baseline_{name}.log", "a")
-        cmd = _cli("evaluate", "--config", str(args.config), "--methods", name, "--threads", "1")
-        procs.append((name, work / f"baseline_{name}", time.perf_counter(),
-                      subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "WORKBENCH_PROGRESS": "0"})))
-    for task, out, t0, proc in procs:
+        procs.append((task, out, _start(cmd, out / "train.log")))
+    baselines = [(name, _start(_cli("evaluate", "--config", str(args.config), "--methods", name, "--threads", "1"),
+                               work / f"baseline_{name}.log")) for name in args.baselines_alongside]
+    for task, out, (proc, log, t0) in procs:
         if proc.wait() != 0:
-            raise SystemExit(f"{task} failed; see {out / 'train.log' if out.is_dir() else str(out) + '.log'}")
-        if task in args.baselines_alongside:
-            print(f"baseline {task} trained and scored in {time.perf_counter() - t0:.0f} s", flush=True)
-            continue
+            raise SystemExit(f"training {task} failed; see {log}")
         write_json_atomic(out / "trained.json", {"task": task, "seconds": time.perf_counter() - t0,
                                                  "load_1_5_15": list(os.getloadavg())})
         print(f"trained {task} in {time.perf_counter() - t0:.0f} s", flush=True)
+    for name, (proc, log, _) in baselines:
+        if proc.wait() != 0:
+            raise SystemExit(f"baseline {name} failed; see {log}")
+        print(f"baseline {name} done (its folds' training times are in their done.json)", flush=True)
 
 
 def stage_study(args: argparse.Namespace, work: Path) -> None:

@@ -190,10 +190,8 @@ def train_baseline(manifest: str | Path | pd.DataFrame, root: str | Path, name: 
                "train_loss": train_loss, "train_seconds": seconds, "images_per_s": n_images / max(seconds, 1e-9),
                **_summary(evaluate_slices(model, val, cfg, loss_fn))}
         score = sign * row[cfg.monitor]
-        improved = not math.isnan(score) and score < run.best_val_loss
+        improved = run.consider(score, run.epoch + 1)
         run.bad_epochs = 0 if improved or run.epoch + 1 <= cfg.min_epochs else run.bad_epochs + 1
-        if improved:
-            run.best_val_loss, run.best_epoch = score, run.epoch + 1
         run.epoch += 1
         stop_early = run.bad_epochs >= cfg.patience
         out_of_steps = bool(cfg.max_steps) and run.step >= cfg.max_steps

@@ -16,8 +16,8 @@ class DemoSettings:
     (method.md section 10): ``epochs`` x ~12 class-balanced steps, ``warmup_steps`` 30, and no early
     stop within that budget (``patience`` = ``epochs``); the best checkpoint is the epoch with the
     highest validation ROC-AUC (``monitor``; the validation loss of class-balanced training moves with
-    calibration, and its minimum fell within warm-up in the benchmarks). The evaluation cohort (masks, subject-wise folds) plays PhysioNet CT-ICH; the training cohort,
-    another seed, plays RSNA (the classifiers never see an evaluation subject, as in the paper).
+    calibration, and its minimum fell within warm-up in the benchmarks). The evaluation cohort (masks,
+    subject-wise folds) plays PhysioNet CT-ICH; the training cohort, another seed, plays RSNA (the classifiers never see an evaluation subject, as in the paper).
     ``baselines``: comma-separated fully supervised baselines of the comparison study (unet,
     swin_unetr; "" = none, the default: a U-Net needs ~30 epochs per fold, beyond the demo's
     15-minute budget), trained per fold for ``baseline_epochs``. ``max_slices`` caps the lesion

@@ -20,9 +20,10 @@ from workbench.utils.io import write_json_atomic
 __all__ = ["TASKS", "GLOBAL_POOLS", "BINARY_CLASSES", "JsonConfig", "SwinArch", "ModelConfig", "default_class_names"]
 
 TASKS: tuple[str, ...] = ("binary", "multilabel")
+"""Learning strategies: ``binary`` (2 logits, CE, class 1 = ICH) or ``multilabel`` (6 sigmoids)."""
+
 GLOBAL_POOLS: tuple[str, ...] = ("avg", "max", "avgmax")
 """Token pooling before the classifier head (timm ``SelectAdaptivePool2d`` types)."""
-"""Learning strategies: ``binary`` (2 logits, CE, class 1 = ICH) or ``multilabel`` (6 sigmoids)."""
 
 BINARY_CLASSES: tuple[str, ...] = ("no_ich", "ich")
 """Class names of the binary task; logit 1 is ICH."""

@@ -10,6 +10,7 @@ Random streams need no saving: they are re-derived from ``(seed, rank, epoch)`` 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,12 +20,13 @@ import torch
 from workbench.models.checkpoint import load_tensors, save_tensors
 from workbench.utils.io import write_json_atomic
 
-__all__ = ["RunState", "save_state", "load_state", "state_paths"]
+__all__ = ["RunState", "save_state", "load_state", "read_run_state", "state_paths"]
 
 
 @dataclass
 class RunState:
-    """Counters of a run. ``epoch`` is the next epoch to run (0-based)."""
+    """Counters of a run. ``epoch`` is the next epoch to run (0-based). ``best_val_loss`` is the best
+    lower-is-better score so far (the validation loss, or a negated AUC / Dice when that is monitored)."""
 
     epoch: int = 0
     step: int = 0
@@ -33,6 +35,19 @@ class RunState:
     bad_epochs: int = 0
     finished: bool = False
     history: list[dict] = field(default_factory=list)
+
+    def consider(self, score: float, epoch: int) -> bool:
+        """Record 1-based ``epoch`` with a lower-is-better ``score``; True when it becomes the best.
+
+        A NaN score (e.g. ROC-AUC of a one-class validation fold) never beats a real one, but the first
+        epoch considered is always kept, so every run has a best checkpoint.
+        """
+        improved = self.best_epoch < 0 or (not math.isnan(score) and score < self.best_val_loss)
+        if improved:
+            self.best_epoch = epoch
+            if not math.isnan(score):
+                self.best_val_loss = score
+        return improved
 
 
 def state_paths(stem: str | Path) -> tuple[Path, Path]:
@@ -60,14 +75,23 @@ def save_state(stem: str | Path, optimizer: torch.optim.Optimizer, run: RunState
     write_json_atomic(json_path, {"run": asdict(run), "param_groups": groups, "plain_state": plain})
 
 
+def _read_json(json_path: Path) -> dict:
+    if not json_path.is_file():
+        raise FileNotFoundError(f"{json_path}: no training state to resume from")
+    return json.loads(json_path.read_text())
+
+
+def read_run_state(stem: str | Path) -> RunState:
+    """The :class:`RunState` saved beside checkpoint ``stem`` (e.g. ``run/last``), without the optimizer."""
+    return RunState(**_read_json(state_paths(stem)[1])["run"])
+
+
 def load_state(stem: str | Path, optimizer: torch.optim.Optimizer, device: torch.device | str = "cpu") -> RunState:
     """Restore ``optimizer`` (in place) and return the saved :class:`RunState`."""
     from safetensors import safe_open
 
     tensors_path, json_path = state_paths(stem)
-    if not json_path.is_file():
-        raise FileNotFoundError(f"{json_path}: no training state to resume from")
-    saved = json.loads(json_path.read_text())
+    saved = _read_json(json_path)
     run = RunState(**saved["run"])
     with safe_open(str(tensors_path), framework="pt") as f:
         meta_step = int((f.metadata() or {}).get("step", -1))

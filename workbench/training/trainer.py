@@ -63,8 +63,7 @@ def _monitored(monitor: str, row: dict) -> float:
     """The epoch's score under ``monitor``, lower is better (RunState keeps ``-AUC`` for ``val_auc``)."""
     if monitor == "val_loss":
         return float(row["val_loss"])
-    auc = row.get("val_auc_any", row.get("val_auc", math.nan))
-    return -float(auc) if auc is not None else math.nan
+    return -float(row.get("val_auc_any", row.get("val_auc", math.nan)))
 
 
 def positives_of(dataset: Dataset) -> np.ndarray:
@@ -159,19 +158,14 @@ def fit(model: nn.Module, train_data: Dataset, val_data: Dataset | None, cfg: Tr
                                                                  total_steps, cfg.min_lr),
                "train_loss": all_mean(float(loss_sum) / max(n_steps, 1), device),
                "train_seconds": seconds, "images_per_s": n_images * info.world_size / max(seconds, 1e-9)}
-        improved, score = True, math.nan
         if val_data is not None and len(val_data):
             val_loss, probs, labels = evaluate(model, val_data, cfg, device)
             metrics = classification_metrics(cfg.task, probs, labels, mcfg.class_names)
             row.update({"val_loss": val_loss, **{f"val_{k}": v for k, v in metrics.items()}})
-            score = _monitored(cfg.monitor, row)
-            # an undefined score (NaN: e.g. a validation fold with one class) never improves, but the first
-            # epoch is always kept, so a run always has a `best` checkpoint
-            improved = (not math.isnan(score) and score < run.best_val_loss) or run.best_epoch < 0
+            improved = run.consider(_monitored(cfg.monitor, row), epoch + 1)
             run.bad_epochs = 0 if improved else run.bad_epochs + 1
-        if improved:
-            run.best_val_loss = score if not math.isnan(score) else run.best_val_loss
-            run.best_epoch = epoch + 1
+        else:  # no validation: every epoch is the latest best
+            improved, run.best_epoch = True, epoch + 1
         run.epoch = epoch + 1
         stop_early = val_data is not None and run.bad_epochs >= cfg.patience
         out_of_steps = bool(cfg.max_steps) and run.step >= cfg.max_steps
