@@ -20,6 +20,7 @@ from workbench.data.labels import LABEL_COLUMNS
 from workbench.data.manifest import read_manifest, validate_manifest
 from workbench.data.slices import load_row
 from workbench.data.windowing import DEFAULT_WINDOWS, stack_windows
+from workbench.utils.errors import check_choice
 from workbench.utils.threads import single_thread
 
 __all__ = ["SliceDataset", "resize_crop"]
@@ -35,8 +36,7 @@ def resize_crop(x: torch.Tensor, size: int, resize_factor: float = 1.1, mode: st
     plain ``"nearest"`` floors indices and shifts a downsampled mask by up to half a pixel
     against the bilinear image).
     """
-    if mode not in RESIZE_MODES:
-        raise ValueError(f"unknown resize mode {mode!r}; valid choices: {', '.join(RESIZE_MODES)}")
+    check_choice("resize mode", mode, RESIZE_MODES)
     if x.ndim != 3:
         raise ValueError(f"expected (C, H, W), got shape {tuple(x.shape)}")
     h, w = x.shape[-2:]
