@@ -34,6 +34,7 @@ from workbench.training import TrainConfig, fit, prepare_splits  # noqa: E402
 from workbench.training.cache import CachedImages  # noqa: E402
 from workbench.training.loop import evaluate, make_optimizer, train_step  # noqa: E402
 from workbench.training.metrics import classification_metrics  # noqa: E402
+from workbench.training.precision import cpu_has_fast_bf16, resolve_precision  # noqa: E402
 from workbench.training.state import read_run_state  # noqa: E402
 from workbench.utils.io import write_json_atomic, write_text_atomic  # noqa: E402
 
@@ -69,7 +70,11 @@ def throughput(preset: str, batch: int, steps: int, rounds: int) -> dict:
     bare_opt = torch.optim.AdamW(bare.parameters(), lr=3e-4, weight_decay=0.05)
     cfg = TrainConfig(batch_size=batch)
     opt, gen = make_optimizer(ours, cfg), torch.Generator().manual_seed(0)
-    bare.train(), ours.train()
+    half = create_model(preset, 2)
+    half.load_state_dict(ours.state_dict())
+    cfg16 = TrainConfig(batch_size=batch, precision="bf16")
+    opt16 = make_optimizer(half, cfg16)
+    bare.train(), ours.train(), half.train()
 
     def bare_step():
         loss = F.cross_entropy(bare(x), y)
@@ -80,16 +85,23 @@ def throughput(preset: str, batch: int, steps: int, rounds: int) -> dict:
     def our_step():
         train_step(ours, opt, x, labels, cfg, gen, lr=3e-4)
 
-    times = {"bare": [], "workbench": []}
-    _timed_steps(bare_step, 2), _timed_steps(our_step, 2)  # warm-up
+    def bf16_step():
+        train_step(half, opt16, x, labels, cfg16, gen, lr=3e-4)
+
+    loops = {"bare": bare_step, "workbench": our_step, "workbench_bf16": bf16_step}
+    times = {k: [] for k in loops}
+    for step in loops.values():  # warm-up
+        _timed_steps(step, 2)
     for _ in range(rounds):
-        times["bare"] += _timed_steps(bare_step, steps)
-        times["workbench"] += _timed_steps(our_step, steps)
+        for k, step in loops.items():
+            times[k] += _timed_steps(step, steps)
     med = {k: statistics.median(v) for k, v in times.items()}
     res = {"preset": preset, "batch": batch, "steps_each": steps * rounds,
            "s_per_step": {k: round(v, 4) for k, v in med.items()},
            "images_per_s": {k: round(batch / v, 2) for k, v in med.items()}}
     res["ratio_step"] = round(med["bare"] / med["workbench"], 3)
+    res["bf16_speedup"] = round(med["workbench"] / med["workbench_bf16"], 3)
+    res["cpu_has_fast_bf16"] = cpu_has_fast_bf16()
     return res
 
 
@@ -145,10 +157,10 @@ class _OutOfTime(Exception):
     pass
 
 
-def measure_step(preset: str, task: str, batch: int, data, n: int = 3) -> float:
+def measure_step(preset: str, task: str, batch: int, data, precision: str, n: int = 3) -> float:
     """Seconds per training step now (median of ``n`` after one warm-up), on real cached images."""
     torch.manual_seed(0)
-    model, cfg = create_model(preset, task=task), TrainConfig(task=task, batch_size=batch)
+    model, cfg = create_model(preset, task=task), TrainConfig(task=task, batch_size=batch, precision=precision)
     opt, gen = make_optimizer(model, cfg), torch.Generator().manual_seed(0)
     x = torch.stack([data[i]["image"] for i in range(batch)])
     y = torch.stack([data[i]["labels"] for i in range(batch)])
@@ -157,7 +169,7 @@ def measure_step(preset: str, task: str, batch: int, data, n: int = 3) -> float:
 
 def train_and_test(task: str, preset: str, manifest: Path, root: Path, out: Path, budget_s: float,
                    batch: int, lr: float, warmup_steps: int, patience: int, epochs: int = 0,
-                   monitor: str = "val_auc") -> dict:
+                   monitor: str = "val_auc", precision: str = "auto") -> dict:
     """Train within ``budget_s`` (epochs sized from the step time measured now), test on fold 0."""
     splits = prepare_splits(manifest, root, val_fold=1, exclude_folds=[0])
     test = prepare_splits(manifest, root, val_fold=0).val
@@ -167,12 +179,13 @@ def train_and_test(task: str, preset: str, manifest: Path, root: Path, out: Path
                             keys=("image", "labels", "mask") if k == "test" else ("image", "labels"))
             for k, f in (("train", splits.train), ("val", splits.val), ("test", test))}
     cache_s = time.perf_counter() - t0
-    s_per_step = measure_step(preset, task, batch, data["train"])
+    precision = resolve_precision(precision, torch.device("cpu"))
+    s_per_step = measure_step(preset, task, batch, data["train"], precision)
     steps_per_epoch = int(2 * splits.train["any"].sum()) // batch
     epoch_s = steps_per_epoch * s_per_step * 1.05 + len(splits.val) / batch * s_per_step / 3
     epochs = epochs or max(2, min(100, int(budget_s * 0.95 / epoch_s)))  # the time guard still applies
     cfg = TrainConfig(task=task, epochs=epochs, batch_size=batch, lr=lr, warmup_steps=warmup_steps, patience=patience, seed=0,
-                      monitor=monitor)
+                      monitor=monitor, precision=precision)
     start = time.perf_counter()
 
     def guard(epoch, row):
@@ -197,6 +210,7 @@ def train_and_test(task: str, preset: str, manifest: Path, root: Path, out: Path
     lesion_px = data["test"].data["mask"].flatten(1).sum(1).numpy()
     by_size = auc_by_lesion_size(probs if probs.ndim == 1 else probs[:, 0], labels[:, 0], lesion_px)
     return {"task": task, "preset": preset, "s_per_step_planned": round(s_per_step, 3), "lr": lr,
+            "precision": precision,
             "warmup_steps": warmup_steps, "patience": patience, "batch": batch, "epochs_planned": epochs, "epochs_run": len(history),
             "stopped_by_time_guard": cut, "train_s": round(train_s, 1), "cache_s": round(cache_s, 1),
             "train_slices": len(splits.train), "val_slices": len(splits.val), "test_slices": len(test),
@@ -237,17 +251,21 @@ def render(res: dict) -> str:
                   f"Preset `{t['preset']}`, batch {t['batch']}, {t['steps_each']} steps each, interleaved rounds, "
                   "median step time.", "",
                   "| loop | s / step | images / s |", "|---|---|---|"]
-        for k in ("bare", "workbench"):
-            lines.append(f"| {k} | {t['s_per_step'][k]} | {t['images_per_s'][k]} |")
+        for k in ("bare", "workbench", "workbench_bf16"):
+            if k in t["s_per_step"]:
+                lines.append(f"| {k} | {t['s_per_step'][k]} | {t['images_per_s'][k]} |")
         lines += [f"| trainer `fit()` (sampler + loader + step) | | {t['trainer_images_per_s']} |", "",
-                  f"Ratio workbench / bare (step): **{t['ratio_step']}**; trainer / bare: "
+                  f"Ratio workbench / bare (step, both fp32): **{t['ratio_step']}**; trainer / bare: "
                   f"**{t['ratio_trainer']}** (target >= 0.9).", ""]
+        if "bf16_speedup" in t:
+            lines += [f"`--precision bf16` (bfloat16 autocast, fp32 weights) vs the workbench fp32 step: "
+                      f"**{t['bf16_speedup']}x** (this CPU has native bf16: {t['cpu_has_fast_bf16']}).", ""]
     for key in ("auc_binary", "auc_multilabel"):
         if key in res:
             a = res[key]
             lines += [f"## Held-out detection on the synthetic cohort: {a['task']}", "",
                       f"Machine: {a['machine']}", "", f"Cohort: {res.get('cohort')}", "",
-                      f"Preset `{a['preset']}`, batch {a['batch']}, lr {a['lr']}, warm-up {a['warmup_steps']} steps, "
+                      f"Preset `{a['preset']}`, {a.get('precision', 'fp32')}, batch {a['batch']}, lr {a['lr']}, warm-up {a['warmup_steps']} steps, "
                       f"patience {a['patience']}, {a['s_per_step_planned']} s/step when planned; train {a['train_slices']} slices (folds 2-4), validation "
                       f"{a['val_slices']} (fold 1), test {a['test_slices']} slices of {a['test_subjects']} held-out "
                       f"subjects (fold 0, {a['test_positives']} ICH). Training {a['train_s']} s "
@@ -283,7 +301,11 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--budget-s", type=float, default=600.0)
     p.add_argument("--tasks", nargs="+", default=["binary", "multilabel"])
-    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--lr", type=float, default=3e-4,
+                   help="peak learning rate; a bf16 trainer run at 6e-4 never left chance (training loss 0.693 from "
+                        "step ~300 to 1,300) although a 6e-4 prototype run had learnt: 3e-4 is the safer default")
+    p.add_argument("--precision", default="auto", choices=("fp32", "bf16", "auto"),
+                   help="training precision (auto: bf16 autocast where the CPU has AMX / AVX512-BF16)")
     p.add_argument("--warmup-steps", type=int, default=100, help="linear warm-up steps (method.md section 10)")
     p.add_argument("--patience", type=int, default=100,
                    help="early-stopping patience in epochs; large by default: the validation score wanders for the "
@@ -319,7 +341,7 @@ def main() -> int:
             m = machine()
             a = train_and_test(task, args.preset, manifest, root, args.runs / task, args.budget_s, args.batch,
                                args.lr, args.warmup_steps, args.patience, args.epochs,
-                               args.monitor)
+                               args.monitor, args.precision)
             res[f"auc_{task}"] = {"machine": m, **a, "machine_after": machine()["load_1_5_15"]}
             print(json.dumps(res[f"auc_{task}"]))
             write_json_atomic(json_path, res)

@@ -63,17 +63,36 @@ def _classifier_lines(work: Path, cfg) -> list[str]:
         if not (run / "metrics.csv").is_file():
             continue
         m = pd.read_csv(run / "metrics.csv")
-        monitor = json.loads((run / "train_config.json").read_text()).get("monitor", "val_loss")
+        tcfg = json.loads((run / "train_config.json").read_text())
+        ran = json.loads((run / "run.json").read_text()) if (run / "run.json").is_file() else {}
+        monitor = tcfg.get("monitor", "val_loss")
         auc_col = "val_auc_any" if "val_auc_any" in m else "val_auc"
         best, last = m.iloc[read_run_state(run / "last").best_epoch - 1], m.iloc[-1]  # the trainer's own record
         info = json.loads((run / "trained.json").read_text()) if (run / "trained.json").is_file() else {}
         used = Path(getattr(cfg, f"{task}_checkpoint")).name
         what = "highest validation ROC-AUC (any)" if monitor == "val_auc" else "lowest validation loss"
-        lines.append(f"- {task}: {len(m)} epochs ({int(last['step'])} steps, batch 32, "
+        lines.append(f"- {task}: {len(m)} epochs ({int(last['step'])} steps, batch {tcfg['batch_size']}, lr {tcfg['lr']}, "
+                     f"{ran.get('precision', tcfg.get('precision', 'fp32'))}, "
                      f"{info.get('seconds', float('nan')) / 60:.1f} min); {what} at epoch "
                      f"{int(best['epoch'])} (ROC-AUC {best[auc_col]:.3f}), last epoch ROC-AUC {last[auc_col]:.3f} "
                      f"(validation = fold 0 of the TRAINING cohort); the study uses `{used}`")
     return lines
+
+
+def _cohort_size(manifest: Path, root: Path) -> str:
+    """", N subjects, M slices (K with ICH), S px source" of a cohort manifest ("" when it is missing)."""
+    if not manifest.is_file():
+        return ""
+    frame = pd.read_csv(manifest)
+    first = frame.iloc[0]
+    size = ""
+    try:
+        import nibabel as nib
+
+        size = f", {nib.load(root / first['image_path']).shape[0]} px source"
+    except (OSError, ValueError, ImportError):
+        pass
+    return f", {frame['subject_id'].nunique()} subjects, {len(frame)} slices ({int(frame['any'].sum())} with ICH){size}"
 
 
 def _caveats(summary: pd.DataFrame) -> list[str]:
@@ -82,11 +101,17 @@ def _caveats(summary: pd.DataFrame) -> list[str]:
     out = []
     for task in ("binary", "multilabel"):
         name = f"classifier_{task}"
-        if name in rows.index and not rows.loc[name, "det_auc"] >= 0.75:
+        auc = rows.loc[name, "det_auc"] if name in rows.index else float("nan")
+        if not auc >= 0.6:
             out.append(f"- **The {task} classifier is near chance on the evaluation cohort (ROC-AUC "
-                       f"{rows.loc[name, 'det_auc']:.3f}).** Its attention maps explain a model that has not learned to "
+                       f"{auc:.3f}).** Its attention maps explain a model that has not learned to "
                        "find the bleed, so the weak-method rows and the claims about them describe an undertrained "
                        "classifier, not the methods. A longer training run (docs/guide/training.md) is needed first.")
+        elif auc < 0.75:
+            out.append(f"- **The {task} classifier detects hemorrhage only weakly on the evaluation cohort (ROC-AUC "
+                       f"{auc:.3f}; the published Swin-SAM classifier: 0.974).** The weak-method rows explain a model that "
+                       "has partly learnt the bleed: differences between attention methods are real for this model, "
+                       "their size against the supervised baselines is bounded by what it learnt.")
     return out
 
 
@@ -142,8 +167,9 @@ def write_report(config_path: Path, work: Path) -> Path:
         f"- evaluation cohort: synthetic (seed 200), {slices['subject_id'].nunique()} subjects, {n_slices} slices, "
         f"{int(slices.drop_duplicates(['volume_id', 'slice_index'])['has_lesion'].sum())} slices with hemorrhage, "
         f"{slices['fold'].nunique()} subject-wise folds (stratified by ICH slice count)",
-        "- weak methods: ONE classifier pair for all folds, trained on a SEPARATE synthetic cohort (seed 100), as the "
-        "paper trains on RSNA and evaluates on PhysioNet; preset `cpu-small`, 128 px, recipe of docs/guide/training.md",
+        "- weak methods: ONE classifier pair for all folds, trained on a SEPARATE synthetic cohort (seed 100"
+        f"{_cohort_size(work / 'train_manifest.csv', work / 'train_cohort' / 'physionet')}), as the paper trains on RSNA and evaluates on PhysioNet; "
+        "preset `cpu-small`, 128 px input, recipe of docs/guide/training.md",
         *_classifier_lines(work, cfg),
         f"- fully supervised baselines: per test fold, trained on the other folds' masks (validation / early stopping "
         f"on the next fold), at most {cfg.baseline_epochs} epochs"

@@ -128,3 +128,24 @@ def test_early_stopping_counts_patience_after_min_epochs(cohort, tmp_path):
     result = train_baseline(manifest, root, "unet", 0, tmp_path / "es", epochs=6, size=32, lr=1e-12, patience=1,
                             min_epochs=2, **TINY)
     assert (result.epochs_run, result.best_epoch, result.stopped_early) == (3, 1, True)
+
+
+def test_bf16_training_runs_convolutions_in_bfloat16_with_fp32_weights(cohort, tmp_path):
+    manifest, root = cohort
+    seen = []
+
+    def hook(module, _inputs, out):
+        if isinstance(module, torch.nn.Conv2d):
+            seen.append(out.dtype)
+
+    handle = torch.nn.modules.module.register_module_forward_hook(hook)  # the model is built inside
+    try:
+        result = train_baseline(manifest, root, "unet", 0, tmp_path / "bf16", epochs=1, size=32, max_steps=2,
+                                precision="bf16", **TINY)
+    finally:
+        handle.remove()
+    assert seen and set(seen) == {torch.bfloat16}  # training and validation passes ran under autocast
+    assert all(p.dtype == torch.float32 for p in result.model.parameters())
+    assert BaselineTrainConfig.load(tmp_path / "bf16" / "train_config.json").precision == "bf16"
+    with pytest.raises(ValueError, match="precision 'fp8'"):
+        BaselineTrainConfig(precision="fp8")

@@ -1,9 +1,10 @@
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
-from workbench.data.dataset import SliceDataset, resize_crop
+from workbench.data.dataset import SliceDataset, resize_crop, strip_to_brain
 from workbench.data.labels import LABEL_COLUMNS
 from workbench.data.manifest import build_manifest
 
@@ -66,3 +67,38 @@ def test_downsampled_mask_stays_aligned_with_the_image():
     assert (rows_mask.min().item(), rows_mask.max().item()) == (rows_img.min().item(), rows_img.max().item()) == (11, 17)
     with pytest.raises(ValueError, match="valid choices"):
         resize_crop(x, 32, mode="bicubicc")
+
+
+def test_strip_to_brain_against_a_brute_force_distance():
+    brain = torch.zeros(20, 20, dtype=torch.bool)
+    brain[8:12, 6:10] = True
+    image = torch.rand(2, 20, 20) + 0.1
+    out = strip_to_brain(image, brain.numpy(), margin_px=2.5)
+    yy, xx = torch.meshgrid(torch.arange(20), torch.arange(20), indexing="ij")
+    inside = brain.nonzero()
+    # brute force: distance from every pixel centre to the nearest brain pixel centre
+    dist = ((yy[..., None] - inside[:, 0]) ** 2 + (xx[..., None] - inside[:, 1]) ** 2).float().sqrt().amin(-1)
+    keep = dist <= 2.5
+    assert torch.equal(out, image * keep)
+    assert keep.sum() > brain.sum()  # the margin adds pixels
+    assert torch.equal(strip_to_brain(image, np.zeros((20, 20), bool), 2.0), image)  # empty mask: unchanged
+    with pytest.raises(ValueError, match="differ in size"):
+        strip_to_brain(image, np.ones((10, 10), bool), 1.0)
+
+
+def test_skull_stripped_input_keeps_the_brain_and_blanks_the_skull(manifest, tiny_physionet: Path):
+    plain = SliceDataset(manifest, tiny_physionet, size=48, resize_factor=1.0, brain_mask=False)
+    strip = SliceDataset(manifest, tiny_physionet, size=48, resize_factor=1.0, brain_mask=False,
+                         windows=("brain", "subdural", "stroke"), input_mask="brain", input_margin_mm=1.0)
+    for i in range(len(plain)):
+        a, b = plain[i], strip[i]
+        assert torch.equal(b["brain_mask"], torch.ones(48, 48))  # brain_mask=False keeps its meaning
+        skull = a["image"][2] > 0.5  # bone window: the 1000 HU ring
+        assert skull.any() and b["image"][:, skull].abs().max() < 1e-6  # bone gone everywhere it was
+        centre = slice(20, 28)
+        assert torch.equal(a["image"][0, centre, centre], b["image"][0, centre, centre])  # brain untouched
+        if a["labels"][0]:
+            lesion = a["mask"].bool()
+            assert torch.equal(a["image"][0][lesion], b["image"][0][lesion])
+    with pytest.raises(ValueError, match="input mask 'skull'.*none, brain"):
+        SliceDataset(manifest, tiny_physionet, input_mask="skull")

@@ -150,3 +150,29 @@ def test_yaml_config_resolves_relative_paths(study_cohort, study_classifiers, tm
                     "methods: [hgi_sam]\nsize: 32\n")
     cfg = load_config(path)
     assert cfg.output == str((tmp_path / "out").resolve()) and cfg.methods == ("hgi_sam",)
+
+
+def test_a_skull_stripped_classifier_is_fed_its_own_input_recipe(study_cohort, tmp_path):
+    import torch
+
+    from workbench.data.dataset import SliceDataset
+    from workbench.models import create_model, save_model
+
+    manifest, root = study_cohort
+    torch.manual_seed(1)
+    model = create_model("test-tiny", task="binary", windows=("brain", "subdural", "stroke"), input_mask="brain").eval()
+    save_model(model, tmp_path / "strip" / "best")
+    cfg = _config(study_cohort, {"binary": tmp_path / "strip" / "best", "multilabel": tmp_path / "strip" / "best"},
+                  tmp_path / "out", methods=("swin_sam_binary",))
+    slices = run_study(cfg).slices
+    got = slices.set_index(["subject_id", "slice_index"])["prob"]
+
+    def probs(**inputs):
+        ds = SliceDataset(manifest, root, size=32, brain_mask=False, **inputs)
+        with torch.no_grad():
+            p = torch.softmax(model(torch.stack([ds[i]["image"] for i in range(len(ds))])), 1)[:, 1]
+        return pd.Series(p.numpy(), index=pd.MultiIndex.from_frame(ds.frame[["subject_id", "slice_index"]]))
+
+    own, plain = probs(**model.workbench_config.input_kwargs()), probs()
+    assert np.abs(got - own.loc[got.index]).max() < 2e-3  # uint8 caching only
+    assert np.abs(got - plain.loc[got.index]).max() > 1e-2  # the plain windows would have given other answers

@@ -7,8 +7,8 @@ import torch
 from timm.layers import set_fused_attn
 from timm.models.swin_transformer import SwinTransformer, WindowAttention
 
-from workbench.models import PRESETS, create_model, model_config
-from workbench.models.config import SwinArch
+from workbench.models import PRESETS, create_model, load_model, model_config, save_model
+from workbench.models.config import ModelConfig, SwinArch
 
 
 @pytest.mark.parametrize("num_classes,task", [(2, "binary"), (6, "multilabel")])
@@ -96,3 +96,18 @@ def test_global_pool_is_part_of_the_architecture(tmp_path):
     assert model_config(plain).arch.global_pool == "avgmax"
     with pytest.raises(ValueError, match="global_pool.*'mean'.*avg"):
         SwinArch(global_pool="mean")
+
+
+def test_input_recipe_is_recorded_and_survives_save_load(tmp_path):
+    model = create_model("test-tiny", task="binary", windows=("brain", "subdural", "stroke"),
+                         input_mask="brain", input_margin_mm=2.5)
+    save_model(model, tmp_path / "m")
+    cfg = load_model(tmp_path / "m").workbench_config
+    assert cfg.input_kwargs() == {"windows": ("brain", "subdural", "stroke"), "input_mask": "brain",
+                                  "input_margin_mm": 2.5}
+    # configs written before the recipe was recorded load as the paper's unmasked three windows
+    old = {k: v for k, v in cfg.to_dict().items() if k not in ("windows", "input_mask", "input_margin_mm")}
+    assert ModelConfig.from_dict(old).input_kwargs() == {"windows": ("brain", "subdural", "bone"),
+                                                         "input_mask": "none", "input_margin_mm": 3.0}
+    with pytest.raises(ValueError, match="input mask 'skull'.*none, brain"):
+        create_model("test-tiny", task="binary", input_mask="skull")

@@ -54,6 +54,27 @@ def test_cli_train_then_load_gives_the_logged_validation_loss(cohort, tmp_path, 
     assert len(pd.read_csv(run / "metrics.csv")) == 2
 
 
+def test_cli_input_recipe_and_precision_reach_the_model_config_and_validation(cohort, tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_PROGRESS", "0")
+    manifest, root = cohort
+    run = tmp_path / "strip"
+    assert main(["train", "--manifest", str(manifest), "--root", str(root), "--task", "binary", "--preset", "test-tiny",
+                 "--out", str(run), "--val-fold", "0", "--epochs", "1", "--batch-size", "4", "--warmup-steps", "1",
+                 "--device", "cpu", "--windows", "brain", "subdural", "stroke", "--input-mask", "brain",
+                 "--input-margin-mm", "4", "--precision", "bf16"]) == 0
+    model = load_model(run / "last")
+    recipe = model.workbench_config.input_kwargs()
+    assert recipe == {"windows": ("brain", "subdural", "stroke"), "input_mask": "brain", "input_margin_mm": 4.0}
+    assert json.loads((run / "run.json").read_text())["precision"] == "bf16"
+    assert json.loads((run / "train_config.json").read_text())["precision"] == "bf16"
+    # the logged validation loss is the model's loss on the skull-stripped stroke-window input, in bf16
+    val = SliceDataset(prepare_splits(manifest, root, val_fold=0).val, root, size=32, brain_mask=False, **recipe)
+    logged = pd.read_csv(run / "metrics.csv")["val_loss"].iloc[-1]
+    assert evaluate(model, val, TrainConfig(precision="bf16"), torch.device("cpu"))[0] == pytest.approx(logged, rel=1e-5)
+    plain = SliceDataset(prepare_splits(manifest, root, val_fold=0).val, root, size=32, brain_mask=False)
+    assert evaluate(model, plain, TrainConfig(precision="bf16"), torch.device("cpu"))[0] != pytest.approx(logged, rel=1e-3)
+
+
 def test_api_train_multilabel_and_reload_same_logits(cohort, tmp_path):
     manifest, root = cohort
     splits = prepare_splits(manifest, root, val_fold=1)

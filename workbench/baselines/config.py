@@ -13,6 +13,7 @@ import torch.nn as nn
 from workbench.baselines.models import BASELINES, PRESETS
 from workbench.training.augment import AugmentConfig
 from workbench.training.config import DEVICES
+from workbench.training.precision import PRECISIONS
 from workbench.utils.errors import check_choice, check_at_least
 from workbench.utils.io import write_json_atomic
 
@@ -40,7 +41,8 @@ class BaselineTrainConfig:
     patience counted from epoch 1 stopped it there. ``lr`` None = the model's :data:`DEFAULT_LR`
     (see :attr:`peak_lr`). ``max_steps`` (0: none) caps optimizer steps for smoke tests.
     ``channels`` (U-Net) / ``feature_size`` (SwinUNETR): None = the preset's width. Augmentation
-    translation is a fraction of the size (AugmentConfig).
+    translation is a fraction of the size (AugmentConfig). ``precision``: ``fp32``, ``bf16``
+    (autocast, fp32 weights) or ``auto``, as for the classifiers (:mod:`workbench.training.precision`).
     ``include_background``: whether the Dice term also scores the background channel (the CE term
     always uses both); off by default so that small lesions dominate the Dice term.
     ``lambda_ce`` 0.3 (Dice + 0.3 CE): with 1:1 weights and lesions ~1 % of the pixels, the U-Net
@@ -73,10 +75,12 @@ class BaselineTrainConfig:
     max_steps: int = 0
     eval_batch_size: int = 32
     device: str = "auto"
+    precision: str = "fp32"
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self):
         check_choice("baseline", self.model, BASELINES)
+        check_choice("precision", self.precision, PRECISIONS)
         check_choice("preset", self.preset, PRESETS)
         check_choice("monitor", self.monitor, MONITORS)
         check_choice("device", self.device, DEVICES)

@@ -7,6 +7,7 @@ import json
 
 from workbench.training.augment import AugmentConfig
 from workbench.training.config import DEVICES
+from workbench.training.precision import PRECISIONS
 
 NAME = "baseline"
 HELP = "Train a fully supervised baseline (unet or swin_unetr, Dice + CE) on the masks of every fold but --test-fold."
@@ -41,6 +42,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--device", default="auto", choices=DEVICES)
+    p.add_argument("--precision", default=d.precision, choices=PRECISIONS,
+                   help="bf16: bfloat16 autocast with fp32 weights; auto: bf16 where the device runs it natively")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
 
 
@@ -53,7 +56,7 @@ def run(args) -> int:
         batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup_steps, patience=args.patience,
         min_epochs=args.min_epochs, lambda_ce=args.lambda_ce,
         monitor=args.monitor, max_steps=args.max_steps, seed=args.seed, device=args.device,
-        augment=AugmentConfig(0, 0, 0, 0, 0, 0) if args.no_augment else AugmentConfig())
+        precision=args.precision, augment=AugmentConfig(0, 0, 0, 0, 0, 0) if args.no_augment else AugmentConfig())
     result = train_baseline(args.manifest, args.root, args.model, args.test_fold, args.out, epochs=args.epochs,
                             size=args.size, val_fold=args.val_fold, config=cfg, resume=args.resume)
     last = result.history[-1] if result.history else {}

@@ -35,6 +35,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=None, help=f"training epochs (default {d.epochs})")
     p.add_argument("--warmup-steps", type=int, default=None, help=f"training warm-up steps (default {d.warmup_steps})")
     p.add_argument("--max-steps", type=int, default=None, help="stop training after this many steps (0: no limit)")
+    p.add_argument("--precision", default=None, choices=("fp32", "bf16", "auto"),
+                   help=f"training precision (default {d.precision}: bf16 where the CPU runs it natively)")
     p.add_argument("--baselines", default=None,
                    help=f"supervised baselines of the comparison, comma-separated (default {d.baselines!r}; '' = none)")
     p.add_argument("--baseline-epochs", type=int, default=None, help=f"baseline epochs per fold (default {d.baseline_epochs})")
@@ -49,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     settings = base.updated(subjects=args.subjects, train_subjects=args.train_subjects, size=args.size,
                             train_size=args.train_size, slices=args.slices, seed=args.seed, folds=args.folds,
                             preset=args.preset, epochs=args.epochs, warmup_steps=args.warmup_steps, max_steps=args.max_steps,
-                            baselines=args.baselines, baseline_epochs=args.baseline_epochs,
+                            precision=args.precision, baselines=args.baselines, baseline_epochs=args.baseline_epochs,
                             max_slices=args.max_slices, workers=args.workers)
     t0 = time.perf_counter()
     state = run_demo(args.out, settings, until=args.until)

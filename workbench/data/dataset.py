@@ -2,6 +2,11 @@
 
 Preprocessing follows the paper: each HU window -> [0, 1], then resize so the shorter side is
 ``resize_factor * size`` (bilinear for the image, nearest for masks) and centre-crop ``size``.
+
+``input_mask="brain"`` skull-strips the image channels before resizing: every pixel farther than
+``input_margin_mm`` from the HU brain mask (:mod:`workbench.data.brainmask`, intracranial space,
+so epidural and subdural blood stay in) is set to 0. The margin keeps the inner table's rim. A slice
+whose brain mask is empty (vertex, skull base) is left unmasked rather than blanked.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from scipy import ndimage
 from torch.utils.data import Dataset
 
 from workbench.data.brainmask import brain_mask_fast
@@ -23,10 +29,29 @@ from workbench.data.windowing import DEFAULT_WINDOWS, stack_windows
 from workbench.utils.errors import check_choice
 from workbench.utils.threads import single_thread
 
-__all__ = ["SliceDataset", "resize_crop"]
+__all__ = ["INPUT_MASKS", "DEFAULT_INPUT_MARGIN_MM", "SliceDataset", "resize_crop", "strip_to_brain"]
+
+INPUT_MASKS: tuple[str, ...] = ("none", "brain")
+"""``none``: the windows as they are; ``brain``: skull-stripped to the dilated HU brain mask."""
+DEFAULT_INPUT_MARGIN_MM = 3.0
+"""Skull-stripping margin: the brain mask is eroded 1 mm from the inner table, so 3 mm keeps 2 mm of it."""
 
 
 RESIZE_MODES = ("bilinear", "nearest-exact", "nearest")
+
+
+def strip_to_brain(image: torch.Tensor, brain: np.ndarray, margin_px: float) -> torch.Tensor:
+    """image (C, H, W), brain (H, W) bool -> image with pixels beyond ``margin_px`` of ``brain`` set to 0.
+
+    The margin is a Euclidean dilation (pixel centres within ``margin_px``). An empty ``brain``
+    leaves ``image`` unchanged.
+    """
+    if image.shape[-2:] != brain.shape:
+        raise ValueError(f"image {tuple(image.shape)} and brain mask {brain.shape} differ in size")
+    if not brain.any():
+        return image
+    keep = ndimage.distance_transform_edt(~brain) <= margin_px
+    return image * torch.from_numpy(keep).to(image.dtype)
 
 
 def resize_crop(x: torch.Tensor, size: int, resize_factor: float = 1.1, mode: str = "bilinear") -> torch.Tensor:
@@ -60,6 +85,8 @@ class SliceDataset(Dataset):
         folds / exclude_folds: keep only these folds / drop these folds.
         brain_mask: compute the HU brain mask (else all ones).
         resize_factor: resize-then-centre-crop factor (paper: 1.1).
+        input_mask: ``none`` or ``brain`` (skull-strip the image; module docstring).
+        input_margin_mm: how far beyond the brain mask the stripped image keeps pixels.
 
     ``ds[i]`` is a dict: ``image`` float32 (C, S, S) in [0, 1]; ``mask`` float32 (S, S) 0/1 (all
     zero when the row has no mask; see ``has_mask``); ``brain_mask`` float32 (S, S);
@@ -77,6 +104,8 @@ class SliceDataset(Dataset):
         exclude_folds: Sequence[int] | None = None,
         brain_mask: bool = True,
         resize_factor: float = 1.1,
+        input_mask: str = "none",
+        input_margin_mm: float = DEFAULT_INPUT_MARGIN_MM,
     ):
         frame = validate_manifest(manifest) if isinstance(manifest, pd.DataFrame) else read_manifest(manifest)
         if folds is not None:
@@ -93,6 +122,10 @@ class SliceDataset(Dataset):
         self.windows = tuple(windows)
         self.brain_mask = bool(brain_mask)
         self.resize_factor = float(resize_factor)
+        self.input_mask = check_choice("input mask", input_mask, INPUT_MASKS)
+        if not input_margin_mm >= 0:
+            raise ValueError(f"input_margin_mm must be >= 0, got {input_margin_mm!r}")
+        self.input_margin_mm = float(input_margin_mm)
         self._labels = torch.tensor(self.frame[list(LABEL_COLUMNS)].to_numpy(), dtype=torch.float32)
 
     def __len__(self) -> int:
@@ -114,13 +147,15 @@ class SliceDataset(Dataset):
     def _item(self, i: int) -> dict:
         row = self.frame.iloc[i]
         hu, mask, _ = load_row(row, self.root)
-        if self.brain_mask:
-            brain = brain_mask_fast(hu, pixel_mm=float(min(row["spacing_row"], row["spacing_col"])))
-        else:
-            brain = np.ones(hu.shape, dtype=bool)
+        pixel_mm = float(min(row["spacing_row"], row["spacing_col"]))
+        brain = brain_mask_fast(hu, pixel_mm=pixel_mm) if self.brain_mask or self.input_mask == "brain" else None
         if mask is None:
             mask = np.zeros(hu.shape, dtype=bool)
         image = stack_windows(torch.from_numpy(hu), self.windows)  # (C, H, W)
+        if self.input_mask == "brain":
+            image = strip_to_brain(image, brain, self.input_margin_mm / pixel_mm)
+        if not self.brain_mask:
+            brain = np.ones(hu.shape, dtype=bool)
         masks = torch.from_numpy(np.stack([mask, brain]).astype(np.float32))  # (2, H, W)
         image = resize_crop(image, self.size, self.resize_factor, "bilinear").clamp_(0.0, 1.0)
         masks = resize_crop(masks, self.size, self.resize_factor, "nearest-exact")

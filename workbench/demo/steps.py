@@ -112,8 +112,8 @@ def _train(state: _State, task: str, threads: int) -> None:
     cmd = [sys.executable, "-m", "workbench", "train", "--manifest", str(out / train["manifest"]),
            "--root", str(out / train["root"]), "--task", task, "--preset", s.preset, "--out", str(run_dir),
            "--val-fold", "0", "--epochs", str(s.epochs), "--warmup-steps", str(s.warmup_steps),
-           "--batch-size", str(s.batch_size), "--patience", str(s.patience), "--monitor", s.monitor, "--seed", str(s.seed), "--cache",
-           "--threads", str(threads)]
+           "--batch-size", str(s.batch_size), "--patience", str(s.patience), "--monitor", s.monitor,
+           "--precision", s.precision, "--seed", str(s.seed), "--cache", "--threads", str(threads)]
     if s.max_steps:
         cmd += ["--max-steps", str(s.max_steps)]
     if resume:

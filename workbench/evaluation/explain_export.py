@@ -96,7 +96,8 @@ def _thresholds(cfg: ExportConfig, task: str) -> dict[str, float]:
 def volume_maps(model: torch.nn.Module, rows: pd.DataFrame, cfg: ExportConfig,
                 size: int) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """Model-space maps {method: (n, S, S)} and P(ICH) (n,) of the slices ``rows`` of one volume."""
-    ds = SliceDataset(rows, cfg.root, size=size, brain_mask=cfg.brain_mask, resize_factor=cfg.resize_factor)
+    ds = SliceDataset(rows, cfg.root, size=size, brain_mask=cfg.brain_mask, resize_factor=cfg.resize_factor,
+                      **model.workbench_config.input_kwargs())
     task = model.workbench_config.task
     specs = {m: MethodSpec(task, m) for m in cfg.methods}
     maps: dict[str, list[torch.Tensor]] = {m: [] for m in cfg.methods}

@@ -22,8 +22,9 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from workbench.data.dataset import SliceDataset
+from workbench.data.dataset import DEFAULT_INPUT_MARGIN_MM, SliceDataset
 from workbench.data.manifest import read_manifest
+from workbench.data.windowing import DEFAULT_WINDOWS
 from workbench.evaluation.study_config import StudyConfig, load_config, method_spec
 from workbench.evaluation.study_maps import STAT_KEYS, baseline_maps, score_maps, weak_maps
 from workbench.evaluation.study_tables import TABLES, build_tables, read_tables, study_grid, write_tables
@@ -69,6 +70,8 @@ def _signature(cfg: StudyConfig, method: str, grid: torch.Tensor) -> str:
         sig.update({k: getattr(cfg, k) for k in ("baseline_max_steps", "baseline_batch_size", "baseline_patience",
                                                  "baseline_preset", "seed")})
         sig["baseline_epochs"] = cfg.epochs_of(method)
+        if cfg.baseline_precision != "fp32":  # absent by default, so studies cached before it stay valid
+            sig["baseline_precision"] = cfg.baseline_precision
     else:
         weights = checkpoint_paths(_checkpoint_stem(getattr(cfg, f"{spec.model}_checkpoint")))[0]
         sig.update({"checkpoint": str(weights), "mtime": weights.stat().st_mtime if weights.is_file() else None})
@@ -93,10 +96,11 @@ def _baseline_model(cfg: StudyConfig, name: str, fold: int, out: Path) -> torch.
     tcfg = BaselineTrainConfig(model=name, preset=cfg.baseline_preset, batch_size=cfg.baseline_batch_size,
                                patience=cfg.baseline_patience, max_steps=cfg.baseline_max_steps, size=cfg.size,
                                epochs=cfg.epochs_of(name), threshold=cfg.baseline_threshold, min_pixels=cfg.min_pixels,
-                               seed=cfg.seed, device="cpu")
+                               seed=cfg.seed, device="cpu", precision=cfg.baseline_precision)
     if (run_dir / "done.json").is_file():
         done = json.loads((run_dir / "done.json").read_text())
-        if done.get("config") != json.loads(json.dumps(tcfg.to_dict())):
+        done_cfg = BaselineTrainConfig.from_dict(done.get("config", {})).to_dict()  # older runs: defaults filled
+        if json.loads(json.dumps(done_cfg)) != json.loads(json.dumps(tcfg.to_dict())):
             raise ValueError(f"{run_dir} holds a finished baseline trained with other settings; delete the folder "
                              f"to retrain it with the current config")
         return load_baseline(run_dir / ("best" if (run_dir / "best.json").is_file() else "last"))
@@ -152,6 +156,15 @@ def _evaluation_frame(cfg: StudyConfig) -> tuple[pd.DataFrame, list[int]]:
     return frame, folds
 
 
+def _input_key(inputs: dict) -> str:
+    """Identity of a model's input recipe; SliceDataset's defaults fill what ``inputs`` leaves out."""
+    full = {"windows": list(DEFAULT_WINDOWS), "input_mask": "none", "input_margin_mm": DEFAULT_INPUT_MARGIN_MM,
+            **{k: list(v) if isinstance(v, tuple) else v for k, v in inputs.items()}}
+    if full["input_mask"] == "none":
+        full.pop("input_margin_mm")
+    return json.dumps(full, sort_keys=True)
+
+
 def run_study(config: StudyConfig | str | Path) -> StudyResult:
     """Run (or resume) the study of ``config`` (a :class:`StudyConfig` or a YAML path); see module doc."""
     cfg = (config if isinstance(config, StudyConfig) else load_config(config)).resolved()
@@ -176,20 +189,26 @@ def run_study(config: StudyConfig | str | Path) -> StudyResult:
         if not todo:
             continue
         rows = frame.index[frame["fold"] == k].to_numpy()  # manifest row numbers
-        data = CachedImages(SliceDataset(frame.loc[rows], cfg.root, size=cfg.size, brain_mask=cfg.brain_mask),
-                            desc=f"fold {k}: loading", keys=("image", "mask", "brain_mask"))
+        fold_data: dict[str, CachedImages] = {}  # one decode per input recipe (windows, skull-stripping)
         for group, names in _groups(todo):
             extra = {}
             if group in ("binary", "multilabel"):
                 if group not in classifiers:
                     classifiers[group] = load_model(_checkpoint_stem(getattr(cfg, f"{group}_checkpoint")))
                 model = classifiers[group]
+                inputs = model.workbench_config.input_kwargs()
             else:
                 t_train = time.perf_counter()
                 model = _baseline_model(cfg, group, k, out)
                 extra["train_seconds"] = time.perf_counter() - t_train
+                inputs = {}  # the baselines train on SliceDataset's default input
+            key = _input_key(inputs)
+            if key not in fold_data:
+                fold_data[key] = CachedImages(
+                    SliceDataset(frame.loc[rows], cfg.root, size=cfg.size, brain_mask=cfg.brain_mask, **inputs),
+                    desc=f"fold {k}: loading", keys=("image", "mask", "brain_mask"))
             t0 = time.perf_counter()
-            stats = _run_group(cfg, model, names, data, grid, desc=f"fold {k}: {group}")
+            stats = _run_group(cfg, model, names, fold_data[key], grid, desc=f"fold {k}: {group}")
             seconds = time.perf_counter() - t0
             for m in names:
                 tensors_path, meta_path = _cache_paths(out, k, m)

@@ -19,6 +19,7 @@ from typing import Any, Mapping
 
 import yaml
 
+from workbench.training.precision import PRECISIONS
 from workbench.utils.errors import check_choice, check_at_least
 from workbench.utils.io import write_text_atomic
 
@@ -81,7 +82,8 @@ class StudyConfig:
     than this many pixels are predicted. baseline_*: per-fold baseline training (epochs is the
     maximum, per baseline in ``baseline_epoch_overrides``; early stopping on the fold after the test
     fold); baseline_threshold: their fixed
-    probability threshold (never tuned, see docs/guide/study.md).
+    probability threshold (never tuned, see docs/guide/study.md); baseline_precision: ``fp32``,
+    ``bf16`` or ``auto`` for their training and inference (:mod:`workbench.training.precision`).
     """
 
     manifest: str
@@ -104,6 +106,7 @@ class StudyConfig:
     baseline_patience: int = 5
     baseline_preset: str = "cpu"
     baseline_threshold: float = 0.5
+    baseline_precision: str = "fp32"
     bootstrap_resamples: int = 2000
     seed: int = 0
     threads: int = 0  # torch threads (0: torch's default)
@@ -114,6 +117,7 @@ class StudyConfig:
         for name in self.methods:
             method_spec(name)
         check_choice("threshold mode", self.threshold_mode, THRESHOLD_MODES)
+        check_choice("baseline precision", self.baseline_precision, PRECISIONS)
         check_at_least(self, ("size", "batch_size", "baseline_epochs", "baseline_batch_size", "baseline_patience",
                      "bootstrap_resamples"))
         if len(self.grid) != 3 or not self.grid[2] > 0 or self.grid[1] < self.grid[0]:

@@ -77,18 +77,21 @@ def gallery_panels(result, picks: pd.DataFrame, window: str = "brain") -> list[P
     frame = read_manifest(cfg.manifest).astype({"subject_id": str, "volume_id": str})
     ds = SliceDataset(frame, cfg.root, size=cfg.size, brain_mask=cfg.brain_mask)
     index = {tuple(k): i for i, k in enumerate(ds.frame[list(KEYS)].itertuples(index=False, name=None))}
-    models: dict[str, torch.nn.Module] = {}
+    models: dict[str, tuple[torch.nn.Module, SliceDataset]] = {}  # the model and its input (windows, stripping)
     panels = []
     for pick in picks.itertuples(index=False):
         spec = method_spec(pick.method)
         if spec.model == "baseline":
             continue
         if spec.model not in models:
-            models[spec.model] = load_model(getattr(cfg, f"{spec.model}_checkpoint"))
+            net = load_model(getattr(cfg, f"{spec.model}_checkpoint"))
+            models[spec.model] = net, SliceDataset(frame, cfg.root, size=cfg.size, brain_mask=False,
+                                                   **net.workbench_config.input_kwargs())
+        net, inputs = models[spec.model]
         row = index[(str(pick.subject_id), str(pick.volume_id), int(pick.slice_index))]
         item = ds[row]
         brain = item["brain_mask"][None] if cfg.brain_mask else None
-        maps, _ = weak_maps(models[spec.model], item["image"][None], brain, {pick.method: spec})
+        maps, _ = weak_maps(net, inputs[row]["image"][None], brain, {pick.method: spec})
         heat = maps[pick.method][0].detach()
         panels.append(Panel(windowed(display_hu(ds, row), window), heat, item["mask"], heat > pick.threshold,
                             f"{pick.method} · {pick.rank} · Dice {pick.dice:.2f}", pick.method))

@@ -102,12 +102,12 @@ def detection_probability(model: nn.Module, logits: torch.Tensor) -> torch.Tenso
 
 def load_run(run_dir: str | os.PathLike = "", model: str = "binary", manifest: str | os.PathLike = "",
              root: str | os.PathLike = "", brain_mask: bool = True):
-    """(model in eval mode, SliceDataset of the run's cohort at the model's input size and windows)."""
+    """(model in eval mode, SliceDataset of the run's cohort at the model's input size, windows and mask)."""
     from workbench.data.dataset import SliceDataset
     from workbench.models import load_model
 
     paths = resolve_run(run_dir, model, manifest, root)
     net = load_model(paths.model)
     cfg = net.workbench_config
-    return net, SliceDataset(paths.manifest, paths.root, size=cfg.arch.img_size, windows=cfg.windows,
-                             brain_mask=brain_mask)
+    return net, SliceDataset(paths.manifest, paths.root, size=cfg.arch.img_size, brain_mask=brain_mask,
+                             **cfg.input_kwargs())

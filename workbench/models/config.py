@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench.data.dataset import DEFAULT_INPUT_MARGIN_MM, INPUT_MASKS
 from workbench.data.labels import LABEL_COLUMNS
 from workbench.utils.errors import check_choice
 from workbench.utils.io import write_json_atomic
@@ -104,7 +105,9 @@ class ModelConfig(JsonConfig):
     """Everything needed to rebuild a classifier: ``task``, ``class_names`` and ``arch``.
 
     ``preset`` names the preset it came from (``"custom"`` for a user-built timm Swin);
-    ``windows`` are the CT windows of the input channels, in channel order.
+    ``windows`` are the CT windows of the input channels, in channel order; ``input_mask`` /
+    ``input_margin_mm`` say whether the input was skull-stripped (``SliceDataset``'s arguments of the
+    same names). Every dataset that feeds this model is built from :meth:`input_kwargs`.
     """
 
     task: str
@@ -112,9 +115,12 @@ class ModelConfig(JsonConfig):
     arch: SwinArch = field(default_factory=SwinArch)
     preset: str = "custom"
     windows: tuple[str, ...] = ("brain", "subdural", "bone")
+    input_mask: str = "none"
+    input_margin_mm: float = DEFAULT_INPUT_MARGIN_MM
 
     def __post_init__(self):
         check_choice("task", self.task, TASKS)
+        check_choice("input mask", self.input_mask, INPUT_MASKS)
         expected = len(default_class_names(self.task))
         if len(self.class_names) != expected:
             raise ValueError(
@@ -124,6 +130,10 @@ class ModelConfig(JsonConfig):
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+    def input_kwargs(self) -> dict[str, Any]:
+        """The ``SliceDataset`` arguments that reproduce this model's input: windows and skull-stripping."""
+        return {"windows": tuple(self.windows), "input_mask": self.input_mask, "input_margin_mm": self.input_margin_mm}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":

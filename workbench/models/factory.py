@@ -15,6 +15,7 @@ import dataclasses
 import torch.nn as nn
 from timm.models.swin_transformer import SwinTransformer, WindowAttention
 
+from workbench.data.dataset import DEFAULT_INPUT_MARGIN_MM
 from workbench.models.config import ModelConfig, SwinArch, default_class_names
 from workbench.models.presets import get_preset
 from workbench.utils.errors import check_choice
@@ -46,6 +47,8 @@ def create_model(
     task: str | None = None,
     class_names: tuple[str, ...] | None = None,
     windows: tuple[str, ...] = ("brain", "subdural", "bone"),
+    input_mask: str = "none",
+    input_margin_mm: float = DEFAULT_INPUT_MARGIN_MM,
     **overrides,
 ) -> SwinTransformer:
     """A timm SwinTransformer from a named preset, never pretrained.
@@ -55,6 +58,8 @@ def create_model(
         num_classes: 2 (binary) or 6 (multilabel); inferred from ``task`` when omitted.
         task: ``binary`` or ``multilabel``; inferred from ``num_classes`` when omitted.
         class_names: defaults to ``("no_ich", "ich")`` or ``LABEL_COLUMNS``.
+        windows / input_mask / input_margin_mm: the input recipe recorded in the model's config
+            (:class:`ModelConfig`); datasets for the model are built from it.
         overrides: :class:`SwinArch` fields to change (``img_size=64``, ``drop_path_rate=0``...).
 
     Returns a model mapping images (B, C, S, S) to logits (B, num_classes).
@@ -76,7 +81,8 @@ def create_model(
     if unknown:
         raise ValueError(f"unknown architecture override(s) {unknown}; valid: {sorted(fields)}")
     arch = dataclasses.replace(get_preset(preset), **overrides)
-    return build_model(ModelConfig(task=task, class_names=names, arch=arch, preset=preset, windows=tuple(windows)))
+    return build_model(ModelConfig(task=task, class_names=names, arch=arch, preset=preset, windows=tuple(windows),
+                                   input_mask=input_mask, input_margin_mm=float(input_margin_mm)))
 
 
 def unwrap(model: nn.Module) -> nn.Module:

@@ -7,6 +7,7 @@ from typing import Any
 
 from workbench.models.config import TASKS, JsonConfig
 from workbench.training.augment import AugmentConfig
+from workbench.training.precision import PRECISIONS
 from workbench.utils.errors import check_choice, check_at_least
 
 __all__ = ["TrainConfig", "DEVICES", "MONITORS"]
@@ -28,6 +29,8 @@ class TrainConfig(JsonConfig):
     ``val_loss`` (the default) or ``val_auc``; with class-balanced sampling the model's prior is
     50 % ICH, so the validation loss on a fold with ~25 % ICH moves with calibration as much as with
     ranking, and on the synthetic cohort its minimum fell in the first epochs of warm-up.
+    ``precision`` is ``fp32``, ``bf16`` (autocast, fp32 weights) or ``auto`` (bf16 where the device
+    runs it natively; :mod:`workbench.training.precision`).
     """
 
     task: str = "binary"
@@ -47,12 +50,14 @@ class TrainConfig(JsonConfig):
     num_workers: int = 0
     device: str = "auto"
     monitor: str = "val_loss"
+    precision: str = "fp32"
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self):
         check_choice("task", self.task, TASKS)
         check_choice("device", self.device, DEVICES)
         check_choice("monitor", self.monitor, MONITORS)
+        check_choice("precision", self.precision, PRECISIONS)
         check_at_least(self, ("epochs", "batch_size", "eval_batch_size"))
         if self.lr <= 0 or self.warmup_steps < 0 or self.patience < 1:
             raise ValueError(f"need lr > 0, warmup_steps >= 0, patience >= 1 (got {self.lr}, "

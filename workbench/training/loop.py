@@ -14,6 +14,7 @@ from workbench.models.losses import task_loss, task_probabilities
 from workbench.training.augment import augment_batch
 from workbench.training.config import TrainConfig
 from workbench.training.distributed import dist_info, gather_rows
+from workbench.training.precision import autocast, resolve_precision
 from workbench.training.schedule import param_groups, set_lr
 from workbench.utils.progress import progress
 
@@ -34,10 +35,15 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
 
 def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, images: torch.Tensor, labels: torch.Tensor,
                cfg: TrainConfig, generator: torch.Generator, lr: float) -> torch.Tensor:
-    """Augment, forward, loss, backward, clip, step. Returns the detached loss (a 0-dim tensor)."""
+    """Augment, forward, loss, backward, clip, step. Returns the detached loss (a 0-dim tensor).
+
+    The forward pass runs under ``cfg.precision`` (bf16 autocast or fp32); the loss is fp32.
+    """
     images = augment_batch(images, cfg.augment, generator)
     set_lr(optimizer, lr)
-    loss = task_loss(cfg.task, model(images), labels, gamma=cfg.focal_gamma)
+    with autocast(resolve_precision(cfg.precision, images.device), images.device):
+        logits = model(images)
+    loss = task_loss(cfg.task, logits.float(), labels, gamma=cfg.focal_gamma)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if cfg.grad_clip > 0:
@@ -52,7 +58,7 @@ def evaluate(model: nn.Module, dataset: Dataset, cfg: TrainConfig, device: torch
     """Loss and probabilities on every item of ``dataset`` (sharded across DDP ranks, gathered).
 
     Returns ``(mean loss, probs, labels)``: probs (N,) P(ICH) for binary or (N, 6) sigmoids;
-    labels (N, 6). Runs ``model`` in eval mode and restores its previous mode.
+    labels (N, 6). Runs ``model`` in eval mode (under ``cfg.precision``) and restores its previous mode.
     """
     info = dist_info()
     n = len(dataset)
@@ -62,9 +68,12 @@ def evaluate(model: nn.Module, dataset: Dataset, cfg: TrainConfig, device: torch
     was_training = model.training
     model.eval()
     losses, probs, labels = [], [], []
+    precision = resolve_precision(cfg.precision, device)
     for images, lab in progress(loader, desc=desc, leave=False):
         images, lab = images.to(device, non_blocking=True), lab.to(device, non_blocking=True)
-        logits = model(images)
+        with autocast(precision, device):
+            logits = model(images)
+        logits = logits.float()
         losses.append(task_loss(cfg.task, logits, lab, reduction="sample", gamma=cfg.focal_gamma))
         probs.append(task_probabilities(cfg.task, logits))
         labels.append(lab)
