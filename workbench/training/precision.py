@@ -1,10 +1,11 @@
 """Mixed precision for training and validation: fp32, or bfloat16 autocast with fp32 master weights.
 
 ``bf16`` runs matmuls and convolutions in bfloat16 under :func:`torch.autocast` while the weights,
-the optimizer state, the loss and the gradients' accumulation stay fp32 (no loss scaling is needed:
-bfloat16 has fp32's exponent range). On a CPU with AMX or AVX512-BF16 (Sapphire Rapids and later)
-the CPU presets train about 1.9x faster (cpu-small) to 2.6x (cpu-base); on a CPU without them
-bfloat16 is emulated and slower than fp32, which is why ``auto`` checks the hardware first.
+their gradients, the optimizer state and the loss stay fp32 (no loss scaling is needed: bfloat16
+has fp32's exponent range). On this project's CPU (AMX, Sapphire Rapids) a cpu-small training step
+is 1.72x faster (``bench/results/train.md``) and a cpu-base step ~2.6x (a probe); on a CPU without
+AMX / AVX512-BF16 bfloat16 is emulated and typically slower than fp32 (not measured here), which is
+why ``auto`` checks the hardware first.
 On a GPU ``auto`` picks bf16 where ``torch.cuda.is_bf16_supported()`` (Ampere and later).
 
 Only training and validation use it; the capture layer explains in fp32.
