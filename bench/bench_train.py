@@ -34,7 +34,7 @@ from workbench.training import TrainConfig, fit, prepare_splits  # noqa: E402
 from workbench.training.cache import CachedImages  # noqa: E402
 from workbench.training.loop import evaluate, make_optimizer, train_step  # noqa: E402
 from workbench.training.metrics import classification_metrics  # noqa: E402
-from workbench.training.precision import cpu_has_fast_bf16, resolve_precision  # noqa: E402
+from workbench.training.precision import PRECISIONS, cpu_has_fast_bf16, resolve_precision  # noqa: E402
 from workbench.training.state import read_run_state  # noqa: E402
 from workbench.utils.io import write_json_atomic, write_text_atomic  # noqa: E402
 
@@ -304,7 +304,7 @@ def main() -> int:
     p.add_argument("--lr", type=float, default=3e-4,
                    help="peak learning rate; a bf16 trainer run at 6e-4 never left chance (training loss 0.693 from "
                         "step ~300 to 1,300) although a 6e-4 prototype run had learnt: 3e-4 is the safer default")
-    p.add_argument("--precision", default="auto", choices=("fp32", "bf16", "auto"),
+    p.add_argument("--precision", default="auto", choices=PRECISIONS,
                    help="training precision (auto: bf16 autocast where the CPU has AMX / AVX512-BF16)")
     p.add_argument("--warmup-steps", type=int, default=100, help="linear warm-up steps (method.md section 10)")
     p.add_argument("--patience", type=int, default=100,

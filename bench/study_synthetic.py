@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(1, str(ROOT / "bench"))
 
+from workbench.training.precision import PRECISIONS  # noqa: E402
 from workbench.utils.io import write_json_atomic, write_text_atomic  # noqa: E402
 
 STAGES = ("data", "train", "study", "report", "all")
@@ -52,7 +53,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                         "epochs (~2,200 steps) was stopped at step 690: both classifiers sat at training loss 0.70 / "
                         "validation AUC 0.47-0.49, and finishing would have taken 40 more minutes on the shared cores")
     p.add_argument("--lr", type=float, default=3e-4, help="classifier peak learning rate (bench_train.py's recipe)")
-    p.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "auto"),
+    p.add_argument("--precision", default="fp32", choices=PRECISIONS,
                    help="classifier training precision (bf16: about 1.7x faster on a CPU with AMX)")
     p.add_argument("--patience", type=int, default=100,
                    help="early-stopping patience; large by default: the validation loss wanders during warm-up and "

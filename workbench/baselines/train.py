@@ -39,7 +39,7 @@ from workbench.evaluation.overlap import dice, iou
 from workbench.models.checkpoint import load_tensors
 from workbench.training.distributed import resolve_device
 from workbench.training.metrics import MetricsLog
-from workbench.training.precision import autocast, resolve_precision
+from workbench.training.precision import precision_forward
 from workbench.training.schedule import lr_at, param_groups, set_lr
 from workbench.training.state import RunState, load_state, save_state, state_paths
 from workbench.training.trainer import _check_resumable, _stream_seed
@@ -71,16 +71,13 @@ def evaluate_slices(model: BaselineNet, data: CachedSlices, cfg: BaselineTrainCo
     Binarisation ``p > cfg.threshold``; detection: more than ``cfg.min_pixels`` pixels.
     """
     device = next(model.parameters()).device
-    precision = resolve_precision(cfg.precision, device)
     was_training = model.training
     model.eval()
     rows = []
     try:
         for idx in progress(torch.arange(len(data)).split(cfg.eval_batch_size), desc=desc, leave=False):
             images, masks = data.batch(idx)
-            with autocast(precision, device):
-                logits = model(images.to(device))
-            logits = logits.float()
+            logits = precision_forward(model, images.to(device), cfg.precision)
             probs = foreground_probability(logits).cpu()
             row = {"index": idx, "dice": dice(predict_masks(probs, cfg.threshold), masks),
                    "iou": iou(predict_masks(probs, cfg.threshold), masks),
@@ -132,7 +129,6 @@ def _train_epoch(model, optimizer, loss_fn, data: CachedSlices, cfg: BaselineTra
     gen = torch.Generator().manual_seed(_stream_seed(cfg.seed, 0, epoch, 2))
     perm = torch.randperm(len(data), generator=torch.Generator().manual_seed(_stream_seed(cfg.seed, 0, epoch, 3)))
     bs = min(cfg.batch_size, len(data))
-    precision = resolve_precision(cfg.precision, device)
     model.train()
     loss_sum, n_steps = torch.zeros((), dtype=torch.float64), 0
     for b in progress(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", total=steps_per_epoch):
@@ -140,9 +136,8 @@ def _train_epoch(model, optimizer, loss_fn, data: CachedSlices, cfg: BaselineTra
             break
         images, masks = augment_pair(*data.batch(perm[b * bs:(b + 1) * bs]), cfg.augment, gen)
         set_lr(optimizer, lr_at(run.step, cfg.peak_lr, cfg.warmup_steps, total_steps, cfg.min_lr))
-        with autocast(precision, device):
-            logits = model(images.to(device))
-        loss = loss_fn(logits.float(), masks[:, None].to(device))  # masks (B, 1, S, S) 0/1
+        loss = loss_fn(precision_forward(model, images.to(device), cfg.precision),
+                       masks[:, None].to(device))  # masks (B, 1, S, S) 0/1
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip > 0:

@@ -18,6 +18,7 @@ HELP = "Run the main job end to end on synthetic data: cohorts, classifiers, stu
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from workbench.demo import STEPS, DemoSettings
+    from workbench.training.precision import PRECISIONS
 
     d = DemoSettings()
     p.add_argument("--out", default="demo_output", help="output folder (default: demo_output)")
@@ -35,7 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=None, help=f"training epochs (default {d.epochs})")
     p.add_argument("--warmup-steps", type=int, default=None, help=f"training warm-up steps (default {d.warmup_steps})")
     p.add_argument("--max-steps", type=int, default=None, help="stop training after this many steps (0: no limit)")
-    p.add_argument("--precision", default=None, choices=("fp32", "bf16", "auto"),
+    p.add_argument("--precision", default=None, choices=PRECISIONS,
                    help=f"training precision (default {d.precision}: bf16 where the CPU runs it natively)")
     p.add_argument("--baselines", default=None,
                    help=f"supervised baselines of the comparison, comma-separated (default {d.baselines!r}; '' = none)")

@@ -29,12 +29,14 @@ from workbench.data.windowing import DEFAULT_WINDOWS, stack_windows
 from workbench.utils.errors import check_choice
 from workbench.utils.threads import single_thread
 
-__all__ = ["INPUT_MASKS", "DEFAULT_INPUT_MARGIN_MM", "SliceDataset", "resize_crop", "strip_to_brain"]
+__all__ = ["INPUT_MASKS", "DEFAULT_INPUT_MARGIN_MM", "PLAIN_INPUT", "SliceDataset", "resize_crop", "strip_to_brain"]
 
 INPUT_MASKS: tuple[str, ...] = ("none", "brain")
 """``none``: the windows as they are; ``brain``: skull-stripped to the dilated HU brain mask."""
 DEFAULT_INPUT_MARGIN_MM = 3.0
 """Skull-stripping margin: the brain mask is eroded 1 mm from the inner table, so 3 mm keeps 2 mm of it."""
+PLAIN_INPUT: dict = {"windows": tuple(DEFAULT_WINDOWS), "input_mask": "none", "input_margin_mm": DEFAULT_INPUT_MARGIN_MM}
+"""SliceDataset's default input recipe (the paper's three windows, no stripping), as input keyword arguments."""
 
 
 RESIZE_MODES = ("bilinear", "nearest-exact", "nearest")

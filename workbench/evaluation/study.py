@@ -22,9 +22,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from workbench.data.dataset import DEFAULT_INPUT_MARGIN_MM, SliceDataset
+from workbench.data.dataset import PLAIN_INPUT, SliceDataset
 from workbench.data.manifest import read_manifest
-from workbench.data.windowing import DEFAULT_WINDOWS
 from workbench.evaluation.study_config import StudyConfig, load_config, method_spec
 from workbench.evaluation.study_maps import STAT_KEYS, baseline_maps, score_maps, weak_maps
 from workbench.evaluation.study_tables import TABLES, build_tables, read_tables, study_grid, write_tables
@@ -157,12 +156,9 @@ def _evaluation_frame(cfg: StudyConfig) -> tuple[pd.DataFrame, list[int]]:
 
 
 def _input_key(inputs: dict) -> str:
-    """Identity of a model's input recipe; SliceDataset's defaults fill what ``inputs`` leaves out."""
-    full = {"windows": list(DEFAULT_WINDOWS), "input_mask": "none", "input_margin_mm": DEFAULT_INPUT_MARGIN_MM,
-            **{k: list(v) if isinstance(v, tuple) else v for k, v in inputs.items()}}
-    if full["input_mask"] == "none":
-        full.pop("input_margin_mm")
-    return json.dumps(full, sort_keys=True)
+    """Identity of an input recipe (``ModelConfig.input_kwargs()``); the margin counts only when stripping."""
+    return json.dumps({**inputs, "input_margin_mm": inputs["input_margin_mm"] if inputs["input_mask"] != "none"
+                       else None}, sort_keys=True)
 
 
 def run_study(config: StudyConfig | str | Path) -> StudyResult:
@@ -201,7 +197,7 @@ def run_study(config: StudyConfig | str | Path) -> StudyResult:
                 t_train = time.perf_counter()
                 model = _baseline_model(cfg, group, k, out)
                 extra["train_seconds"] = time.perf_counter() - t_train
-                inputs = {}  # the baselines train on SliceDataset's default input
+                inputs = PLAIN_INPUT  # the baselines train on SliceDataset's default input
             key = _input_key(inputs)
             if key not in fold_data:
                 fold_data[key] = CachedImages(

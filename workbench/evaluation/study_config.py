@@ -83,7 +83,8 @@ class StudyConfig:
     maximum, per baseline in ``baseline_epoch_overrides``; early stopping on the fold after the test
     fold); baseline_threshold: their fixed
     probability threshold (never tuned, see docs/guide/study.md); baseline_precision: ``fp32``,
-    ``bf16`` or ``auto`` for their training and inference (:mod:`workbench.training.precision`).
+    ``bf16`` or ``auto`` for their training and validation (:mod:`workbench.training.precision`; the study
+    scores them in fp32).
     """
 
     manifest: str

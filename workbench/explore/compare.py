@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from workbench.data.dataset import SliceDataset
+from workbench.data.dataset import PLAIN_INPUT, SliceDataset
 from workbench.data.labels import LABEL_COLUMNS
 from workbench.data.manifest import read_manifest
 from workbench.explore.panels import display_hu
@@ -85,8 +85,9 @@ def gallery_panels(result, picks: pd.DataFrame, window: str = "brain") -> list[P
             continue
         if spec.model not in models:
             net = load_model(getattr(cfg, f"{spec.model}_checkpoint"))
-            models[spec.model] = net, SliceDataset(frame, cfg.root, size=cfg.size, brain_mask=False,
-                                                   **net.workbench_config.input_kwargs())
+            recipe = net.workbench_config.input_kwargs()
+            models[spec.model] = net, ds if recipe == PLAIN_INPUT else SliceDataset(
+                frame, cfg.root, size=cfg.size, brain_mask=False, **recipe)
         net, inputs = models[spec.model]
         row = index[(str(pick.subject_id), str(pick.volume_id), int(pick.slice_index))]
         item = ds[row]

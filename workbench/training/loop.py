@@ -14,7 +14,7 @@ from workbench.models.losses import task_loss, task_probabilities
 from workbench.training.augment import augment_batch
 from workbench.training.config import TrainConfig
 from workbench.training.distributed import dist_info, gather_rows
-from workbench.training.precision import autocast, resolve_precision
+from workbench.training.precision import precision_forward
 from workbench.training.schedule import param_groups, set_lr
 from workbench.utils.progress import progress
 
@@ -41,9 +41,7 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, images: torch
     """
     images = augment_batch(images, cfg.augment, generator)
     set_lr(optimizer, lr)
-    with autocast(resolve_precision(cfg.precision, images.device), images.device):
-        logits = model(images)
-    loss = task_loss(cfg.task, logits.float(), labels, gamma=cfg.focal_gamma)
+    loss = task_loss(cfg.task, precision_forward(model, images, cfg.precision), labels, gamma=cfg.focal_gamma)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if cfg.grad_clip > 0:
@@ -68,12 +66,9 @@ def evaluate(model: nn.Module, dataset: Dataset, cfg: TrainConfig, device: torch
     was_training = model.training
     model.eval()
     losses, probs, labels = [], [], []
-    precision = resolve_precision(cfg.precision, device)
     for images, lab in progress(loader, desc=desc, leave=False):
         images, lab = images.to(device, non_blocking=True), lab.to(device, non_blocking=True)
-        with autocast(precision, device):
-            logits = model(images)
-        logits = logits.float()
+        logits = precision_forward(model, images, cfg.precision)
         losses.append(task_loss(cfg.task, logits, lab, reduction="sample", gamma=cfg.focal_gamma))
         probs.append(task_probabilities(cfg.task, logits))
         labels.append(lab)

@@ -20,7 +20,7 @@ import torch
 
 from workbench.utils.errors import check_choice
 
-__all__ = ["PRECISIONS", "resolve_precision", "autocast", "cpu_has_fast_bf16"]
+__all__ = ["PRECISIONS", "resolve_precision", "precision_forward", "cpu_has_fast_bf16"]
 
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "auto")
 """``fp32`` (default), ``bf16`` (autocast), ``auto`` (bf16 where the device runs it natively)."""
@@ -50,9 +50,17 @@ def resolve_precision(choice: str, device: torch.device) -> str:
     return "bf16" if device.type == "cpu" and cpu_has_fast_bf16() else "fp32"
 
 
-def autocast(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
-    """Context for a forward pass: bfloat16 autocast on ``device`` for ``bf16``, nothing for ``fp32``."""
-    check_choice("precision", precision, PRECISIONS[:2])
-    if precision == "fp32":
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+def precision_forward(model: torch.nn.Module, images: torch.Tensor, precision: str) -> torch.Tensor:
+    """``model(images)`` under ``precision`` (resolved for ``images.device``), returned as fp32.
+
+    images (B, C, S, S) -> the model's output in float32 (bf16 autocast's output cast back, so losses
+    and probabilities are computed in fp32).
+    """
+    device = images.device
+    if resolve_precision(precision, device) == "fp32":
+        context = contextlib.nullcontext()
+    else:
+        context = torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    with context:
+        out = model(images)
+    return out.float()
