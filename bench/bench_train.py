@@ -6,6 +6,10 @@
 2. ``auc``: on the synthetic cohort (``workbench synth``), train the CPU preset for at most
    ``--budget-s`` seconds (binary, then multilabel) on folds 2-4, validate / early-stop on fold 1,
    and report ROC-AUC from probabilities on the untouched fold 0 (held-out subjects).
+3. ``reference``: the fully supervised U-Net baseline (``workbench baseline``), trained on the MASKS
+   of the same folds for the same budget and scored on the same held-out fold by its detection score
+   (the 11th-largest foreground probability, the study's "more than 10 pixels" rule): how far pixel
+   supervision gets on this cohort, the yardstick for the slice-label classifier's AUC.
 
 Run: ``.venv/bin/python bench/bench_train.py --part all``. Each part records the machine load.
 """
@@ -34,7 +38,7 @@ from workbench.training import TrainConfig, fit, prepare_splits  # noqa: E402
 from workbench.training.cache import CachedImages  # noqa: E402
 from workbench.training.loop import evaluate, make_optimizer, train_step  # noqa: E402
 from workbench.training.metrics import classification_metrics  # noqa: E402
-from workbench.training.precision import PRECISIONS, cpu_has_fast_bf16, resolve_precision  # noqa: E402
+from workbench.training.precision import PRECISIONS, cpu_has_fast_bf16, precision_forward, resolve_precision  # noqa: E402
 from workbench.training.state import read_run_state  # noqa: E402
 from workbench.utils.io import write_json_atomic, write_text_atomic  # noqa: E402
 
@@ -221,6 +225,55 @@ def train_and_test(task: str, preset: str, manifest: Path, root: Path, out: Path
             "test_by_lesion_px": by_size}
 
 
+def supervised_reference(manifest: Path, root: Path, out: Path, budget_s: float, precision: str = "auto",
+                         size: int = 128) -> dict:
+    """Train the U-Net baseline on the masks of folds 2-4 (validation fold 1, best by validation
+    Dice) for about ``budget_s`` seconds; detection ROC-AUC of its score on held-out fold 0, the
+    classifiers' test slices."""
+    from sklearn.metrics import roc_auc_score
+
+    from workbench.baselines import BaselineTrainConfig, baseline_splits, create_baseline, evaluate_slices, train_baseline
+    from workbench.baselines.train import load_split_data
+
+    precision = resolve_precision(precision, torch.device("cpu"))
+    cfg = BaselineTrainConfig(model="unet", size=size, precision=precision, seed=0)
+    split = baseline_splits(manifest, root, test_fold=0, val_fold=1)
+    torch.manual_seed(0)
+    probe = create_baseline("unet")
+    opt = torch.optim.AdamW(probe.parameters(), lr=1e-4)
+    x, y = torch.rand(cfg.batch_size, 3, size, size), torch.rand(cfg.batch_size, 1, size, size).round()
+
+    def step():
+        loss = F.binary_cross_entropy_with_logits(precision_forward(probe, x, precision)[:, 1:], y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    s_per_step = statistics.median(_timed_steps(step, 4)[1:])
+    epoch_s = (len(split.train) / cfg.batch_size * 1.1 + len(split.val) / cfg.batch_size / 3) * s_per_step
+    epochs = max(2, int(budget_s * 0.95 / epoch_s))
+    out.mkdir(parents=True, exist_ok=True)
+    for p in out.glob("*"):
+        p.unlink()
+    t0 = time.perf_counter()
+    result = train_baseline(manifest, root, "unet", test_fold=0, out_dir=out, epochs=epochs, size=size,
+                            val_fold=1, config=cfg, patience=epochs)
+    train_s = time.perf_counter() - t0
+    test_frame = prepare_splits(manifest, root, val_fold=0).val
+    test = load_split_data(test_frame, root, size, "cache test")
+    table = evaluate_slices(result.model, test, cfg, desc="test")
+    # slice labels as the classifiers are scored (a lesion can vanish from the mask at the input size)
+    scores, labels = table["score"].to_numpy(), test_frame["any"].to_numpy().astype(float)
+    return {"model": "unet", "preset": cfg.preset, "precision": precision, "size": size, "batch": cfg.batch_size,
+            "lr": cfg.peak_lr, "s_per_step_planned": round(s_per_step, 3), "epochs_planned": epochs,
+            "epochs_run": result.epochs_run, "steps": result.steps, "best_epoch": result.best_epoch,
+            "val_dice_best": round(result.best_score, 4), "train_s": round(train_s, 1),
+            "train_slices": len(split.train), "test_slices": len(table), "test_positives": int(labels.sum()),
+            "test_auc": round(float(roc_auc_score(labels, scores)), 4),
+            "test_dice_mean": round(float(table["dice"].mean()), 4),
+            "test_by_lesion_px": auc_by_lesion_size(scores, labels, test.masks.flatten(1).sum(1).numpy())}
+
+
 def auc_by_lesion_size(scores, labels, lesion_px, cuts=(1, 10, 25, 100)) -> list[dict]:
     """Detection ROC-AUC with the positives restricted to lesions of at least ``cut`` pixels at the
     model's input size (all negatives kept): how much of the shortfall the smallest lesions explain."""
@@ -285,6 +338,22 @@ def render(res: dict) -> str:
                 auc = a["test"]["auc"]
                 verdict = "met" if auc is not None and auc >= 0.95 else "NOT met"
                 lines += [f"Target held-out ROC-AUC >= 0.95 within 10 min: **{verdict}** ({auc}).", ""]
+    if "reference_unet" in res:
+        r = res["reference_unet"]
+        lines += ["## Yardstick: a fully supervised U-Net on the same split", "",
+                  f"Machine: {r['machine']}", "",
+                  f"The workbench's U-Net baseline (`workbench baseline`, preset `{r['preset']}`, {r['precision']}, "
+                  f"{r['size']} px, batch {r['batch']}, lr {r['lr']}) trained on the lesion MASKS of the same "
+                  f"{r['train_slices']} training slices (folds 2-4; best epoch by validation Dice on fold 1: "
+                  f"{r['best_epoch']} of {r['epochs_run']}, {r['steps']} steps, {r['train_s']} s). Detection score: the "
+                  "11th-largest foreground probability of a slice (the study's \"more than 10 pixels\" rule), scored on "
+                  f"the classifiers' {r['test_slices']} held-out slices (fold 0, {r['test_positives']} ICH).", "",
+                  f"Held-out detection ROC-AUC: **{r['test_auc']}**; mean Dice over the ICH slices {r['test_dice_mean']}"
+                  + (f" (the binary classifier above, slice labels only: {res['auc_binary']['test']['auc']})"
+                     if "auc_binary" in res else "") + ".",
+                  "", "| lesion pixels >= | positives | share of positives | ROC-AUC |", "|---|---|---|---|"]
+        lines += [f"| {x['min_lesion_px']} | {x['positives']} | {x['share_of_positives']} | {x['auc']} |"
+                  for x in r["test_by_lesion_px"]] + [""]
     lines += ["Load averages above are 1-min / 5-min / 15-min at the start of each part on the 2-core machine; a "
               "part's own 2 threads count about 2, more means other jobs shared the cores. `torch_threads` is the "
               "faster of 1 and 2 probed at start unless `--threads` fixed it. Re-run: "
@@ -294,7 +363,7 @@ def render(res: dict) -> str:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--part", choices=("throughput", "auc", "all", "render"), default="all")
+    p.add_argument("--part", choices=("throughput", "auc", "reference", "all", "render"), default="all")
     p.add_argument("--preset", default="cpu-small")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--steps", type=int, default=5)
@@ -345,6 +414,13 @@ def main() -> int:
             res[f"auc_{task}"] = {"machine": m, **a, "machine_after": machine()["load_1_5_15"]}
             print(json.dumps(res[f"auc_{task}"]))
             write_json_atomic(json_path, res)
+    if args.part in ("reference", "all"):
+        manifest, root = ensure_cohort(args.cohort, args.subjects, args.size, args.slices)
+        m = machine()
+        size = create_model(args.preset, 2).workbench_config.arch.img_size
+        r = supervised_reference(manifest, root, args.runs / "unet_reference", args.budget_s, args.precision, size)
+        res["reference_unet"] = {"machine": m, **r, "machine_after": machine()["load_1_5_15"]}
+        print(json.dumps(res["reference_unet"]))
     write_json_atomic(json_path, res)
     write_text_atomic(RESULTS / "train.md", render(res))
     return 0
