@@ -157,6 +157,13 @@ def ensure_cohort(folder: Path, subjects: int, size: int, slices: int) -> tuple[
     return manifest, root
 
 
+def _empty_dir(out: Path) -> None:
+    """Create ``out`` or delete the files a previous benchmark run left in it."""
+    out.mkdir(parents=True, exist_ok=True)
+    for p in out.glob("*"):
+        p.unlink()
+
+
 class _OutOfTime(Exception):
     pass
 
@@ -198,9 +205,7 @@ def train_and_test(task: str, preset: str, manifest: Path, root: Path, out: Path
             raise _OutOfTime
 
     torch.manual_seed(0)
-    out.mkdir(parents=True, exist_ok=True)
-    for p in out.glob("*"):
-        p.unlink()
+    _empty_dir(out)
     try:
         result = fit(create_model(preset, task=task), data["train"], data["val"], cfg, out, on_epoch_end=guard)
         history, cut = result.history, False
@@ -252,9 +257,7 @@ def supervised_reference(manifest: Path, root: Path, out: Path, budget_s: float,
     s_per_step = statistics.median(_timed_steps(step, 4)[1:])
     epoch_s = (len(split.train) / cfg.batch_size * 1.1 + len(split.val) / cfg.batch_size / 3) * s_per_step
     epochs = max(2, int(budget_s * 0.95 / epoch_s))
-    out.mkdir(parents=True, exist_ok=True)
-    for p in out.glob("*"):
-        p.unlink()
+    _empty_dir(out)
     t0 = time.perf_counter()
     result = train_baseline(manifest, root, "unet", test_fold=0, out_dir=out, epochs=epochs, size=size,
                             val_fold=1, config=cfg, patience=epochs)

@@ -68,7 +68,7 @@ def _classifier_lines(work: Path, cfg) -> list[str]:
         monitor = tcfg.get("monitor", "val_loss")
         auc_col = "val_auc_any" if "val_auc_any" in m else "val_auc"
         best, last = m.iloc[read_run_state(run / "last").best_epoch - 1], m.iloc[-1]  # the trainer's own record
-        info = json.loads((run / "trained.json").read_text()) if (run / "trained.json").is_file() else {}
+        info = _trained(work, task)
         used = Path(getattr(cfg, f"{task}_checkpoint")).name
         what = "highest validation ROC-AUC (any)" if monitor == "val_auc" else "lowest validation loss"
         lines.append(f"- {task}: {len(m)} epochs ({int(last['step'])} steps, batch {tcfg['batch_size']}, lr {tcfg['lr']}, "
@@ -79,24 +79,18 @@ def _classifier_lines(work: Path, cfg) -> list[str]:
     return lines
 
 
-def _training_cohort(work: Path) -> str:
+def _trained(work: Path, task: str = "binary") -> dict:
+    """The ``trained.json`` of a study classifier ({} when missing): time, and for adopted runs
+    (``study_synthetic.py --classifiers-from``) their cohort, source, validation fold and choice."""
+    path = work / "classifiers" / task / "trained.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _training_cohort(info: dict, work: Path) -> str:
     """Where the classifiers come from: the adopted bench run's cohort, or the study's seed-100 cohort."""
-    trained = work / "classifiers" / "binary" / "trained.json"
-    info = json.loads(trained.read_text()) if trained.is_file() else {}
     if "cohort" in info:
         return f"{info['cohort']}; the runs of {info['source']}"
     return "seed 100" + _cohort_size(work / "train_manifest.csv", work / "train_cohort" / "physionet")
-
-
-def _choice_line(work: Path) -> list[str]:
-    """Why adopted classifiers (``--classifiers-from``) and not the study's own: said in the report."""
-    trained = work / "classifiers" / "binary" / "trained.json"
-    if not trained.is_file() or "cohort" not in json.loads(trained.read_text()):
-        return []
-    return ["- classifier choice: the pair with the highest validation ROC-AUC on its own cohort among those trained "
-            "for this study (the study's own seed-100 runs reached 0.62-0.69 on theirs; `bench/study_synthetic.py "
-            "--help` lists them). Their detection AUC on the evaluation cohort had been seen too (those runs: "
-            "0.485-0.503), so the weak rows carry that selection."]
 
 
 def _cohort_size(manifest: Path, root: Path) -> str:
@@ -174,6 +168,7 @@ def write_report(config_path: Path, work: Path) -> Path:
         claims.append(f"| {title} | {a} - {b} | {est:+.3f} [{low:+.3f}, {high:+.3f}] | {n} | "
                       f"{_verdict(title, a, b, est, low, high)} |")
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    adopted = _trained(work)
     text = "\n".join([
         "# Evaluation study on the embedded synthetic cohort",
         "",
@@ -188,10 +183,10 @@ def write_report(config_path: Path, work: Path) -> Path:
         f"{int(slices.drop_duplicates(['volume_id', 'slice_index'])['has_lesion'].sum())} slices with hemorrhage, "
         f"{slices['fold'].nunique()} subject-wise folds (stratified by ICH slice count)",
         "- weak methods: ONE classifier pair for all folds, trained on a SEPARATE synthetic cohort "
-        f"({_training_cohort(work)}), as the paper trains on RSNA and evaluates on PhysioNet; "
+        f"({_training_cohort(adopted, work)}), as the paper trains on RSNA and evaluates on PhysioNet; "
         "preset `cpu-small`, 128 px input, recipe of docs/guide/training.md",
         *_classifier_lines(work, cfg),
-        *_choice_line(work),
+        *([f"- classifier choice: {adopted['choice']}"] if "choice" in adopted else []),
         f"- fully supervised baselines: per test fold, trained on the other folds' masks (validation / early stopping "
         f"on the next fold), at most {cfg.baseline_epochs} epochs"
         + "".join(f", {name} {n}" for name, n in cfg.baseline_epoch_overrides)

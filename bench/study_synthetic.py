@@ -75,10 +75,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                         "the classifiers train, so all cores stay busy; their epochs come from --config")
     p.add_argument("--classifiers-from", default=str(ROOT / "runs" / "bench_train"),
                    help="use the classifiers of `bench/bench_train.py --part auc` (its --runs folder) instead of training "
-                        "on a seed-100 cohort ('' to train them here). They never saw an evaluation subject. Chosen by "
-                        "the rule 'highest validation AUC on the classifier's own cohort' (binary 0.837 there, against "
-                        "0.67 and 0.62 for the study's own attempts, see --epochs); their evaluation-cohort AUC (0.651 "
-                        "against 0.490 and 0.496) had been seen before that choice, which the report states")
+                        "on a seed-100 cohort ('' to train them here; the attempts are under --epochs). They never saw "
+                        "an evaluation subject; the report says how they were chosen")
     p.add_argument("--config", default=str(ROOT / "studies" / "synthetic_protocol.yaml"))
     return p.parse_args(argv)
 
@@ -114,6 +112,14 @@ def _start(cmd: list[str], log: Path) -> tuple[subprocess.Popen, Path, float]:
     return proc, log, time.perf_counter()
 
 
+ADOPTED_CHOICE = (
+    "the pair with the highest validation ROC-AUC on its own cohort among those trained for this study (binary "
+    "0.837; the study's own seed-100 runs reached 0.62-0.69 on theirs, see `bench/study_synthetic.py --help`). "
+    "Their detection AUC on the evaluation cohort had been seen too (0.651 against 0.485-0.503 for those runs), so "
+    "the weak rows carry that selection.")
+"""Why the study adopts bench_train.py's classifiers; written into their trained.json, printed by the report."""
+
+
 def _shown(path: Path) -> str:
     """``path`` relative to the repository when inside it (reports carry no machine-specific paths)."""
     path = path.resolve()
@@ -136,7 +142,7 @@ def adopt_classifiers(source: Path, work: Path) -> None:
         shutil.copytree(run, out, dirs_exist_ok=True)
         write_json_atomic(out / "trained.json", {
             "task": task, "seconds": rec["train_s"], "source": f"bench/bench_train.py --part auc ({_shown(run)})",
-            "validation": "fold 1 of the bench cohort",
+            "validation": "fold 1 of the bench cohort", "choice": ADOPTED_CHOICE,
             "cohort": f"{bench['cohort']}; trained on folds 2-4 ({rec['train_slices']} slices), validated on fold 1 "
                       f"({rec['val_slices']} slices)"})
         print(f"adopted the {task} classifier of {run}", flush=True)

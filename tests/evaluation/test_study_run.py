@@ -164,7 +164,8 @@ def test_a_skull_stripped_classifier_is_fed_its_own_input_recipe(study_cohort, t
     save_model(model, tmp_path / "strip" / "best")
     cfg = _config(study_cohort, {"binary": tmp_path / "strip" / "best", "multilabel": tmp_path / "strip" / "best"},
                   tmp_path / "out", methods=("swin_sam_binary",))
-    slices = run_study(cfg).slices
+    result = run_study(cfg)
+    slices = result.slices
     got = slices.set_index(["subject_id", "slice_index"])["prob"]
 
     def probs(**inputs):
@@ -176,3 +177,24 @@ def test_a_skull_stripped_classifier_is_fed_its_own_input_recipe(study_cohort, t
     own, plain = probs(**model.workbench_config.input_kwargs()), probs()
     assert np.abs(got - own.loc[got.index]).max() < 2e-3  # uint8 caching only
     assert np.abs(got - plain.loc[got.index]).max() > 1e-2  # the plain windows would have given other answers
+
+    # the method gallery re-computes the map from the model's own input, not from the display dataset's
+    from workbench.evaluation.study_config import method_spec
+    from workbench.evaluation.study_maps import weak_maps
+    from workbench.explore.compare import extremes, gallery_panels
+
+    picks = extremes(slices, "swin_sam_binary", k=1).head(1)
+    (panel,) = gallery_panels(result, picks)
+    pick = picks.iloc[0]
+
+    def heat(**inputs):
+        ds = SliceDataset(manifest, root, size=32, brain_mask=cfg.brain_mask, **inputs)
+        at = np.flatnonzero((ds.frame["subject_id"].astype(str) == str(pick.subject_id)).to_numpy()
+                            & (ds.frame["slice_index"] == pick.slice_index).to_numpy())[0]
+        item = ds[int(at)]
+        spec = {"swin_sam_binary": method_spec("swin_sam_binary")}
+        return weak_maps(model, item["image"][None], item["brain_mask"][None] if cfg.brain_mask else None,
+                         spec)[0]["swin_sam_binary"][0].detach()
+
+    assert torch.allclose(panel.heat, heat(**model.workbench_config.input_kwargs()), atol=1e-5)
+    assert not torch.allclose(panel.heat, heat(), atol=1e-3)

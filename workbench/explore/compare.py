@@ -9,7 +9,6 @@ their maps (recomputed for the weak methods with the study's own settings).
 
 from __future__ import annotations
 
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -92,7 +91,8 @@ def gallery_panels(result, picks: pd.DataFrame, window: str = "brain") -> list[P
         row = index[(str(pick.subject_id), str(pick.volume_id), int(pick.slice_index))]
         item = ds[row]
         brain = item["brain_mask"][None] if cfg.brain_mask else None
-        maps, _ = weak_maps(net, inputs[row]["image"][None], brain, {pick.method: spec})
+        image = item["image"] if inputs is ds else inputs[row]["image"]  # decode once for the plain recipe
+        maps, _ = weak_maps(net, image[None], brain, {pick.method: spec})
         heat = maps[pick.method][0].detach()
         panels.append(Panel(windowed(display_hu(ds, row), window), heat, item["mask"], heat > pick.threshold,
                             f"{pick.method} · {pick.rank} · Dice {pick.dice:.2f}", pick.method))
