@@ -35,6 +35,9 @@ from workbench.data.manifest import build_manifest, write_manifest  # noqa: E402
 from workbench.data.synth import write_cohort  # noqa: E402
 from workbench.evaluation import detection_metrics  # noqa: E402
 
+COHORT_SEED = 0
+"""Seed of the synthetic cohort this benchmark writes and evaluates on."""
+
 
 def _fold(manifest: Path, root: Path, name: str, fold: int, out: Path, args) -> tuple[dict, pd.DataFrame]:
     """Train on one fold; returns a summary row and the per-slice test table."""
@@ -77,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     rows, tables = [], []
     with tempfile.TemporaryDirectory(prefix="bench_baselines_") as tmp:
         tmp = Path(tmp)
-        write_cohort(tmp, subjects=args.subjects, seed=0, size=args.size, n_slices=args.slices)
+        write_cohort(tmp, subjects=args.subjects, seed=COHORT_SEED, size=args.size, n_slices=args.slices)
         root = tmp / "physionet"
         manifest = write_manifest(build_manifest("synthetic", root, n_folds=5)[0], tmp / "manifest.csv")
         for name in args.models:

@@ -21,9 +21,12 @@ from workbench.data.dataset import SliceDataset  # noqa: E402
 from workbench.data.manifest import build_manifest  # noqa: E402
 from workbench.data.synth import write_cohort  # noqa: E402
 
+COHORT_SEED = 0
+"""Seed of the synthetic cohort this benchmark writes and evaluates on."""
+
 
 def measure(size: int, subjects: int, slices: int, tmp: Path) -> list:
-    root = write_cohort(tmp / f"c{size}", subjects=subjects, seed=0, size=size, n_slices=slices)  # .../physionet
+    root = write_cohort(tmp / f"c{size}", subjects=subjects, seed=COHORT_SEED, size=size, n_slices=slices)  # .../physionet
     frame, _ = build_manifest("synthetic", root, n_folds=0)
     rows = []
     for brain in (True, False):

@@ -42,6 +42,9 @@ from workbench.training.precision import PRECISIONS, cpu_has_fast_bf16, precisio
 from workbench.training.state import read_run_state  # noqa: E402
 from workbench.utils.io import write_json_atomic, write_text_atomic  # noqa: E402
 
+COHORT_SEED = 0
+"""Seed of the synthetic cohort this benchmark writes and evaluates on."""
+
 RESULTS = ROOT / "bench" / "results"
 
 
@@ -151,9 +154,9 @@ def ensure_cohort(folder: Path, subjects: int, size: int, slices: int) -> tuple[
     manifest, root = folder / "manifest.csv", folder / "physionet"
     if not manifest.is_file():
         cli(["synth", "--out", str(folder), "--subjects", str(subjects), "--size", str(size),
-             "--slices", str(slices), "--seed", "0"])
+             "--slices", str(slices), "--seed", str(COHORT_SEED)])
         cli(["manifest", "--dataset", "synthetic", "--root", str(root), "--out", str(manifest), "--folds", "5",
-             "--seed", "0"])
+             "--seed", str(COHORT_SEED)])
     return manifest, root
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-ORDER = ["synth", "dataset", "ingest", "explain", "train", "recipe", "baselines", "evaluate", "demo"]
+ORDER = ["synth", "dataset", "ingest", "explain", "train", "engine", "recipe", "baselines", "evaluate", "demo"]
 
 
 def _demote(md: str) -> str:

@@ -73,12 +73,17 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--baselines-alongside", nargs="*", default=["unet", "swin_unetr"],
                    help="baselines trained (and scored) by their own `workbench evaluate --methods NAME` process while "
                         "the classifiers train, so all cores stay busy; their epochs come from --config")
-    p.add_argument("--classifiers-from", default=str(ROOT / "runs" / "bench_train"),
-                   help="use the classifiers of `bench/bench_train.py --part auc` (its --runs folder) instead of training "
-                        "on a seed-100 cohort ('' to train them here; the attempts are under --epochs). They never saw "
-                        "an evaluation subject; the report says how they were chosen")
+    p.add_argument("--classifiers-from", default="reference",
+                   help="'reference' (default): the shipped reference classifiers; a folder: the classifiers of "
+                        "`bench/bench_train.py --part auc` (its --runs folder); '' to train them here on a seed-100 cohort "
+                        "(the attempts are under --epochs). None ever saw an evaluation subject; the report says how "
+                        "they were chosen")
     p.add_argument("--config", default=str(ROOT / "studies" / "synthetic_protocol.yaml"))
     return p.parse_args(argv)
+
+
+EVAL_SEED, TRAIN_SEED = 200, 100
+"""Cohort seeds of the study: evaluation (PhysioNet role) and its own training cohort (RSNA role)."""
 
 
 def _cli(*args: str) -> list[str]:
@@ -90,9 +95,9 @@ def stage_data(args: argparse.Namespace, work: Path) -> None:
     from workbench.data.synth import write_cohort
 
     train_geometry = (args.train_source_size or args.source_size, args.train_slices or args.slices)
-    cohorts = [("eval", 200, args.eval_subjects, (args.source_size, args.slices))]
+    cohorts = [("eval", EVAL_SEED, args.eval_subjects, (args.source_size, args.slices))]
     if not args.classifiers_from:
-        cohorts.insert(0, ("train", 100, args.train_subjects, train_geometry))
+        cohorts.insert(0, ("train", TRAIN_SEED, args.train_subjects, train_geometry))
     for name, seed, n, (size, slices) in cohorts:
         manifest = work / f"{name}_manifest.csv"
         if manifest.is_file():
@@ -148,9 +153,43 @@ def adopt_classifiers(source: Path, work: Path) -> None:
         print(f"adopted the {task} classifier of {run}", flush=True)
 
 
+REFERENCE_CHOICE = (
+    "the shipped reference classifiers (workbench/reference_models): trained by `workbench train --recipe "
+    "reference-<task>` on fresh synthetic subjects of seed 9000, best checkpoint by the AUC of their own validation "
+    "cohort (seed 9100); neither cohort shares a subject with this study's evaluation cohort, and the evaluation "
+    "cohort played no part in choosing them.")
+"""Why the study uses the reference pair; written into their trained.json, printed by the report."""
+
+
+def adopt_reference(work: Path) -> None:
+    """Copy the shipped reference pair into the study's classifier folders, with a ``trained.json``."""
+    import shutil
+
+    from workbench.models.reference import provenance, reference_stem
+
+    for task in ("binary", "multilabel"):
+        out, name = work / "classifiers" / task, f"reference-{task}"
+        if (out / "trained.json").is_file():
+            continue
+        out.mkdir(parents=True, exist_ok=True)
+        stem = reference_stem(name)
+        for suffix in (".safetensors", ".json"):
+            shutil.copyfile(stem.with_name(stem.name + suffix), out / f"best{suffix}")
+        rec = provenance(name)
+        write_json_atomic(out / "trained.json", {
+            "task": task, "seconds": rec["train_seconds"], "source": f"{name} ({rec['command']}, commit {rec['git_commit']})",
+            "validation": f"validation cohort seed {rec['validation_cohort']['seed']}", "choice": REFERENCE_CHOICE,
+            "cohort": f"synthetic stream seed {rec['training_stream']['stream']['seed']}, subjects "
+                      f"{rec['training_stream']['subjects_used'][0]}..{rec['training_stream']['subjects_used'][1]}, "
+                      f"{rec['steps']} steps; held-out ROC-AUC {rec['heldout']['auc_any']:.3f}"})
+        print(f"adopted {name}", flush=True)
+
+
 def stage_train(args: argparse.Namespace, work: Path) -> None:
     """Train the two classifiers side by side; a finished run is skipped, an interrupted one resumed."""
-    if args.classifiers_from:
+    if args.classifiers_from == "reference":
+        adopt_reference(work)
+    elif args.classifiers_from:
         adopt_classifiers(Path(args.classifiers_from), work)
     procs = []
     for task in ("binary", "multilabel"):

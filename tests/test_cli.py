@@ -43,14 +43,33 @@ def test_bad_dataset_name_lists_choices(tmp_path: Path):
     assert r.returncode != 0 and "physionet" in r.stderr and "synthetic" in r.stderr
 
 
-def test_demo_data_step_writes_both_cohorts(tmp_path: Path):
-    r = sh("demo", "--until", "data", "--out", str(tmp_path / "demo"), "--subjects", "5", "--train-subjects", "3",
+def test_demo_data_step_writes_both_cohorts_when_it_trains(tmp_path: Path):
+    r = sh("demo", "--train", "--until", "data", "--out", str(tmp_path / "demo"), "--subjects", "5", "--train-subjects", "3",
            "--size", "64", "--train-size", "48", "--slices", "6", "--folds", "2", cwd=tmp_path)
     assert "manifest" in r.stdout and "1/5 synthetic cohorts" in r.stdout
     frame = read_manifest(tmp_path / "demo" / "data" / "eval" / "manifest.csv")
     assert len(frame) == 30 and frame["subject_id"].nunique() == 5
     train = read_manifest(tmp_path / "demo" / "data" / "train" / "manifest.csv")
     assert train["subject_id"].nunique() == 3  # another seed: the classifiers never see evaluation subjects
-    r = sh("demo", "--until", "data", "--out", str(tmp_path / "demo"), "--subjects", "5", "--train-subjects", "3",
+    r = sh("demo", "--train", "--until", "data", "--out", str(tmp_path / "demo"), "--subjects", "5", "--train-subjects", "3",
            "--size", "64", "--train-size", "48", "--slices", "6", "--folds", "2", cwd=tmp_path)
     assert "done before, skipped" in r.stdout
+
+
+def test_demo_explains_the_shipped_reference_classifiers_by_default(tmp_path: Path):
+    import json
+
+    from workbench.models import load_model
+    from workbench.models.reference import provenance
+
+    r = sh("demo", "--until", "train", "--out", str(tmp_path / "demo"), "--subjects", "3", "--size", "64",
+           "--slices", "4", "--folds", "2", cwd=tmp_path)
+    assert not (tmp_path / "demo" / "data" / "train").exists()  # no training cohort, no training
+    state = json.loads((tmp_path / "demo" / "demo.json").read_text())
+    for task in ("binary", "multilabel"):
+        record = provenance(f"reference-{task}")
+        assert f"reference-{task}, trained by `{record['command']}`" in r.stdout
+        folder = tmp_path / "demo" / state["models"][task]
+        assert json.loads((folder / "provenance.json").read_text()) == record
+        assert load_model(folder).workbench_config.task == task
+        assert state["reference"][task]["heldout_auc"] == record["heldout"]["auc_any"]

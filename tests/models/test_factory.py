@@ -111,3 +111,28 @@ def test_input_recipe_is_recorded_and_survives_save_load(tmp_path):
                                                          "input_mask": "none", "input_margin_mm": 3.0}
     with pytest.raises(ValueError, match="input mask 'skull'.*none, brain"):
         create_model("test-tiny", task="binary", input_mask="skull")
+
+
+def test_conv_stem_keeps_the_token_grid_and_survives_save_load(tmp_path):
+    from workbench.models import load_model, save_model
+    from workbench.models.factory import conv_stem
+
+    torch.manual_seed(0)
+    model = create_model("test-tiny", 2, stem="conv").eval()
+    stem = model.patch_embed.proj
+    # two stride-2 3x3 convolutions (batch norm, ReLU) and a 1x1 projection: stride 4 = the patch size
+    convs = [m for m in stem if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.kernel_size, c.stride) for c in convs] == [((3, 3), (2, 2)), ((3, 3), (2, 2)), ((1, 1), (1, 1))]
+    x = torch.rand(2, 3, 32, 32)
+    assert model.patch_embed(x).shape == create_model("test-tiny", 2).patch_embed(x).shape  # (B, 8, 8, 16)
+    save_model(model, tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
+    assert loaded.workbench_config.arch.stem == "conv" and model_config(loaded).arch.stem == "conv"
+    assert torch.allclose(loaded(x), model(x), atol=1e-6)
+    with pytest.raises(ValueError, match="power-of-2 patch_size"):
+        conv_stem(3, 16, 6)
+    with pytest.raises(ValueError, match="stem.*'pixel'.*patch, conv"):
+        SwinArch(stem="pixel")
+    # configs written before the stem was recorded load with timm's patch projection
+    old = {k: v for k, v in loaded.workbench_config.arch.to_dict().items() if k != "stem"}
+    assert SwinArch.from_dict(old).stem == "patch"

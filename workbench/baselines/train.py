@@ -20,7 +20,7 @@ Run folder (``out_dir``)::
 from __future__ import annotations
 
 import dataclasses
-import math
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +41,7 @@ from workbench.training.distributed import resolve_device
 from workbench.training.metrics import MetricsLog
 from workbench.training.precision import precision_forward
 from workbench.training.schedule import lr_at, param_groups, set_lr
-from workbench.training.state import RunState, load_state, save_state, state_paths
+from workbench.training.state import RunState, commit_checkpoint, holds_run, resume_checkpoint
 from workbench.training.trainer import _check_resumable, _stream_seed
 from workbench.utils.io import write_json_atomic
 from workbench.utils.progress import progress
@@ -108,17 +108,21 @@ def load_split_data(frame: pd.DataFrame, root: str | Path, size: int, desc: str)
 def _start(model: nn.Module, optimizer, cfg: BaselineTrainConfig, out: Path, resume: bool,
            device: torch.device) -> RunState:
     """A fresh run (refusing to overwrite one) or the state saved after the last epoch."""
-    cfg_path, last_json = out / "train_config.json", state_paths(out / "last")[1]
+    cfg_path = out / "train_config.json"
     if not resume:
-        if last_json.exists():
-            raise FileExistsError(f"{out} already holds a run ({last_json}); resume it or choose another folder")
+        if holds_run(out):
+            raise FileExistsError(f"{out} already holds a run; resume it or choose another folder")
         cfg.save(cfg_path)
         return RunState()
-    if not last_json.exists():
-        raise FileNotFoundError(f"{last_json}: nothing to resume in {out}")
+    if not holds_run(out):  # stopped before its first checkpoint: nothing was committed, start over
+        print(f"{out}: no committed checkpoint to resume; starting from the beginning", file=sys.stderr, flush=True)
+        return _start(model, optimizer, cfg, out, False, device)
     _check_resumable(BaselineTrainConfig.load(cfg_path), cfg, cfg_path)
-    model.load_state_dict(load_tensors(out / "last.safetensors", device=device), strict=True)
-    return load_state(out / "last", optimizer, device=device)
+
+    def load_weights(stem: Path) -> None:
+        model.load_state_dict(load_tensors(stem.with_name(stem.name + ".safetensors"), device=device, finite=True), strict=True)
+
+    return resume_checkpoint(out, load_weights, optimizer, device=device)
 
 
 def _train_epoch(model, optimizer, loss_fn, data: CachedSlices, cfg: BaselineTrainConfig, run: RunState,
@@ -201,14 +205,13 @@ def train_baseline(manifest: str | Path | pd.DataFrame, root: str | Path, name: 
         row["seconds"] = time.perf_counter() - t0
         run.history.append(row)
         log.append(row)
-        if improved:
+        if improved:  # before the commit: a kill in between replays this epoch and rewrites it
             save_baseline(model, out / "best")
-        save_baseline(model, out / "last")
-        save_state(out / "last", optimizer, run)
+        commit_checkpoint(out, lambda stem: save_baseline(model, stem), optimizer, run)
         if stop_early or out_of_steps:
             break
     best = out / ("best" if (out / "best.json").exists() else "last")
-    model.load_state_dict(load_tensors(best.with_suffix(".safetensors"), device=device), strict=True)
+    model.load_state_dict(load_tensors(best.with_suffix(".safetensors"), device=device, finite=True), strict=True)
     return BaselineResult(out_dir=out, model=model.eval(), split=split, best_epoch=run.best_epoch,
                           best_score=sign * run.best_val_loss, steps=run.step, epochs_run=run.epoch,
                           stopped_early=run.finished and run.epoch < cfg.epochs, history=tuple(run.history))

@@ -23,7 +23,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     d = DemoSettings()
     p.add_argument("--out", default="demo_output", help="output folder (default: demo_output)")
     p.add_argument("--until", default=STEPS[-1], choices=STEPS, help="last step to run (default: all)")
-    p.add_argument("--tiny", action="store_true", help="tiny sizes everywhere (tests; about a minute)")
+    p.add_argument("--tiny", action="store_true", help="tiny sizes everywhere, classifiers trained (tests; about a minute)")
+    p.add_argument("--train", action="store_true",
+                   help="train both classifiers from scratch on a synthetic training cohort instead of explaining the "
+                        "shipped reference classifiers (within the demo's minutes they learn the bleed only a little: "
+                        "validation ROC-AUC ~0.6-0.7)")
     p.add_argument("--subjects", type=int, default=None, help=f"evaluation subjects (default {d.subjects})")
     p.add_argument("--train-subjects", type=int, default=None, help=f"training subjects (default {d.train_subjects})")
     p.add_argument("--size", type=int, default=None, help=f"evaluation slice size in px (default {d.size})")
@@ -49,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from workbench.demo import TINY, DemoSettings, run_demo
 
     base = TINY if args.tiny else DemoSettings()
-    settings = base.updated(subjects=args.subjects, train_subjects=args.train_subjects, size=args.size,
+    settings = base.updated(classifiers="train" if args.train else None, subjects=args.subjects, train_subjects=args.train_subjects, size=args.size,
                             train_size=args.train_size, slices=args.slices, seed=args.seed, folds=args.folds,
                             preset=args.preset, epochs=args.epochs, warmup_steps=args.warmup_steps, max_steps=args.max_steps,
                             precision=args.precision, baselines=args.baselines, baseline_epochs=args.baseline_epochs,
@@ -63,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"  evaluation cohort: {ev['slices']} slices, {ev['ich_slices']} with ICH\n"
               f"  manifest:  {out / ev['manifest']}\n  data root: {out / ev['root']}")
     for task, folder in state.get("models", {}).items():
-        print(f"  {task} classifier: {out / folder}")
+        ref = state.get("reference", {}).get(task) if settings.classifiers == "reference" else None
+        print(f"  {task} classifier: {out / folder}" + (f"  ({ref['name']}, held-out ROC-AUC {ref['heldout_auc']:.3f})"
+                                                      if ref else "  (trained here)"))
     if "report" in state:
         print(f"  reports:   {out / state['report']}  (open in a browser; works offline)")
     print("  explorer:  jupyter lab notebooks/01_explore.ipynb  (RUN_DIR points at this folder)")

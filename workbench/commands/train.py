@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 
 from workbench.data.dataset import DEFAULT_INPUT_MARGIN_MM, INPUT_MASKS
@@ -13,6 +14,7 @@ from workbench.models.presets import PRESETS
 from workbench.training.augment import AugmentConfig
 from workbench.training.config import DEVICES, MONITORS, TrainConfig
 from workbench.training.precision import PRECISIONS, resolve_precision
+from workbench.training.recipes import RECIPES
 from workbench.utils.io import write_json_atomic
 
 NAME = "train"
@@ -21,9 +23,15 @@ HELP = "Train a Swin ICH classifier (binary or multilabel) from a manifest; work
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     d = TrainConfig()
-    p.add_argument("--manifest", required=True, help="manifest CSV (data_manifests/README.md)")
-    p.add_argument("--root", required=True, help="data root the manifest's paths are relative to")
-    p.add_argument("--task", required=True, choices=TASKS)
+    p.add_argument("--recipe", choices=sorted(RECIPES),
+                   help="train a named recipe end to end (synthetic stream, validation and held-out cohorts, "
+                        "reference.json); only --out, --data-dir, --device, --num-workers, --threads, --max-steps "
+                        "and --resume apply")
+    p.add_argument("--data-dir", default="runs/reference_data",
+                   help="with --recipe: where the validation / held-out cohorts and the stream's shard cache live")
+    p.add_argument("--manifest", help="manifest CSV (data_manifests/README.md); required without --recipe")
+    p.add_argument("--root", help="data root the manifest's paths are relative to; required without --recipe")
+    p.add_argument("--task", choices=TASKS, help="required without --recipe")
     p.add_argument("--preset", default="cpu-small", choices=sorted(PRESETS))
     p.add_argument("--out", required=True, help="run folder (checkpoints, metrics.csv, configs)")
     p.add_argument("--val-fold", type=int, default=0, help="fold held out for validation (default 0)")
@@ -48,7 +56,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="how far beyond the brain mask a skull-stripped input keeps pixels")
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--cache", action="store_true", help="decode every slice once and keep it in memory")
-    p.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes")
+    p.add_argument("--num-workers", type=int, default=None, help="DataLoader worker processes (default 0; "
+                   "a recipe's own default with --recipe)")
     p.add_argument("--threads", type=int, default=0,
                    help="torch CPU threads per process (0: torch's default); 1 is often faster on a busy machine")
     p.add_argument("--device", default="auto", choices=DEVICES)
@@ -62,13 +71,34 @@ def _config(args) -> TrainConfig:
     return TrainConfig(
         task=args.task, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
         warmup_steps=args.warmup_steps, patience=args.patience, monitor=args.monitor, seed=args.seed, max_steps=args.max_steps,
-        num_workers=args.num_workers, device=args.device, precision=args.precision,
+        num_workers=args.num_workers or 0, device=args.device, precision=args.precision,
         augment=AugmentConfig(0, 0, 0, 0, 0, 0) if args.no_augment else AugmentConfig(),
     )
 
 
+def _run_recipe(args) -> int:
+    from workbench.training.recipes import run_recipe
+
+    record = run_recipe(args.recipe, args.out, args.data_dir, resume=args.resume, device=args.device,
+                        num_workers=args.num_workers, max_steps=args.max_steps, threads=args.threads,
+                        command="workbench " + shlex.join(sys.argv[1:]))
+    held = record["heldout"]
+    print(json.dumps({"out": str(args.out), "steps": record["steps"], "best_step": record["best_step"],
+                      "best_val_auc": record["best_val_auc"], "heldout_auc_any": held["auc_any"],
+                      "heldout_auc_ge100px": held["by_source_px"][">=100"]["auc"],
+                      "train_seconds": record["train_seconds"]}))
+    return 0
+
+
 def run(args) -> int:
     import torch
+
+    if args.recipe:
+        return _run_recipe(args)
+    missing = [f"--{name}" for name in ("manifest", "root", "task") if getattr(args, name) is None]
+    if missing:
+        raise SystemExit(f"workbench train: error: {', '.join(missing)} required (or --recipe NAME; "
+                         f"valid recipes: {', '.join(sorted(RECIPES))})")
 
     from workbench.data.dataset import SliceDataset
     from workbench.models.factory import create_model

@@ -29,7 +29,8 @@ from workbench.data.windowing import DEFAULT_WINDOWS, stack_windows
 from workbench.utils.errors import check_choice
 from workbench.utils.threads import single_thread
 
-__all__ = ["INPUT_MASKS", "DEFAULT_INPUT_MARGIN_MM", "PLAIN_INPUT", "SliceDataset", "resize_crop", "strip_to_brain"]
+__all__ = ["INPUT_MASKS", "DEFAULT_INPUT_MARGIN_MM", "PLAIN_INPUT", "SliceDataset", "prepare_slice", "resize_crop",
+           "strip_to_brain"]
 
 INPUT_MASKS: tuple[str, ...] = ("none", "brain")
 """``none``: the windows as they are; ``brain``: skull-stripped to the dilated HU brain mask."""
@@ -150,22 +151,29 @@ class SliceDataset(Dataset):
         row = self.frame.iloc[i]
         hu, mask, _ = load_row(row, self.root)
         pixel_mm = float(min(row["spacing_row"], row["spacing_col"]))
-        brain = brain_mask_fast(hu, pixel_mm=pixel_mm) if self.brain_mask or self.input_mask == "brain" else None
-        if mask is None:
-            mask = np.zeros(hu.shape, dtype=bool)
-        image = stack_windows(torch.from_numpy(hu), self.windows)  # (C, H, W)
-        if self.input_mask == "brain":
-            image = strip_to_brain(image, brain, self.input_margin_mm / pixel_mm)
-        if not self.brain_mask:
-            brain = np.ones(hu.shape, dtype=bool)
-        masks = torch.from_numpy(np.stack([mask, brain]).astype(np.float32))  # (2, H, W)
-        image = resize_crop(image, self.size, self.resize_factor, "bilinear").clamp_(0.0, 1.0)
-        masks = resize_crop(masks, self.size, self.resize_factor, "nearest-exact")
-        return {
-            "image": image.contiguous(),
-            "mask": masks[0].contiguous(),
-            "brain_mask": masks[1].contiguous(),
-            "labels": self._labels[i],
-            "has_mask": bool(row["has_mask"]),
-            "index": i,
-        }
+        item = prepare_slice(hu, mask, pixel_mm, self.size, self.windows, self.resize_factor, self.input_mask,
+                             self.input_margin_mm, self.brain_mask)
+        return {**item, "labels": self._labels[i], "has_mask": bool(row["has_mask"]), "index": i}
+
+
+def prepare_slice(hu: np.ndarray, mask: np.ndarray | None, pixel_mm: float, size: int,
+                  windows: Sequence = DEFAULT_WINDOWS, resize_factor: float = 1.1, input_mask: str = "none",
+                  input_margin_mm: float = DEFAULT_INPUT_MARGIN_MM, brain_mask: bool = True) -> dict:
+    """One slice's model input: hu (H, W) HU and mask (H, W) bool or None at ``pixel_mm`` ->
+    ``image`` (C, size, size) in [0, 1], ``mask`` and ``brain_mask`` (size, size) float32 0/1.
+
+    The single place the input recipe (windows, skull-stripping, resize-then-crop) is applied:
+    :class:`SliceDataset` and the synthetic training stream both call it.
+    """
+    brain = brain_mask_fast(hu, pixel_mm=pixel_mm) if brain_mask or input_mask == "brain" else None
+    if mask is None:
+        mask = np.zeros(hu.shape, dtype=bool)
+    image = stack_windows(torch.from_numpy(hu), windows)  # (C, H, W)
+    if input_mask == "brain":
+        image = strip_to_brain(image, brain, input_margin_mm / pixel_mm)
+    if not brain_mask:
+        brain = np.ones(hu.shape, dtype=bool)
+    masks = torch.from_numpy(np.stack([mask, brain]).astype(np.float32))  # (2, H, W)
+    image = resize_crop(image, size, resize_factor, "bilinear").clamp_(0.0, 1.0)
+    masks = resize_crop(masks, size, resize_factor, "nearest-exact")
+    return {"image": image.contiguous(), "mask": masks[0].contiguous(), "brain_mask": masks[1].contiguous()}

@@ -5,14 +5,20 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-__all__ = ["DemoSettings", "TINY", "step_settings"]
+__all__ = ["CLASSIFIER_SOURCES", "DemoSettings", "TINY", "step_settings"]
+
+CLASSIFIER_SOURCES: tuple[str, ...] = ("reference", "train")
+"""``reference``: explain the shipped reference classifiers (no training); ``train``: train both from
+scratch on the demo's training cohort within the demo's budget (``workbench demo --train``)."""
 
 
 @dataclass(frozen=True)
 class DemoSettings:
     """Sizes of the two synthetic cohorts, of the classifiers' training and of the studies.
 
-    Training from scratch needs a few hundred steps with a short warm-up before a Swin learns
+    ``classifiers`` (:data:`CLASSIFIER_SOURCES`): ``reference`` (the default) explains the shipped
+    reference classifiers (:mod:`workbench.models.reference`) and skips the training cohort and the
+    training step; ``train`` trains both classifiers here, with the settings below. Training from scratch needs a few hundred steps with a short warm-up before a Swin learns
     (method.md section 10): ``epochs`` x ~12 class-balanced steps, ``warmup_steps`` 30, and no early
     stop within that budget (``patience`` = ``epochs``); the best checkpoint is the epoch with the
     highest validation ROC-AUC (``monitor``; the validation loss of class-balanced training moves with
@@ -26,6 +32,7 @@ class DemoSettings:
     each study grid (tests).
     """
 
+    classifiers: str = "reference"
     subjects: int = 20
     train_subjects: int = 40
     size: int = 256
@@ -47,6 +54,10 @@ class DemoSettings:
     study_runs: int = 0
     workers: int = 2
 
+    def __post_init__(self):
+        if self.classifiers not in CLASSIFIER_SOURCES:
+            raise ValueError(f"unknown classifiers {self.classifiers!r}; valid choices: {', '.join(CLASSIFIER_SOURCES)}")
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -60,13 +71,13 @@ class DemoSettings:
 
 
 # What the tests (and `workbench demo --tiny`) run: the whole chain in about a minute.
-TINY = DemoSettings(subjects=6, train_subjects=6, size=64, train_size=64, slices=6, folds=3, preset="test-tiny",
+TINY = DemoSettings(classifiers="train", subjects=6, train_subjects=6, size=64, train_size=64, slices=6, folds=3, preset="test-tiny",
                     epochs=1, warmup_steps=1, max_steps=2, batch_size=8, patience=1, baselines="", baseline_epochs=1, max_slices=6,
                     study_runs=1, workers=2)
 
 # Which settings each step depends on: a finished step is redone only when these change.
 _STEP_KEYS = {
-    "data": ("subjects", "train_subjects", "size", "train_size", "slices", "seed", "folds"),
+    "data": ("classifiers", "subjects", "train_subjects", "size", "train_size", "slices", "seed", "folds"),
     "train": ("preset", "epochs", "warmup_steps", "max_steps", "batch_size", "patience", "monitor", "precision", "seed"),
     "evaluate": ("baselines", "baseline_epochs"),
     "studies": ("max_slices", "study_runs"),

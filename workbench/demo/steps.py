@@ -14,7 +14,9 @@ Output layout (``OUT`` = ``demo_output`` for ``make demo``)::
     OUT/studies/<name>/results.csv     one row per run
     OUT/reports/index.html             offline HTML reports of every executed notebook
 
-Steps: ``data`` -> ``train`` (binary, multilabel) -> ``evaluate`` -> ``studies`` -> ``reports``.
+Steps: ``data`` -> ``train`` (binary, multilabel) -> ``evaluate`` -> ``studies`` -> ``reports``. With the default
+``classifiers="reference"`` the ``train`` step copies the shipped reference classifiers (and their
+``provenance.json``) into ``OUT/models/<task>/`` and no training cohort is written.
 """
 
 from __future__ import annotations
@@ -90,6 +92,8 @@ def _data(state: _State) -> None:
 
     s = state.settings
     cohorts = {"eval": (s.subjects, s.size, s.seed), "train": (s.train_subjects, s.train_size, s.seed + 1)}
+    if s.classifiers == "reference":  # the shipped classifiers need no training cohort
+        del cohorts["train"]
     for name, (subjects, size, seed) in cohorts.items():
         folder = state.out / "data" / name
         print(f"  {name} cohort: {subjects} subjects x {s.slices} slices of {size} px (seed {seed})", flush=True)
@@ -101,11 +105,35 @@ def _data(state: _State) -> None:
                             "slices": len(frame), "ich_slices": int(frame["any"].sum())}
 
 
+def _reference(state: _State, task: str) -> None:
+    """Copy the shipped ``reference-<task>`` classifier into ``OUT/models/<task>/best.*`` with its provenance."""
+    from workbench.models.reference import provenance, reference_stem
+
+    name = f"reference-{task}"
+    stem, run_dir = reference_stem(name), state.out / "models" / task
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for suffix in (".safetensors", ".json"):
+        shutil.copyfile(stem.with_name(stem.name + suffix), run_dir / f"best{suffix}")
+    record = provenance(name)
+    write_json_atomic(run_dir / "provenance.json", record)
+    held = record["heldout"]
+    print(f"  {task}: {name}, trained by `{record['command']}` (commit {record['git_commit'][:10]}, "
+          f"{record['steps']:,} steps, {record['train_seconds'] / 3600:.1f} h on {record['machine']['cpu']}); "
+          f"held-out ROC-AUC {held['auc_any']:.3f} on {held['slices']} slices", flush=True)
+    with state.lock:
+        state.data.setdefault("models", {})[task] = str(run_dir.relative_to(state.out))
+        state.data.setdefault("reference", {})[task] = {"name": name, "command": record["command"],
+                                                         "git_commit": record["git_commit"],
+                                                         "heldout_auc": held["auc_any"]}
+
+
 def _train(state: _State, task: str, threads: int) -> None:
     """``workbench train`` in a subprocess with ``threads`` torch threads (resumes an interrupted run)."""
     s, out = state.settings, state.out
     run_dir = out / "models" / task
-    resume = (run_dir / "last_state.json").is_file()
+    from workbench.training.state import holds_run
+
+    resume = holds_run(run_dir)
     if run_dir.exists() and not resume:
         shutil.rmtree(run_dir)  # interrupted before its first checkpoint: start again
     train = state.data["train"]
@@ -201,7 +229,11 @@ def run_demo(out: str | os.PathLike, settings: DemoSettings = DemoSettings(), un
     todo = STEPS[: STEPS.index(until) + 1]
     t0 = time.perf_counter()
     _timed(state, "data", "data", "1/5 synthetic cohorts + manifests", lambda: _data(state))
-    if "train" in todo:  # both classifiers side by side, the cores shared between them
+    if "train" in todo and settings.classifiers == "reference":
+        for task in TASKS:
+            _timed(state, f"train:{task}", "train", f"2/5 reference {task} classifier (shipped, no training)",
+                   lambda: _reference(state, task))
+    elif "train" in todo:  # both classifiers side by side, the cores shared between them
         threads = max(1, (os.cpu_count() or 2) // len(TASKS))
         with cf.ThreadPoolExecutor(len(TASKS)) as pool:
             list(pool.map(lambda task: _timed(state, f"train:{task}", "train", f"2/5 train the {task} classifier "

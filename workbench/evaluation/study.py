@@ -29,6 +29,7 @@ from workbench.evaluation.study_maps import STAT_KEYS, baseline_maps, score_maps
 from workbench.evaluation.study_tables import TABLES, build_tables, read_tables, study_grid, write_tables
 from workbench.models.checkpoint import checkpoint_paths, load_model, load_tensors, save_tensors
 from workbench.training.cache import CachedImages
+from workbench.training.state import holds_run
 from workbench.utils.errors import DataError
 from workbench.utils.io import write_json_atomic
 from workbench.utils.progress import progress
@@ -105,7 +106,7 @@ def _baseline_model(cfg: StudyConfig, name: str, fold: int, out: Path) -> torch.
         return load_baseline(run_dir / ("best" if (run_dir / "best.json").is_file() else "last"))
     t0 = time.perf_counter()
     result = train_baseline(cfg.manifest, cfg.root, name, fold, run_dir, epochs=tcfg.epochs, size=cfg.size,
-                            config=tcfg, resume=(run_dir / "last_state.json").is_file())
+                            config=tcfg, resume=holds_run(run_dir))
     write_json_atomic(run_dir / "done.json", {"seconds": time.perf_counter() - t0, "best_epoch": result.best_epoch,
                                               "epochs_run": result.epochs_run, "val_fold": result.split.val_fold,
                                               "config": json.loads(json.dumps(tcfg.to_dict()))})

@@ -69,7 +69,11 @@ def weak_maps(model: nn.Module, images: torch.Tensor, brain: torch.Tensor | None
     size = tuple(images.shape[-2:])
     maps = {ops[op]: postprocess(m, size, brain, PostProcess(normalize=True)).float() for op, m in raw.items()}
     task = getattr(getattr(model, "workbench_config", None), "task", "binary")
-    return maps, classifier_probability(result.logits, task, target)
+    prob = classifier_probability(result.logits, task, target)
+    if not bool(torch.isfinite(prob).all()):  # never a silent "no bleed" from a broken classifier
+        raise FloatingPointError(f"the classifier gave non-finite P(ICH) on {int((~torch.isfinite(prob)).sum())} of "
+                                 f"{len(prob)} slices: corrupted weights or input; nothing was written for them")
+    return maps, prob
 
 
 def baseline_maps(model: nn.Module, images: torch.Tensor, brain: torch.Tensor | None) -> torch.Tensor:

@@ -21,6 +21,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from workbench.models.reference import resolve_stem
+
 __all__ = ["DEMO_FILE", "RunPaths", "resolve_run", "explain_target", "model_task", "detection_probability", "load_run"]
 
 DEMO_FILE = "demo.json"
@@ -41,7 +43,7 @@ def _demo_paths(run_dir: Path, model: str) -> tuple[Path, Path, Path]:
     if model in models:
         checkpoint = run_dir / models[model]
     elif model:
-        checkpoint = Path(model)
+        checkpoint = resolve_stem(model)
         if not (checkpoint.exists() or checkpoint.with_suffix(".json").exists()):
             raise ValueError(f"unknown model {model!r} for demo {run_dir}; valid choices: "
                              f"{', '.join(models) or '(no model trained yet)'} or a checkpoint path")
@@ -71,7 +73,7 @@ def resolve_run(run_dir: str | os.PathLike = "", model: str = "binary", manifest
         else:
             raise FileNotFoundError(f"{run} is neither a demo folder ({DEMO_FILE}) nor a training run (best.json)")
     elif model:
-        checkpoint = Path(model)
+        checkpoint = resolve_stem(model)  # a path, or a shipped reference name ("reference-binary")
     if checkpoint is None or not (checkpoint / "best.json").is_file() and not checkpoint.with_suffix(".json").is_file():
         raise FileNotFoundError(f"no checkpoint at {checkpoint} (expected best.json + best.safetensors)")
     manifest_path = Path(manifest) if str(manifest) else found_manifest

@@ -18,12 +18,16 @@ from workbench.data.labels import LABEL_COLUMNS
 from workbench.utils.errors import check_choice
 from workbench.utils.io import write_json_atomic
 
-__all__ = ["TASKS", "GLOBAL_POOLS", "BINARY_CLASSES", "JsonConfig", "SwinArch", "ModelConfig", "default_class_names"]
+__all__ = ["TASKS", "GLOBAL_POOLS", "STEMS", "BINARY_CLASSES", "JsonConfig", "SwinArch", "ModelConfig", "default_class_names"]
 
 TASKS: tuple[str, ...] = ("binary", "multilabel")
 """Learning strategies: ``binary`` (2 logits, CE, class 1 = ICH) or ``multilabel`` (6 sigmoids)."""
 
 GLOBAL_POOLS: tuple[str, ...] = ("avg", "max", "avgmax")
+STEMS: tuple[str, ...] = ("patch", "conv")
+"""Patch embedding: ``patch`` (timm's p x p projection) or ``conv`` (a convolutional stem, Xiao et al.,
+"Early convolutions help transformers see better", NeurIPS 2021: log2(p) stride-2 3x3 convolutions with
+batch norm and ReLU, then a 1x1 projection; the same token grid)."""
 """Token pooling before the classifier head (timm ``SelectAdaptivePool2d`` types)."""
 
 BINARY_CLASSES: tuple[str, ...] = ("no_ich", "ich")
@@ -78,17 +82,30 @@ class SwinArch(JsonConfig):
     mlp_ratio: float = 4.0
     drop_path_rate: float = 0.1
     global_pool: str = "avg"
+    stem: str = "patch"
 
     def __post_init__(self):
         check_choice("global_pool", self.global_pool, GLOBAL_POOLS)
+        check_choice("stem", self.stem, STEMS)
+        windows = self.window_size if isinstance(self.window_size, tuple) else (self.window_size,)
+        sizes = {"img_size": (self.img_size,), "patch_size": (self.patch_size,), "in_chans": (self.in_chans,),
+                 "embed_dim": (self.embed_dim,), "depths": self.depths, "num_heads": self.num_heads,
+                 "window_size": windows}
+        bad = {k: v for k, v in sizes.items() if not v or not all(isinstance(x, int) and x >= 1 for x in v)}
+        if bad:
+            raise ValueError(f"architecture sizes must be positive integers; got {bad}")
+        if not (self.mlp_ratio > 0 and 0.0 <= self.drop_path_rate < 1.0):
+            raise ValueError(f"need mlp_ratio > 0 and 0 <= drop_path_rate < 1 (got {self.mlp_ratio}, {self.drop_path_rate})")
         if len(self.depths) != len(self.num_heads):
             raise ValueError(f"depths {self.depths} and num_heads {self.num_heads} must have the same length")
         if self.img_size % self.patch_size:
             raise ValueError(f"img_size {self.img_size} is not a multiple of patch_size {self.patch_size}")
 
     def timm_kwargs(self) -> dict[str, Any]:
-        """The arguments to pass to ``SwinTransformer`` (tuples as tuples)."""
-        return dataclasses.asdict(self)
+        """The arguments to pass to ``SwinTransformer`` (tuples as tuples; ``stem`` is applied after)."""
+        kwargs = dataclasses.asdict(self)
+        del kwargs["stem"]
+        return kwargs
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "SwinArch":

@@ -32,9 +32,30 @@ def disable_fused_attn(model: nn.Module) -> nn.Module:
     return model
 
 
+def conv_stem(in_chans: int, embed_dim: int, patch_size: int) -> nn.Sequential:
+    """Convolutional stem of stride ``patch_size`` (a power of 2): (B, C, S, S) -> (B, embed_dim, S/p, S/p).
+
+    log2(p) blocks of 3x3 stride-2 convolution + batch norm + ReLU, widths doubling up to embed_dim,
+    then a 1x1 projection to ``embed_dim`` (Xiao et al., NeurIPS 2021).
+    """
+    n = int(patch_size).bit_length() - 1
+    if patch_size < 2 or 2**n != patch_size:
+        raise ValueError(f"a conv stem needs a power-of-2 patch_size >= 2, got {patch_size}")
+    layers, width = [], in_chans
+    for i in range(n):
+        out = max(embed_dim // 2 ** (n - 1 - i), 8)
+        layers += [nn.Conv2d(width, out, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(out), nn.ReLU(inplace=True)]
+        width = out
+    layers.append(nn.Conv2d(width, embed_dim, 1))
+    return nn.Sequential(*layers)
+
+
 def build_model(config: ModelConfig) -> SwinTransformer:
     """A freshly initialised Swin for ``config`` (fused attention off, config attached)."""
-    model = SwinTransformer(num_classes=config.num_classes, **config.arch.timm_kwargs())
+    arch = config.arch
+    model = SwinTransformer(num_classes=config.num_classes, **arch.timm_kwargs())
+    if arch.stem == "conv":  # timm's PatchEmbed keeps its checks, flattening and norm around the new projection
+        model.patch_embed.proj = conv_stem(arch.in_chans, arch.embed_dim, arch.patch_size)
     disable_fused_attn(model)
     model.workbench_config = config
     return model
@@ -110,6 +131,7 @@ def _infer_arch(model: SwinTransformer) -> SwinArch:
         mlp_ratio=float(mlp.fc1.out_features / mlp.fc1.in_features),
         drop_path_rate=0.0,
         global_pool=str(getattr(model, "global_pool", "avg") or "avg"),
+        stem="conv" if isinstance(pe.proj, nn.Sequential) else "patch",
     )
 
 

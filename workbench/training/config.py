@@ -30,7 +30,9 @@ class TrainConfig(JsonConfig):
     50 % ICH, so the validation loss on a fold with ~25 % ICH moves with calibration as much as with
     ranking, and on the synthetic cohort its minimum fell in the first epochs of warm-up.
     ``precision`` is ``fp32``, ``bf16`` (autocast, fp32 weights) or ``auto`` (bf16 where the device
-    runs it natively; :mod:`workbench.training.precision`).
+    runs it natively; :mod:`workbench.training.precision`). ``steps_per_epoch`` (0 = one class-balanced
+    pass over the training set) is required for a synthetic stream, which has no end: an epoch is then
+    this many steps, followed by validation and a checkpoint.
     """
 
     task: str = "binary"
@@ -51,6 +53,7 @@ class TrainConfig(JsonConfig):
     device: str = "auto"
     monitor: str = "val_loss"
     precision: str = "fp32"
+    steps_per_epoch: int = 0
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self):
@@ -59,6 +62,9 @@ class TrainConfig(JsonConfig):
         check_choice("monitor", self.monitor, MONITORS)
         check_choice("precision", self.precision, PRECISIONS)
         check_at_least(self, ("epochs", "batch_size", "eval_batch_size"))
+        if self.steps_per_epoch < 0 or self.max_steps < 0:
+            raise ValueError(f"steps_per_epoch and max_steps must be >= 0 (0 = no limit), got "
+                             f"{self.steps_per_epoch} and {self.max_steps}")
         if self.lr <= 0 or self.warmup_steps < 0 or self.patience < 1:
             raise ValueError(f"need lr > 0, warmup_steps >= 0, patience >= 1 (got {self.lr}, "
                              f"{self.warmup_steps}, {self.patience})")

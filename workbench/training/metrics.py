@@ -53,5 +53,8 @@ class MetricsLog:
         self.rows: list[dict] = list(rows or [])
 
     def append(self, row: dict) -> None:
+        """Add ``row`` and rewrite the CSV, columns in the order of the newest row (rows restored from a
+        resume state come back with sorted keys; a resumed run writes the same file as an uninterrupted one)."""
         self.rows.append(dict(row))
-        write_csv_atomic(self.path, pd.DataFrame(self.rows))
+        columns = list(row) + [c for r in self.rows for c in r if c not in row]
+        write_csv_atomic(self.path, pd.DataFrame(self.rows, columns=list(dict.fromkeys(columns))))

@@ -1,5 +1,13 @@
 """Training state for resume: optimizer moments in safetensors, counters and history in JSON.
 
+A checkpoint is committed as one unit (:func:`commit_checkpoint`): weights, config, optimizer state and
+counters are written into a temporary folder, which is then renamed to ``checkpoints/step-N`` (an
+atomic rename), and only then are ``last.*`` / ``last_state.*`` beside it refreshed for readers.
+:func:`resume_checkpoint` takes the newest committed folder that verifies (readable files, finite
+weights that fit the model, the same step in every file) and falls back to the previous one, saying so;
+a kill at any point of the write therefore resumes exactly (tests/training/test_faults.py kills a real
+training process at every commit point).
+
 ``<stem>_state.safetensors`` holds every optimizer tensor as ``opt.<param>.<key>``;
 ``<stem>_state.json`` holds the optimizer's param groups and plain state values, the run
 counters (next epoch, step, best loss, epochs without improvement) and the metrics history. The
@@ -11,6 +19,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import re
+import shutil
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,9 +30,15 @@ from typing import Any
 import torch
 
 from workbench.models.checkpoint import load_tensors, save_tensors
-from workbench.utils.io import write_json_atomic
+from workbench.utils.errors import DataError
+from workbench.utils.io import fault_point, write_json_atomic
 
-__all__ = ["RunState", "save_state", "load_state", "read_run_state", "state_paths"]
+__all__ = ["RunState", "save_state", "load_state", "read_run_state", "state_paths", "CHECKPOINTS", "commit_checkpoint",
+           "resume_checkpoint", "holds_run"]
+
+CHECKPOINTS = "checkpoints"
+"""Sub-folder of a run holding its committed checkpoints, ``step-NNNNNNNNN/`` (newest two kept)."""
+_KEEP = 2
 
 
 @dataclass
@@ -97,7 +115,7 @@ def load_state(stem: str | Path, optimizer: torch.optim.Optimizer, device: torch
         meta_step = int((f.metadata() or {}).get("step", -1))
     if meta_step != run.step:
         raise ValueError(f"{tensors_path}: optimizer state is for step {meta_step}, {json_path} for step {run.step}")
-    tensors = load_tensors(tensors_path, device=device)
+    tensors = load_tensors(tensors_path, device=device, finite=True)
     state: dict[int, dict[str, Any]] = {}
     for name, value in tensors.items():
         if name == "empty":
@@ -113,3 +131,92 @@ def load_state(stem: str | Path, optimizer: torch.optim.Optimizer, device: torch
             g["betas"] = tuple(g["betas"])
     optimizer.load_state_dict({"state": state, "param_groups": groups})
     return run
+
+
+def _step_dirs(out: Path) -> list[tuple[int, Path]]:
+    """Committed checkpoint folders of run ``out``, newest first."""
+    folder = Path(out) / CHECKPOINTS
+    found = []
+    for d in folder.glob("step-*") if folder.is_dir() else ():
+        m = re.fullmatch(r"step-(\d+)", d.name)
+        if m and d.is_dir():
+            found.append((int(m.group(1)), d))
+    return sorted(found, reverse=True)
+
+
+def _remove_stale(out: Path) -> None:
+    """Remove temporary checkpoint folders (and ``last*`` link temps) that a killed write left behind."""
+    folder = Path(out) / CHECKPOINTS
+    for stale in folder.glob(".step-*.tmp-*") if folder.is_dir() else ():
+        shutil.rmtree(stale, ignore_errors=True)
+    for stale in Path(out).glob(".last*.tmp-*"):
+        stale.unlink(missing_ok=True)
+
+
+def holds_run(out: str | Path) -> bool:
+    """Whether ``out`` holds a run to resume (a committed checkpoint, or the older ``last_state.json``)."""
+    return bool(_step_dirs(Path(out))) or state_paths(Path(out) / "last")[1].exists()
+
+
+def _link_or_copy(src: Path, dest: Path) -> None:
+    """Point ``dest`` at ``src``'s content atomically: a hard link when possible (no copy), else a copy."""
+    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(src, tmp)
+    except OSError:
+        shutil.copyfile(src, tmp)
+    os.replace(tmp, dest)
+
+
+def commit_checkpoint(out: str | Path, save_weights, optimizer: torch.optim.Optimizer, run: RunState) -> Path:
+    """Write weights (``save_weights(stem)`` writes ``stem.safetensors`` + ``stem.json``), optimizer state
+    and ``run`` as one unit ``out/checkpoints/step-<run.step>``; refresh ``out/last*``; keep the newest two."""
+    out = Path(out)
+    folder = out / CHECKPOINTS
+    final = folder / f"step-{run.step:09d}"
+    tmp = folder / f".step-{run.step:09d}.tmp-{os.getpid()}"
+    _remove_stale(out)  # one writer per run folder: any temporary folder left is a killed write's
+    tmp.mkdir(parents=True)
+    save_weights(tmp / "last")
+    save_state(tmp / "last", optimizer, run)
+    fault_point(final)
+    if final.exists():  # an epoch redone after a fallback: the folder of the same step is replaced
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    for _, old in _step_dirs(out)[_KEEP:]:
+        shutil.rmtree(old, ignore_errors=True)
+    for name in ("last.safetensors", "last.json", "last_state.safetensors", "last_state.json"):
+        _link_or_copy(final / name, out / name)
+    return final
+
+
+def resume_checkpoint(out: str | Path, load_weights, optimizer: torch.optim.Optimizer,
+                      device: torch.device | str = "cpu") -> RunState:
+    """Restore the newest checkpoint of ``out`` that verifies: ``load_weights(stem)`` loads (and checks)
+    ``stem.safetensors`` into the model; the optimizer and the returned :class:`RunState` come from the
+    same folder. A torn or corrupt newer checkpoint is skipped with a message on stderr. Runs written
+    before checkpoint folders existed resume from ``last.*`` / ``last_state.*``."""
+    out = Path(out)
+    _remove_stale(out)
+    candidates = _step_dirs(out)
+    if not candidates:
+        if not state_paths(out / "last")[1].exists():
+            raise FileNotFoundError(f"{state_paths(out / 'last')[1]}: nothing to resume in {out}")
+        load_weights(out / "last")
+        return load_state(out / "last", optimizer, device=device)
+    skipped = []
+    for step, folder in candidates:
+        try:
+            load_weights(folder / "last")
+            run = load_state(folder / "last", optimizer, device=device)
+            if run.step != step:
+                raise DataError(folder, f"state is for step {run.step}, the folder for step {step}")
+        except (OSError, ValueError, KeyError, RuntimeError, json.JSONDecodeError) as err:
+            skipped.append(f"{folder.name} ({err})")
+            continue
+        if skipped:
+            print(f"{out}: resumed from {folder.name}; skipped a newer checkpoint that does not verify: "
+                  + "; ".join(skipped), file=sys.stderr, flush=True)
+        return run
+    raise DataError(out, "no checkpoint to resume from verifies: " + "; ".join(skipped))

@@ -7,7 +7,8 @@ Run folder (``out_dir``)::
     metrics.csv                  one row per epoch (rewritten atomically)
     best.safetensors, best.json  weights + ModelConfig at the best validation ``monitor``
     last.safetensors, last.json  weights after the latest epoch
-    last_state.{safetensors,json}  optimizer + counters, for --resume
+    last_state.{safetensors,json}  optimizer + counters
+    checkpoints/step-N/          the same four files committed as one unit (newest two); --resume reads these
 
 Determinism: every random stream (augmentation, dropout / drop-path, the sampler's draw) is
 seeded from ``(seed, rank, epoch)`` at the start of each epoch, so an interrupted run resumed
@@ -16,7 +17,9 @@ from its last checkpoint replays the remaining epochs exactly as an uninterrupte
 
 from __future__ import annotations
 
+import itertools
 import math
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +32,7 @@ import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
-from workbench.models.checkpoint import load_tensors, save_model
+from workbench.models.checkpoint import checkpoint_paths, load_tensors, save_model
 from workbench.models.factory import model_config, unwrap
 from workbench.training.config import TrainConfig
 from workbench.training.distributed import all_mean, dist_info, resolve_device
@@ -37,7 +40,8 @@ from workbench.training.loop import collate, evaluate, make_optimizer, train_ste
 from workbench.training.metrics import MetricsLog, classification_metrics
 from workbench.training.sampler import ClassBalancedSampler
 from workbench.training.schedule import lr_at
-from workbench.training.state import RunState, load_state, save_state, state_paths
+from workbench.training.stream import SyntheticStream
+from workbench.training.state import RunState, commit_checkpoint, holds_run, resume_checkpoint
 from workbench.utils.progress import progress
 
 __all__ = ["FitResult", "fit", "positives_of", "RESUME_FREE_FIELDS"]
@@ -89,18 +93,22 @@ def _check_resumable(saved: TrainConfig, now: TrainConfig, path: Path) -> None:
 
 def _start(model: nn.Module, optimizer, cfg: TrainConfig, out: Path, resume: bool, device) -> RunState:
     """Fresh run (refusing to overwrite one) or the state of the last checkpoint."""
-    cfg_path, last_json = out / "train_config.json", state_paths(out / "last")[1]
+    cfg_path = out / "train_config.json"
     if not resume:
-        if last_json.exists():
-            raise FileExistsError(f"{out} already holds a run ({last_json}); resume it or choose another folder")
+        if holds_run(out):
+            raise FileExistsError(f"{out} already holds a run; resume it (--resume) or choose another folder")
         if dist_info().is_main:
             cfg.save(cfg_path)
         return RunState()
-    if not last_json.exists():
-        raise FileNotFoundError(f"{last_json}: nothing to resume in {out}")
+    if not holds_run(out):  # stopped before its first checkpoint: nothing was committed, start over
+        print(f"{out}: no committed checkpoint to resume; starting from the beginning", file=sys.stderr, flush=True)
+        return _start(model, optimizer, cfg, out, False, device)
     _check_resumable(TrainConfig.load(cfg_path), cfg, cfg_path)
-    unwrap(model).load_state_dict(load_tensors(out / "last.safetensors", device=device), strict=True)
-    return load_state(out / "last", optimizer, device=device)
+
+    def load_weights(stem: Path) -> None:
+        unwrap(model).load_state_dict(load_tensors(checkpoint_paths(stem)[0], device=device, finite=True), strict=True)
+
+    return resume_checkpoint(out, load_weights, optimizer, device=device)
 
 
 def _barrier() -> None:
@@ -108,12 +116,36 @@ def _barrier() -> None:
         dist.barrier()
 
 
+def _batches(train_data, cfg: TrainConfig, run: RunState, info, device, positives):
+    """``(epoch -> iterable of (images, labels), steps per epoch)`` for a Dataset (class-balanced
+    epochs) or a :class:`SyntheticStream` (``cfg.steps_per_epoch`` fresh batches per epoch, resumed at
+    ``run.step``)."""
+    if isinstance(train_data, SyntheticStream):
+        if cfg.steps_per_epoch < 1:
+            raise ValueError("a synthetic stream has no end: set steps_per_epoch (--steps-per-epoch) >= 1")
+        stream = train_data.batches(run.step, cfg.batch_size, cfg.num_workers, info.rank, info.world_size)
+        return (lambda epoch: itertools.islice(stream, cfg.steps_per_epoch)), cfg.steps_per_epoch
+    sampler = ClassBalancedSampler(positives if positives is not None else positives_of(train_data), seed=cfg.seed,
+                                   num_replicas=info.world_size, rank=info.rank, ratio=cfg.negative_ratio)
+    loader = DataLoader(train_data, batch_size=cfg.batch_size, sampler=sampler, drop_last=len(sampler) >= cfg.batch_size,
+                        num_workers=cfg.num_workers, collate_fn=collate, pin_memory=device.type == "cuda",
+                        persistent_workers=cfg.num_workers > 0)
+    steps = cfg.steps_per_epoch or len(loader)
+
+    def epoch_batches(epoch: int):
+        sampler.set_epoch(epoch)
+        return itertools.islice(loader, steps) if cfg.steps_per_epoch else loader
+
+    return epoch_batches, steps
+
+
 def fit(model: nn.Module, train_data: Dataset, val_data: Dataset | None, cfg: TrainConfig, out_dir: str | Path,
         *, resume: bool = False, device: torch.device | None = None, positives: Sequence[bool] | None = None,
         on_epoch_end: Callable[[int, dict], None] | None = None) -> FitResult:
     """Train ``model`` (any timm SwinTransformer; its config gives task and class names).
 
-    ``train_data[i]`` / ``val_data[i]`` are dicts with ``image`` (C, S, S) and ``labels`` (6,).
+    ``train_data[i]`` / ``val_data[i]`` are dicts with ``image`` (C, S, S) and ``labels`` (6,);
+    ``train_data`` may instead be a :class:`SyntheticStream` (fresh subjects, ``cfg.steps_per_epoch``).
     Under an initialised process group the model is wrapped in DistributedDataParallel and
     rank 0 writes the files. ``on_epoch_end(epoch, row)`` runs after each epoch's checkpoint.
     """
@@ -129,23 +161,16 @@ def fit(model: nn.Module, train_data: Dataset, val_data: Dataset | None, cfg: Tr
     run = _start(model, optimizer, cfg, out, resume, device)
     ddp = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) \
         if info.distributed else model
-    sampler = ClassBalancedSampler(positives if positives is not None else positives_of(train_data), seed=cfg.seed,
-                                   num_replicas=info.world_size, rank=info.rank, ratio=cfg.negative_ratio)
-    drop_last = len(sampler) >= cfg.batch_size
-    loader = DataLoader(train_data, batch_size=cfg.batch_size, sampler=sampler, drop_last=drop_last,
-                        num_workers=cfg.num_workers, collate_fn=collate, pin_memory=device.type == "cuda",
-                        persistent_workers=cfg.num_workers > 0)
-    steps_per_epoch = len(loader)
+    epoch_batches, steps_per_epoch = _batches(train_data, cfg, run, info, device, positives)
     total_steps = cfg.epochs * steps_per_epoch
     log = MetricsLog(out / "metrics.csv", run.history)
     while not run.finished and run.epoch < cfg.epochs:
         epoch, t0 = run.epoch, time.perf_counter()
-        sampler.set_epoch(epoch)
         torch.manual_seed(_stream_seed(cfg.seed, info.rank, epoch, 1))
         gen = torch.Generator().manual_seed(_stream_seed(cfg.seed, info.rank, epoch, 2))
         ddp.train()
         loss_sum, n_steps, n_images = torch.zeros((), device=device, dtype=torch.float64), 0, 0
-        bar = progress(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", total=steps_per_epoch)
+        bar = progress(epoch_batches(epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", total=steps_per_epoch)
         for images, labels in bar:
             if cfg.max_steps and run.step >= cfg.max_steps:
                 break
@@ -174,10 +199,9 @@ def fit(model: nn.Module, train_data: Dataset, val_data: Dataset | None, cfg: Tr
         run.history.append(row)
         if info.is_main:
             log.append(row)
-            if improved:
+            if improved:  # before the commit: a kill in between replays this epoch and rewrites it
                 save_model(model, out / "best", mcfg)
-            save_model(model, out / "last", mcfg)
-            save_state(out / "last", optimizer, run)
+            commit_checkpoint(out, lambda stem: save_model(model, stem, mcfg), optimizer, run)
         _barrier()
         if on_epoch_end is not None:
             on_epoch_end(epoch, row)

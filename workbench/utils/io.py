@@ -14,7 +14,25 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
-__all__ = ["atomic_path", "write_text_atomic", "write_json_atomic", "write_csv_atomic"]
+__all__ = ["FAULT_ENV", "atomic_path", "fault_point", "write_text_atomic", "write_json_atomic", "write_csv_atomic"]
+
+FAULT_ENV = "WORKBENCH_FAULT_AT"
+"""Fault injection for tests: ``WORKBENCH_FAULT_AT=N`` ends the process abruptly (``os._exit(86)``, as a
+``kill -9`` would) at its N-th commit point: every :func:`atomic_path` rename and every checkpoint
+folder rename is one. Unset (the normal case) it costs one environment lookup."""
+_fault_count = 0
+
+
+def fault_point(what: str | os.PathLike = "") -> None:
+    """A commit point: with :data:`FAULT_ENV` set to N, the N-th call of this process exits at once."""
+    global _fault_count
+    at = os.environ.get(FAULT_ENV)
+    if not at:
+        return
+    _fault_count += 1
+    if _fault_count == int(at):
+        os.write(2, f"fault injected at commit point {_fault_count}: {what}\n".encode())
+        os._exit(86)
 
 
 @contextlib.contextmanager
@@ -37,6 +55,7 @@ def atomic_path(dest: str | os.PathLike, suffix: str | None = None) -> Iterator[
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        fault_point(dest)
         os.replace(tmp_path, dest)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -5,10 +5,10 @@
 """
 
 from workbench.data.synth.cohort import ALL_LAYOUTS, LAYOUTS, write_cohort, write_layouts, write_physionet
-from workbench.data.synth.lesions import LESION_STATS, PAINT_ORDER, LesionInfo
+from workbench.data.synth.lesions import LESION_STATS, PAINT_ORDER, REALISTIC, Difficulty, LesionInfo
 from workbench.data.synth.subject import BACKGROUNDS, SyntheticSubject, generate_subject
 
 __all__ = [
-    "BACKGROUNDS", "LAYOUTS", "LESION_STATS", "PAINT_ORDER", "LesionInfo", "SyntheticSubject",
+    "BACKGROUNDS", "Difficulty", "LAYOUTS", "REALISTIC", "LESION_STATS", "PAINT_ORDER", "LesionInfo", "SyntheticSubject",
     "generate_subject", "write_cohort", "write_layouts", "write_physionet", "ALL_LAYOUTS",
 ]

@@ -23,7 +23,8 @@ from workbench.data.synth.anatomy import Anatomy
 from workbench.data.synth.fields import smooth_field, wrap_angle
 from workbench.utils.errors import check_choice
 
-__all__ = ["LESION_STATS", "PAINT_ORDER", "SUBTYPE_WEIGHTS", "LesionInfo", "sample_volume_ml", "insert_lesions", "summarise_lesions"]
+__all__ = ["LESION_STATS", "PAINT_ORDER", "REALISTIC", "SUBTYPE_WEIGHTS", "Difficulty", "LesionInfo", "sample_volume_ml",
+           "insert_lesions", "summarise_lesions"]
 
 # subtype: (median mL, p5 mL, p95 mL, measured mean HU, HU sd)  -- datasets.md section 3
 LESION_STATS: dict[str, tuple[float, float, float, float, float]] = {
@@ -38,6 +39,34 @@ SUBTYPE_WEIGHTS: dict[str, float] = {
     "epidural": 0.12, "intraparenchymal": 0.28, "intraventricular": 0.15, "subarachnoid": 0.22, "subdural": 0.23,
 }
 _Z95 = 1.6449
+
+
+@dataclass(frozen=True)
+class Difficulty:
+    """How much easier than realistic the lesions of a TRAINING subject are (a curriculum knob).
+
+    ``hu_boost``: HU added to each lesion's sampled mean HU (after the realistic draw and its
+    +-2 sd clip); ``volume_scale``: factor on each lesion's sampled volume. :data:`REALISTIC`
+    (0, 1) draws exactly the realistic cohort. Otherwise the head and the lesions' subtypes, places
+    and HU draws are those of the realistic subject; draws after painting (lesion texture, scanner
+    noise) follow another path. Evaluated cohorts are always realistic (``write_cohort`` has no such
+    argument).
+    """
+
+    hu_boost: float = 0.0
+    volume_scale: float = 1.0
+
+    def __post_init__(self):
+        if not (0.0 <= self.hu_boost <= 60.0 and 0.1 <= self.volume_scale <= 10.0):
+            raise ValueError(f"difficulty out of range: hu_boost {self.hu_boost!r} (valid 0..60 HU), "
+                             f"volume_scale {self.volume_scale!r} (valid 0.1..10)")
+
+    @property
+    def realistic(self) -> bool:
+        return self.hu_boost == 0.0 and self.volume_scale == 1.0
+
+
+REALISTIC = Difficulty()
 
 
 @dataclass(frozen=True)
@@ -160,8 +189,11 @@ def _paint(rng, img: np.ndarray, mask: np.ndarray, target_hu: float, spacing) ->
     img[sl] = (1.0 - alpha) * bg + alpha * (core + tex)
 
 
-def insert_lesions(rng: np.random.Generator, img: np.ndarray, an: Anatomy, p_ich: float) -> tuple[np.ndarray, list]:
+def insert_lesions(rng: np.random.Generator, img: np.ndarray, an: Anatomy, p_ich: float,
+                   difficulty: Difficulty = REALISTIC) -> tuple[np.ndarray, list]:
     """Insert 0 (probability 1 - p_ich) or 1-4 lesions into ``img`` (Z, H, W) float32 in place.
+
+    ``difficulty`` (training streams only) scales the sampled volumes and raises the sampled HU.
 
     Returns the label volume (Z, H, W) uint8 of :data:`SUBTYPE_CODES` and the placed lesions
     ``(subtype, mask, target_ml, target_hu)`` for :func:`summarise_lesions`.
@@ -174,7 +206,7 @@ def insert_lesions(rng: np.random.Generator, img: np.ndarray, an: Anatomy, p_ich
     picked = sorted(rng.choice(names, size=count, p=weights / weights.sum()), key=PAINT_ORDER.index)
     placed: list[tuple[str, np.ndarray, float, float]] = []
     for subtype in picked:
-        target = sample_volume_ml(rng, subtype)
+        target = sample_volume_ml(rng, subtype) * difficulty.volume_scale
         n = max(1, int(round(target / an.voxel_ml)))
         out = _SHAPES[subtype](rng, an, n)
         if isinstance(out, tuple):  # IPH: paint the perihematomal edema first
@@ -187,7 +219,7 @@ def insert_lesions(rng: np.random.Generator, img: np.ndarray, an: Anatomy, p_ich
         if out is None or not out.any():
             continue
         _, _, _, mu, sd = LESION_STATS[subtype]
-        hu = float(np.clip(rng.normal(mu, sd), mu - 2 * sd, mu + 2 * sd))
+        hu = float(np.clip(rng.normal(mu, sd), mu - 2 * sd, mu + 2 * sd)) + difficulty.hu_boost
         _paint(rng, img, out, hu, an.spacing)
         labels[out] = SUBTYPE_CODES[subtype]
         placed.append((str(subtype), out, target, hu))

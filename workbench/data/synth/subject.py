@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from workbench.data.synth.fields import correlated_noise
-from workbench.data.synth.lesions import LesionInfo, insert_lesions, summarise_lesions
+from workbench.data.synth.lesions import REALISTIC, Difficulty, LesionInfo, insert_lesions, summarise_lesions
 from workbench.utils.errors import check_choice
 
 __all__ = ["BACKGROUNDS", "SyntheticSubject", "generate_subject", "subject_rng"]
@@ -61,8 +61,13 @@ def generate_subject(
     n_slices: int = 24,
     background: str = "procedural",
     p_ich: float = 0.5,
+    difficulty: Difficulty = REALISTIC,
 ) -> SyntheticSubject:
-    """Generate subject ``index`` of the cohort ``seed`` (display orientation, 5 mm slices)."""
+    """Generate subject ``index`` of the cohort ``seed`` (display orientation, 5 mm slices).
+
+    ``difficulty`` makes the lesions larger / brighter for a training curriculum
+    (:class:`~workbench.data.synth.lesions.Difficulty`); the default is the realistic cohort.
+    """
     check_choice("background", background, BACKGROUNDS)
     if not 16 <= size <= 2048:
         raise ValueError(f"size {size} px out of range; valid: 16..2048")
@@ -82,10 +87,12 @@ def generate_subject(
 
         img, anatomy, params = cranium_background(rng, size, n_slices)
         sigma = float(rng.uniform(1.0, 2.5))  # the real scan has its own noise
-    labels, placed = insert_lesions(rng, img, anatomy, p_ich)
+    labels, placed = insert_lesions(rng, img, anatomy, p_ich, difficulty)
     img += correlated_noise(rng, img.shape, sigma)
     hu = np.clip(np.rint(img), -1024, 3071).astype(np.int16)
     params = {**params, "noise_sigma_hu": round(sigma, 4), "p_ich": p_ich}
+    if not difficulty.realistic:
+        params["difficulty"] = asdict(difficulty)
     return SyntheticSubject(
         subject_id=f"{index + 1:03d}",
         hu=hu,

@@ -1,0 +1,183 @@
+"""The synthetic data engine's learning curves and the reference classifiers' ceiling analysis (issue 13).
+
+Variants of a reference recipe (``workbench/training/recipes.py``), each trained by the same
+``run_recipe`` on the same stream seed and scored after every epoch on the same held-out cohort
+(seed 9200, 40 subjects, realistic lesions; never used to pick a checkpoint):
+
+- ``reference``: the recipe as shipped (easy-lesion start, 128 px); read from its run folder when it
+  exists (``runs/reference-<task>``), trained otherwise;
+- ``no-easy``: the same stream without the easy start (realistic lesions from step 0);
+- ``256px``: the recipe at a 256 px input (4x the pixels per step);
+- ``retrain``: the shipped recipe again from scratch (long), compared with the shipped classifier.
+
+``--max-steps`` caps a variant (its cosine horizon stays the recipe's, so curves compare at equal
+steps). Writes ``bench/results/engine.md``, ``engine.json`` and ``engine_curves.png`` (held-out
+ROC-AUC vs step), plus the ceiling table of every finished run: held-out AUC by lesion size at the
+source (256 px) and at the input resolution, all negatives kept in every stratum.
+
+Run: ``.venv/bin/python bench/bench_engine.py --variants no-easy --task binary --max-steps 2000``;
+``--report-only`` re-renders from the run folders.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from workbench.training.recipes import RECIPES, Recipe, run_recipe
+from workbench.utils.io import write_json_atomic
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+VARIANTS = ("reference", "no-easy", "256px", "retrain")
+
+
+def variant(name: str, task: str) -> Recipe:
+    base = RECIPES[f"reference-{task}"]
+    if name in ("reference", "retrain"):
+        return base
+    if name == "no-easy":
+        stream = dataclasses.replace(base.stream, easy_hu=0.0, easy_volume=1.0, easy_hold_steps=0, easy_anneal_steps=0)
+        return dataclasses.replace(base, name=f"{base.name}:no-easy", stream=stream)
+    if name == "256px":
+        return dataclasses.replace(base, name=f"{base.name}:256px", img_size=256)
+    raise SystemExit(f"bench_engine.py: unknown variant {name!r}; valid choices: {', '.join(VARIANTS)}")
+
+
+def run_dir(runs: Path, name: str, task: str) -> Path:
+    """Where a variant's run lives: the shipped recipe's own run folder for ``reference``."""
+    return ROOT / "runs" / f"reference-{task}" if name == "reference" else runs / f"{task}-{name}"
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--variants", nargs="*", default=["no-easy"], help="reference, no-easy, 256px")
+    p.add_argument("--task", default="binary", choices=("binary", "multilabel"))
+    p.add_argument("--max-steps", type=int, default=2000, help="step cap per variant (0: the recipe's full length)")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    p.add_argument("--runs", default=str(ROOT / "runs" / "bench_engine"))
+    p.add_argument("--data-dir", default=str(ROOT / "runs" / "reference_data"))
+    p.add_argument("--report-only", action="store_true")
+    args = p.parse_args(argv)
+    if args.max_steps < 0:
+        p.error(f"--max-steps must be >= 0, got {args.max_steps}")
+    return args
+
+
+def _curves(runs: Path) -> dict[str, pd.DataFrame]:
+    """Held-out learning curves of every run found (the shipped ones from their provenance)."""
+    from workbench.models.reference import provenance
+
+    curves = {}
+    for task in ("binary", "multilabel"):
+        for name in VARIANTS:
+            path = run_dir(runs, name, task) / "heldout.csv"
+            if path.is_file():
+                curves[f"{task} {name}"] = pd.read_csv(path)
+            elif name == "reference":
+                try:
+                    curves[f"{task} {name}"] = pd.DataFrame(provenance(f"reference-{task}")["learning_curve"])
+                except (FileNotFoundError, KeyError):
+                    pass
+    return curves
+
+
+def _plot(curves: dict[str, pd.DataFrame], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.2), dpi=110)
+    for label, frame in curves.items():
+        ax.plot(frame["step"], frame["heldout_auc"], marker="o", ms=3, label=f"{label}: all slices")
+        ax.plot(frame["step"], frame["heldout_auc_ge100px"], ls="--", lw=1, label=f"{label}: bleeds >= 100 px")
+    ax.axhline(0.95, color="grey", lw=0.8, ls=":")
+    ax.set_xlabel("optimizer step (batch 32)")
+    ax.set_ylabel("held-out ROC-AUC (seed 9200, 40 subjects)")
+    ax.set_ylim(0.45, 1.0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def render(runs: Path) -> str:
+    curves = _curves(runs)
+    lines = ["# Synthetic data engine: learning curves and ceiling", "",
+             "Written by `bench/bench_engine.py`. Held-out cohort: seed 9200, 40 subjects x 24 slices of 256 px, "
+             "realistic lesions, never used to pick a checkpoint. Each run's machine is in its `reference.json`.", ""]
+    if curves:
+        _plot(curves, RESULTS / "engine_curves.png")
+        lines += ["![held-out ROC-AUC vs step](engine_curves.png)", "", "| run | step | validation AUC | held-out AUC | "
+                  "held-out AUC, bleeds >= 100 px |", "|---|---|---|---|---|"]
+        for label, frame in curves.items():
+            for _, r in frame.iterrows():
+                lines.append(f"| {label} | {int(r['step'])} | {r['val_auc']:.3f} | {r['heldout_auc']:.3f} | "
+                             f"{r['heldout_auc_ge100px']:.3f} |")
+        lines.append("")
+    from workbench.models.reference import provenance
+
+    records = {}
+    for task in ("binary", "multilabel"):
+        for name in VARIANTS:
+            path = run_dir(runs, name, task) / "reference.json"
+            if path.is_file():
+                records[f"{task} {name}"] = json.loads(path.read_text())
+            elif name == "reference":
+                try:
+                    records[f"{task} {name}"] = provenance(f"reference-{task}")
+                except FileNotFoundError:
+                    pass
+        if f"{task} retrain" in records and f"{task} reference" in records:
+            a, b = records[f"{task} retrain"]["heldout"]["auc_any"], records[f"{task} reference"]["heldout"]["auc_any"]
+            lines += [f"Re-trained `reference-{task}` from scratch: held-out ROC-AUC {a:.3f} against {b:.3f} shipped "
+                      f"({a - b:+.3f}).", ""]
+    if records:
+        lines += ["## Ceiling: held-out ROC-AUC by lesion size (best checkpoint by validation AUC)", "",
+                  "Positives binned by lesion pixels on the slice; every negative kept in every stratum.", ""]
+        for label, rec in records.items():
+            h = rec["heldout"]
+            m = rec["machine"]
+            lines += [f"### {label}: {rec['steps']:,} steps, best step {rec['best_step']}, "
+                      f"{rec['train_seconds'] / 3600:.2f} h on {m['cpu']} ({m['torch_threads']} thread(s), "
+                      f"{rec['precision']})", "",
+                      f"All slices: **{h['auc_any']:.3f}** ({h['slices']} slices, {h['positives']} with ICH)."
+                      + ("" if rec["task"] == "binary" else " Per label: " + ", ".join(
+                          f"{k[4:]} {v:.3f}" for k, v in h.items() if k.startswith("auc_") and k != "auc_any"
+                          and isinstance(v, float))), "",
+                      "| lesion pixels | at the 256 px source: positives | AUC | at the model input: positives | AUC |",
+                      "|---|---|---|---|---|"]
+            for key in h["by_source_px"]:
+                s, i = h["by_source_px"][key], h["by_input_px"][key]
+                lines.append(f"| {key} | {s['positives']} | {s['auc']:.3f} | {i['positives']} | {i['auc']:.3f} |")
+            lines.append("")
+        write_json_atomic(RESULTS / "engine.json", {k: {"heldout": v["heldout"], "steps": v["steps"],
+                                                        "train_seconds": v["train_seconds"], "machine": v["machine"]}
+                                                    for k, v in records.items()})
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    runs = Path(args.runs)
+    if not args.report_only:
+        for name in args.variants:
+            recipe = variant(name, args.task)
+            out = run_dir(runs, name, args.task)
+            resume = (out / "last_state.json").is_file()
+            run_recipe(recipe, out, args.data_dir, resume=resume, max_steps=args.max_steps, threads=args.threads,
+                       command=f"bench/bench_engine.py --variants {name} --task {args.task} --max-steps {args.max_steps}")
+    text = render(runs)
+    (RESULTS / "engine.md").write_text(text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

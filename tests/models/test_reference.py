@@ -1,0 +1,89 @@
+"""The shipped reference classifiers: they load by name, their provenance is complete, their training
+seeds never touch an evaluated cohort, and their recorded AUC is reproduced from scratch."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from workbench.demo.settings import TINY, DemoSettings
+from workbench.models import load_model
+from workbench.models.reference import REFERENCE_DIR, REFERENCE_NAMES, check_cohort_auc, provenance
+from workbench.training.recipes import RECIPES
+from workbench.training.stream import StreamConfig, check_disjoint
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _bench_constant(script: str, name: str) -> int:
+    spec = importlib.util.spec_from_file_location(f"bench_{script}", ROOT / "bench" / f"{script}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return int(getattr(module, name))
+
+
+def evaluated_cohort_seeds() -> dict[str, int]:
+    """Every synthetic cohort the demo, the study and the benchmarks evaluate on (or train their own on)."""
+    seeds = {"demo evaluation": DemoSettings().seed, "demo training": DemoSettings().seed + 1,
+             "tiny demo": TINY.seed, "study evaluation": _bench_constant("study_synthetic", "EVAL_SEED"),
+             "study training": _bench_constant("study_synthetic", "TRAIN_SEED")}
+    for script in ("bench_train", "bench_baselines", "bench_dataset"):
+        seeds[script] = _bench_constant(script, "COHORT_SEED")
+    for recipe in RECIPES.values():
+        seeds[f"{recipe.name} validation"] = recipe.val.seed
+        seeds[f"{recipe.name} held-out"] = recipe.test.seed
+    return seeds
+
+
+def test_every_bench_script_that_writes_a_cohort_declares_its_seed():
+    for path in sorted((ROOT / "bench").glob("*.py")):
+        text = path.read_text()
+        if re.search(r"write_cohort\(", text) and path.stem not in ("figure_synth",):
+            assert re.search(r"^(COHORT_SEED|EVAL_SEED)", text, re.M), f"{path.name} writes a cohort without a seed constant"
+
+
+@pytest.mark.parametrize("name", REFERENCE_NAMES)
+def test_loads_by_name_with_complete_provenance(name):
+    model = load_model(name)
+    cfg = model.workbench_config
+    assert cfg.task == name.split("-")[1] and not model.training
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    record = provenance(name)
+    for key in ("command", "git_commit", "training_stream", "steps", "train_seconds", "machine", "heldout", "recipe"):
+        assert key in record, f"{name}.provenance.json lacks {key}"
+    assert record["command"].startswith(f"workbench train --recipe {name}")
+    assert record["machine"]["cpu"] and record["steps"] > 0 and record["train_seconds"] > 0
+    assert 0.0 <= record["heldout"]["auc_any"] <= 1.0
+    assert record["shipped"]["storage"] == "float16"
+
+
+def test_shipped_files_are_small_and_the_only_weights_in_git():
+    files = sorted(REFERENCE_DIR.glob("reference-*.safetensors"))
+    assert [f.stem for f in files] == sorted(REFERENCE_NAMES)
+    assert sum(f.stat().st_size for f in files) <= 25 * 2**20
+
+
+@pytest.mark.parametrize("name", REFERENCE_NAMES)
+def test_training_seeds_are_disjoint_from_every_evaluated_cohort(name):
+    record = provenance(name)
+    stream = StreamConfig.from_dict(record["training_stream"]["stream"])
+    first, last = record["training_stream"]["subjects_used"]
+    assert first == stream.first_index and last >= first
+    for what, seed in evaluated_cohort_seeds().items():
+        check_disjoint(stream, {what: (seed, range(100_000))})  # raises on a shared (seed, subject)
+
+
+@pytest.mark.parametrize("name", REFERENCE_NAMES)
+def test_recorded_auc_is_reproduced_on_the_check_cohort(name):
+    record = provenance(name)
+    check = record["shipped"]["check_cohort"]
+    got = check_cohort_auc(load_model(name), check["seed"], check["subjects"], check["size"], check["slices_per_subject"])
+    assert got["slices"] == check["slices"] == check["subjects"] * check["slices_per_subject"]
+    assert got["positives"] == check["positives"]
+    assert got["auc_any"] == pytest.approx(check["auc_any"], abs=0.01)
+    # the small cohort is a sample of the full held-out cohort: same ballpark
+    assert got["auc_any"] == pytest.approx(record["heldout"]["auc_any"], abs=0.1)

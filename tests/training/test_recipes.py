@@ -1,0 +1,55 @@
+"""A recipe end to end on tiny sizes: cohorts, stream training, held-out curve, provenance, export, load."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from workbench.models.checkpoint import load_model
+from workbench.models.reference import check_cohort_auc, export_reference
+from workbench.training.recipes import RECIPES, CohortSpec, get_recipe, run_recipe
+from workbench.utils.errors import DataError
+
+TINY = dataclasses.replace(
+    RECIPES["reference-binary"], name="reference-binary", preset="test-tiny",
+    stream=dataclasses.replace(RECIPES["reference-binary"].stream, seed=51, source_size=64, n_slices=6,
+                               subjects_per_chunk=2, batch_size=8, easy_hold_steps=2, easy_anneal_steps=2),
+    train=dataclasses.replace(RECIPES["reference-binary"].train, epochs=2, steps_per_epoch=3, batch_size=8,
+                              warmup_steps=1, num_workers=0, precision="fp32"),
+    val=CohortSpec(52, 3, size=64, slices=6), test=CohortSpec(53, 4, size=64, slices=6))
+
+
+def test_recipe_trains_records_and_ships(tmp_path, monkeypatch):
+    import workbench.models.reference as reference
+
+    record = run_recipe(TINY, tmp_path / "run", tmp_path / "data", command="workbench train --recipe reference-binary")
+    assert record["steps"] == 6 and record["training_stream"]["subjects_used"] == [0, 7]  # 48 slices = 4 chunks of 2 subjects
+    assert record["validation_cohort"]["seed"] == 52 and record["heldout"]["slices"] == 24
+    assert set(record["heldout"]["by_source_px"]) == {"1-24", "25-99", "100-399", ">=400", ">=100"}
+    curve = (tmp_path / "run" / "heldout.csv").read_text().splitlines()
+    assert curve[0] == "epoch,step,val_auc,heldout_auc,heldout_auc_ge100px" and len(curve) == 3
+    assert json.loads((tmp_path / "run" / "reference.json").read_text())["machine"]["cpu"]
+    # the cohorts are reused, and the run resumes as finished
+    again = run_recipe(TINY, tmp_path / "run", tmp_path / "data", resume=True)
+    assert again["steps"] == 6 and again["heldout"]["auc_any"] == pytest.approx(record["heldout"]["auc_any"])
+
+    monkeypatch.setattr(reference, "REFERENCE_DIR", tmp_path / "shipped")
+    path = export_reference(tmp_path / "run", "reference-binary", tmp_path / "shipped")
+    shipped = json.loads(path.read_text())
+    model = load_model("reference-binary")  # by name, from the (patched) package folder
+    check = shipped["shipped"]["check_cohort"]
+    assert check_cohort_auc(model, 53, check["subjects"], 64, 6)["auc_any"] == pytest.approx(check["auc_any"], abs=1e-6)
+
+
+def test_overlapping_seeds_are_refused_before_training(tmp_path):
+    clash = dataclasses.replace(TINY, val=CohortSpec(TINY.stream.seed, 2, size=64, slices=6))
+    with pytest.raises(DataError, match="overlap the training stream"):
+        run_recipe(clash, tmp_path / "run", tmp_path / "data")
+    assert not (tmp_path / "run" / "train_config.json").exists()
+
+
+def test_unknown_recipe_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="reference-binary, reference-multilabel"):
+        get_recipe("reference")

@@ -1,0 +1,124 @@
+"""The reference classifiers shipped with the package, loadable by name.
+
+``load_model("reference-binary")`` and ``workbench explain --checkpoint reference-binary`` load
+``workbench/reference_models/<name>.{safetensors,json}``: a ``cpu-small`` Swin trained by
+``workbench train --recipe <name>`` on the synthetic data engine (weights stored as float16, loaded
+into float32). Beside each, ``<name>.provenance.json`` records the exact command, git commit,
+training seeds, steps, wall time, machine, the held-out AUCs and a small *check cohort* (the first
+subjects of the held-out seed) whose AUC a test recomputes from scratch.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+import torch
+
+from workbench.utils.io import write_json_atomic
+
+__all__ = ["REFERENCE_DIR", "REFERENCE_NAMES", "CHECK_SUBJECTS", "reference_stem", "resolve_stem", "provenance",
+           "export_reference", "check_cohort_auc"]
+
+REFERENCE_DIR = Path(__file__).resolve().parents[1] / "reference_models"
+REFERENCE_NAMES: tuple[str, ...] = ("reference-binary", "reference-multilabel")
+CHECK_SUBJECTS = 12
+"""Subjects of the held-out seed in the check cohort (re-generated and re-scored by the tests)."""
+
+
+def reference_stem(name: str) -> Path:
+    """``REFERENCE_DIR / name`` for a shipped reference name; the error lists the valid names."""
+    from workbench.utils.errors import choice_error
+
+    if name not in REFERENCE_NAMES:
+        raise choice_error("reference classifier", name, REFERENCE_NAMES)
+    return REFERENCE_DIR / name
+
+
+def resolve_stem(stem: str | Path) -> Path:
+    """A checkpoint stem, run folder or reference name -> a path (names only when no such path exists)."""
+    path = Path(stem)
+    if str(stem) in REFERENCE_NAMES and not path.exists() and not path.with_suffix(".json").exists():
+        named = reference_stem(str(stem))
+        if not named.with_name(named.name + ".json").is_file():
+            raise FileNotFoundError(f"{named}.json: reference classifier {stem!r} is not shipped in this checkout")
+        return named
+    return path
+
+
+def provenance(name: str) -> dict:
+    """The provenance record of a shipped reference classifier."""
+    path = REFERENCE_DIR / f"{name}.provenance.json"
+    if not path.is_file():
+        reference_stem(name)  # unknown name -> the choice error
+        raise FileNotFoundError(f"{path}: no provenance for {name!r}")
+    return json.loads(path.read_text())
+
+
+def check_cohort_auc(model: torch.nn.Module, heldout_seed: int, subjects: int = CHECK_SUBJECTS,
+                     size: int = 256, slices: int = 24) -> dict:
+    """Regenerate the first ``subjects`` subjects of the held-out seed in memory and score ``model``
+    on them (fp32, CPU): ``{"auc_any": .., "slices": .., "positives": ..}`` (+ per-label AUCs)."""
+    import numpy as np
+
+    from workbench.data.dataset import prepare_slice
+    from workbench.data.label_volumes import volume_slice_labels
+    from workbench.data.synth import generate_subject
+    from workbench.models.factory import model_config
+    from workbench.models.losses import task_probabilities
+    from workbench.training.metrics import classification_metrics, roc_auc
+
+    cfg = model_config(model)
+    images, labels = [], []
+    for index in range(subjects):
+        subject = generate_subject(index, heldout_seed, size=size, n_slices=slices)
+        pixel_mm = float(min(subject.spacing[:2]))
+        for z in range(subject.hu.shape[0]):
+            images.append(prepare_slice(subject.hu[z], None, pixel_mm, cfg.arch.img_size, brain_mask=False,
+                                        **cfg.input_kwargs())["image"])
+        labels.append(volume_slice_labels(subject.labels))
+    x, y = torch.stack(images), np.concatenate(labels).astype(np.float64)
+    model = model.eval()
+    with torch.no_grad():
+        probs = torch.cat([task_probabilities(cfg.task, model(b)) for b in x.split(64)]).double().numpy()
+    score = probs if cfg.task == "binary" else probs[:, 0]
+    out = {"auc_any": roc_auc(y[:, 0], score), "slices": int(len(y)), "positives": int(y[:, 0].sum())}
+    if cfg.task == "multilabel":
+        out.update({k: v for k, v in classification_metrics(cfg.task, probs, y, cfg.class_names).items()
+                    if k.startswith("auc_") and k != "auc_any"})
+    return out
+
+
+def export_reference(run_dir: str | Path, name: str, dest_dir: str | Path = REFERENCE_DIR) -> Path:
+    """Ship ``run_dir/best`` as ``dest_dir/<name>``: float16 safetensors, config JSON, provenance.
+
+    ``run_dir/reference.json`` (written by :func:`workbench.training.recipes.run_recipe`) is the
+    provenance; the export adds the file's float16 note and the check cohort's AUC computed with the
+    float16 weights exactly as they will be loaded.
+    """
+    from workbench.models.checkpoint import load_model, save_tensors
+    from workbench.models.factory import model_config
+
+    reference_stem(name)
+    run_dir, dest = Path(run_dir), Path(dest_dir)
+    record = json.loads((run_dir / "reference.json").read_text())
+    run = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").is_file() else {}
+    if run.get("argv"):  # the exact command line of the run (threads, workers...), not the recipe's plain one
+        record["command"] = "workbench " + shlex.join(run["argv"])
+    model = load_model(run_dir / "best")
+    state = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    cfg = model_config(model)
+    save_tensors(dest / f"{name}.safetensors", state, metadata={"task": cfg.task, "format": "workbench-swin",
+                                                               "storage": "float16"})
+    cfg.save(dest / f"{name}.json")
+    shipped = load_model(dest / name)
+    if (run_dir / "heldout.csv").is_file():  # the learning curve (held-out AUC after every epoch)
+        import pandas as pd
+
+        record["learning_curve"] = pd.read_csv(run_dir / "heldout.csv").to_dict("records")
+    held = record["heldout_cohort"]
+    record["shipped"] = {"storage": "float16", "check_cohort": {
+        "seed": held["seed"], "subjects": CHECK_SUBJECTS, "size": held["size"], "slices_per_subject": held["slices"],
+        **check_cohort_auc(shipped, held["seed"], CHECK_SUBJECTS, held["size"], held["slices"])}}
+    return write_json_atomic(dest / f"{name}.provenance.json", record)
