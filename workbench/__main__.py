@@ -1,5 +1,5 @@
 import sys
 
-from workbench.cli import main
+from workbench.cli import console
 
-sys.exit(main())
+sys.exit(console())

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 
 import workbench
 import workbench.commands as commands_pkg
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "console", "build_parser"]
 
 
 def _command_modules():
@@ -36,9 +37,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parse and run one command; errors propagate (for callers and tests)."""
     args = build_parser().parse_args(argv)
     return int(args._run(args) or 0)
 
 
+DEBUG_ENV = "WORKBENCH_DEBUG"
+"""Set to 1 to see the traceback of a failed command instead of its one-line error."""
+
+
+def console(argv: list[str] | None = None) -> int:
+    """The ``workbench`` executable: :func:`main`, with an expected failure (bad file, bad value, missing
+    input) printed as one line ``workbench COMMAND: error: ...`` and exit status 2, not a traceback."""
+    argv = sys.argv[1:] if argv is None else argv
+    command = next((a for a in argv if not a.startswith("-")), "")
+    try:
+        return main(argv)
+    except KeyboardInterrupt:
+        print(f"workbench {command}: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, OSError, KeyError, RuntimeError, FloatingPointError) as err:
+        if os.environ.get(DEBUG_ENV):
+            raise
+        text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        print(f"workbench {command}: error: {text} ({DEBUG_ENV}=1 shows the traceback)", file=sys.stderr)
+        return 2
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console())

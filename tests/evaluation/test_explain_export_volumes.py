@@ -169,3 +169,43 @@ def test_dicom_rows_get_the_series_affine(study_classifiers, tmp_path, monkeypat
         ds = pydicom.dcmread(str(root / rel), stop_before_pixels=True)
         lps = np.array([float(v) for v in ds.ImagePositionPatient])
         assert np.allclose(img.affine @ [0, 0, k, 1], [-lps[0], -lps[1], lps[2], 1], atol=1e-3)
+
+
+def test_a_failed_export_leaves_nothing_a_rerun_would_trust(study_cohort, study_classifiers, tmp_path, monkeypatch):
+    import workbench.evaluation.explain_export as export_mod
+
+    manifest, root = study_cohort
+    path, _ = _one_volume(manifest, tmp_path, n=2)
+    cfg = ExportConfig(checkpoint=str(study_classifiers["binary"]), manifest=str(path), root=str(root),
+                       out=str(tmp_path / "x"), methods=("hgi_sam",))
+    first = export_explanations(cfg)
+    before = sorted(p.name for p in (first.out_dir / "maps").iterdir())
+    calls = {"n": 0}
+    real = export_mod.write_source_volume
+
+    def failing(*args, **kw):  # the second volume of the rerun fails (a full disk, a kill...)
+        calls["n"] += 1
+        if calls["n"] > 2:
+            raise OSError("No space left on device")
+        return real(*args, **kw)
+
+    monkeypatch.setattr(export_mod, "write_source_volume", failing)
+    with pytest.raises(OSError):
+        export_explanations(dataclasses_replace(cfg, methods=("hgi_sam", "gradcam")))
+    # the earlier export is untouched (no mix of old and new maps); the partial folder is cleaned next time
+    assert sorted(p.name for p in (first.out_dir / "maps").iterdir()) == before
+    monkeypatch.setattr(export_mod, "write_source_volume", real)
+    again = export_explanations(dataclasses_replace(cfg, methods=("gradcam",)))
+    assert all("gradcam" in p.name for p in (again.out_dir / "maps").iterdir())
+    assert not list(tmp_path.glob(".x.partial-*")) and not list(tmp_path.glob(".x.old-*"))
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    with pytest.raises(Exception, match="not an earlier `workbench explain` output"):
+        export_explanations(dataclasses_replace(cfg, out=str(tmp_path / "mine")))
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+
+
+def dataclasses_replace(cfg, **kw):
+    import dataclasses
+
+    return dataclasses.replace(cfg, **kw)

@@ -198,3 +198,23 @@ def test_a_skull_stripped_classifier_is_fed_its_own_input_recipe(study_cohort, t
 
     assert torch.allclose(panel.heat, heat(**model.workbench_config.input_kwargs()), atol=1e-5)
     assert not torch.allclose(panel.heat, heat(), atol=1e-3)
+
+
+def test_a_regenerated_cohort_at_the_same_paths_is_not_served_from_the_cache(study_classifiers, tmp_path):
+    """The cache key holds content fingerprints of the manifest, the scans and the weights, not paths."""
+    from workbench.data.manifest import build_manifest, write_manifest
+    from workbench.data.synth import write_cohort
+
+    def cohort(seed):
+        root = write_cohort(tmp_path / "cohort", subjects=6, seed=seed, size=48, n_slices=4, p_ich=0.8)
+        write_manifest(build_manifest("synthetic", root, n_folds=2)[0], tmp_path / "manifest.csv")
+        return tmp_path / "manifest.csv", root
+
+    cfg = _config(cohort(11), study_classifiers, tmp_path / "out", methods=("hgi_sam",))
+    first = run_study(cfg)
+    assert run_study(cfg).computed == ()  # unchanged inputs: all from the cache
+    shutil.rmtree(tmp_path / "cohort")
+    cohort(12)  # other scans, same paths, same manifest name
+    again = run_study(cfg)
+    assert len(again.computed) == 2, "a regenerated cohort must be recomputed"
+    assert not again.slices["prob"].equals(first.slices["prob"])

@@ -158,3 +158,35 @@ def test_non_finite_probabilities_are_refused_not_written_as_no_bleed():
         model.head.fc.bias.fill_(float("nan"))  # as corrupted weights loaded without the file checks would
     with pytest.raises(FloatingPointError, match="non-finite P\\(ICH\\) on 2 of 2 slices"):
         weak_maps(model, torch.rand(2, 3, 32, 32), None, {"hgi_sam": method_spec("hgi_sam")})
+
+
+def test_a_full_disk_names_the_file_and_replaces_nothing(tmp_path, monkeypatch):
+    import errno
+
+    from workbench.utils.io import write_text_atomic
+
+    dest = tmp_path / "metrics.csv"
+    dest.write_text("old\n")
+
+    def full(self, text):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", full)
+    with pytest.raises(OSError, match=r"metrics\.csv: no space left on the device while writing it"):
+        write_text_atomic(dest, "new\n")
+    monkeypatch.undo()
+    assert dest.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["metrics.csv"]
+
+
+def test_stale_temporary_files_of_a_killed_writer_are_cleaned(tmp_path):
+    import time
+
+    from workbench.utils.io import write_text_atomic
+
+    stale = tmp_path / ".metrics.abc123.tmp.csv"  # what a kill during write_csv_atomic leaves
+    stale.write_text("partial")
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
+    fresh = tmp_path / ".metrics.def456.tmp.csv"  # another writer's, still young: kept
+    fresh.write_text("in progress")
+    write_text_atomic(tmp_path / "metrics.csv", "a,b\n")
+    assert not stale.exists() and fresh.exists()

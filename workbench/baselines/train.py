@@ -114,6 +114,8 @@ def _start(model: nn.Module, optimizer, cfg: BaselineTrainConfig, out: Path, res
             raise FileExistsError(f"{out} already holds a run; resume it or choose another folder")
         cfg.save(cfg_path)
         return RunState()
+    if not cfg_path.is_file():
+        raise FileNotFoundError(f"{out}: nothing to resume (no run was started here)")
     if not holds_run(out):  # stopped before its first checkpoint: nothing was committed, start over
         print(f"{out}: no committed checkpoint to resume; starting from the beginning", file=sys.stderr, flush=True)
         return _start(model, optimizer, cfg, out, False, device)

@@ -8,6 +8,7 @@ import json
 from workbench.training.augment import AugmentConfig
 from workbench.training.config import DEVICES
 from workbench.training.precision import PRECISIONS
+from workbench.utils.cli_types import at_least, bounded, positive
 
 NAME = "baseline"
 HELP = "Train a fully supervised baseline (unet or swin_unetr, Dice + CE) on the masks of every fold but --test-fold."
@@ -28,17 +29,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--channels", type=int, nargs="+", default=None,
                    help="U-Net widths, one per level (overrides the preset; ignored by swin_unetr)")
     p.add_argument("--feature-size", type=int, default=None, help="SwinUNETR feature size, a multiple of 12")
-    p.add_argument("--size", type=int, default=d.size,
+    p.add_argument("--size", type=at_least(16), default=d.size,
                    help="input side in pixels (U-Net: multiple of 8, >= 16; SwinUNETR: multiple of 32, >= 64)")
-    p.add_argument("--epochs", type=int, default=d.epochs, help="maximum epochs (early stopping may end sooner)")
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: 3e-3 unet, 1e-3 swin_unetr)")
-    p.add_argument("--lambda-ce", type=float, default=d.lambda_ce, help="weight of the CE term (Dice weight 1)")
-    p.add_argument("--warmup-steps", type=int, default=d.warmup_steps)
-    p.add_argument("--patience", type=int, default=d.patience)
-    p.add_argument("--min-epochs", type=int, default=d.min_epochs, help="epochs that never count against --patience")
+    p.add_argument("--epochs", type=at_least(1), default=d.epochs, help="maximum epochs (early stopping may end sooner)")
+    p.add_argument("--batch-size", type=at_least(1), default=d.batch_size)
+    p.add_argument("--lr", type=positive, default=None, help="peak learning rate (default: 3e-3 unet, 1e-3 swin_unetr)")
+    p.add_argument("--lambda-ce", type=bounded(float, 0.0), default=d.lambda_ce, help="weight of the CE term (Dice weight 1)")
+    p.add_argument("--warmup-steps", type=at_least(0), default=d.warmup_steps)
+    p.add_argument("--patience", type=at_least(1), default=d.patience)
+    p.add_argument("--min-epochs", type=at_least(0), default=d.min_epochs, help="epochs that never count against --patience")
     p.add_argument("--monitor", default=d.monitor, choices=MONITORS)
-    p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: no limit)")
+    p.add_argument("--max-steps", type=at_least(0), default=0, help="stop after this many steps (0: no limit)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--device", default="auto", choices=DEVICES)

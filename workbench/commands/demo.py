@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from workbench.utils.cli_types import at_least
 
 NAME = "demo"
 HELP = "Run the main job end to end on synthetic data: cohorts, classifiers, studies, HTML reports (make demo)."
@@ -28,25 +29,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="train both classifiers from scratch on a synthetic training cohort instead of explaining the "
                         "shipped reference classifiers (within the demo's minutes they learn the bleed only a little: "
                         "validation ROC-AUC ~0.6-0.7)")
-    p.add_argument("--subjects", type=int, default=None, help=f"evaluation subjects (default {d.subjects})")
-    p.add_argument("--train-subjects", type=int, default=None, help=f"training subjects (default {d.train_subjects})")
-    p.add_argument("--size", type=int, default=None, help=f"evaluation slice size in px (default {d.size})")
-    p.add_argument("--train-size", type=int, default=None, help=f"training slice size in px (default {d.train_size})")
-    p.add_argument("--slices", type=int, default=None, help=f"slices per subject (default {d.slices})")
+    p.add_argument("--subjects", type=at_least(2), default=None, help=f"evaluation subjects (default {d.subjects})")
+    p.add_argument("--train-subjects", type=at_least(2), default=None, help=f"training subjects (default {d.train_subjects})")
+    p.add_argument("--size", type=at_least(16), default=None, help=f"evaluation slice size in px (default {d.size})")
+    p.add_argument("--train-size", type=at_least(16), default=None, help=f"training slice size in px (default {d.train_size})")
+    p.add_argument("--slices", type=at_least(1), default=None, help=f"slices per subject (default {d.slices})")
     p.add_argument("--seed", type=int, default=None, help=f"seed of the evaluation cohort; training uses seed + 1 "
                                                            f"(default {d.seed})")
-    p.add_argument("--folds", type=int, default=None, help=f"subject-wise folds (default {d.folds})")
+    p.add_argument("--folds", type=at_least(2), default=None, help=f"subject-wise folds (default {d.folds})")
     p.add_argument("--preset", default=None, help=f"classifier preset (default {d.preset})")
-    p.add_argument("--epochs", type=int, default=None, help=f"training epochs (default {d.epochs})")
-    p.add_argument("--warmup-steps", type=int, default=None, help=f"training warm-up steps (default {d.warmup_steps})")
-    p.add_argument("--max-steps", type=int, default=None, help="stop training after this many steps (0: no limit)")
+    p.add_argument("--epochs", type=at_least(1), default=None, help=f"training epochs (default {d.epochs})")
+    p.add_argument("--warmup-steps", type=at_least(0), default=None, help=f"training warm-up steps (default {d.warmup_steps})")
+    p.add_argument("--max-steps", type=at_least(0), default=None, help="stop training after this many steps (0: no limit)")
     p.add_argument("--precision", default=None, choices=PRECISIONS,
                    help=f"training precision (default {d.precision}: bf16 where the CPU runs it natively)")
     p.add_argument("--baselines", default=None,
                    help=f"supervised baselines of the comparison, comma-separated (default {d.baselines!r}; '' = none)")
-    p.add_argument("--baseline-epochs", type=int, default=None, help=f"baseline epochs per fold (default {d.baseline_epochs})")
-    p.add_argument("--max-slices", type=int, default=None, help="lesion slices per study notebook (0: all)")
-    p.add_argument("--workers", type=int, default=None, help=f"parallel notebook runs (default {d.workers})")
+    p.add_argument("--baseline-epochs", type=at_least(1), default=None, help=f"baseline epochs per fold (default {d.baseline_epochs})")
+    p.add_argument("--max-slices", type=at_least(0), default=None, help="lesion slices per study notebook (0: all)")
+    p.add_argument("--workers", type=at_least(1), default=None, help=f"parallel notebook runs (default {d.workers})")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from workbench.utils.cli_types import at_least
+
 NAME = "evaluate"
 HELP = "Run (or resume) the evaluation study of a YAML config: weak maps, baselines, nested thresholds, tables."
 
@@ -13,7 +15,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, help="output folder (default: the config's `output`)")
     p.add_argument("--methods", nargs="+", default=None, help="override the config's methods")
     p.add_argument("--threshold-mode", default=None, choices=("nested", "fixed"), help="override the config's mode")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: the config's)")
+    p.add_argument("--threads", type=at_least(1), default=None, help="torch threads (default: the config's)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from workbench.utils.cli_types import at_least, fraction
+
 NAME = "explain"
 HELP = "Export attention / CAM maps, thresholded masks (NIfTI, source affine), probabilities and volumes."
 
@@ -12,9 +14,13 @@ def _threshold(text: str) -> tuple[str, float]:
     """``0.05`` (every method) or ``METHOD=0.05``."""
     name, _, value = text.rpartition("=")
     try:
-        return name, float(value)
+        float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"threshold {text!r}: give VALUE or METHOD=VALUE, e.g. 0.05 or hgi_sam=0.05")
+    try:
+        return name, fraction(value)
+    except argparse.ArgumentTypeError as err:  # maps are min-max normalised: a threshold outside [0, 1] marks all or nothing
+        raise argparse.ArgumentTypeError(f"threshold {text!r}: {err} (maps are min-max normalised)") from None
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -25,13 +31,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--threshold", nargs="+", type=_threshold, default=[],
                    help="VALUE for every method or METHOD=VALUE each (default: the released constants)")
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--batch-size", type=at_least(1), default=16)
     p.add_argument("--no-brain-mask", action="store_true", help="do not multiply the maps by the HU brain mask")
+
+
+def _check(args: argparse.Namespace) -> None:
+    """Repeated methods or thresholds are refused, not silently merged (one line, names the value)."""
+    repeated = sorted({m for m in args.methods if args.methods.count(m) > 1})
+    if repeated:
+        raise SystemExit(f"workbench explain: error: --methods repeats {', '.join(repeated)}; give each method once")
+    shared = [v for name, v in args.threshold if not name]
+    named = [name for name, _ in args.threshold if name]
+    if len(shared) > 1:
+        raise SystemExit(f"workbench explain: error: --threshold got {len(shared)} shared values {shared}; give one VALUE "
+                         "for every method, or METHOD=VALUE each")
+    twice = sorted({n for n in named if named.count(n) > 1})
+    if twice:
+        raise SystemExit(f"workbench explain: error: --threshold sets {', '.join(twice)} twice")
 
 
 def run(args: argparse.Namespace) -> int:
     from workbench.evaluation.explain_export import ExportConfig, export_explanations
 
+    _check(args)
     shared = [v for name, v in args.threshold if not name]
     cfg = ExportConfig(checkpoint=args.checkpoint, manifest=args.manifest, root=args.root, out=args.out,
                        methods=tuple(args.methods), threshold=shared[-1] if shared else None,

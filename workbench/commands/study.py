@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from workbench.utils.cli_types import at_least
+
 NAME = "study"
 HELP = "run a study grid of notebook runs (papermill) and aggregate their recorded results"
 
@@ -11,7 +13,7 @@ HELP = "run a study grid of notebook runs (papermill) and aggregate their record
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="study YAML, e.g. studies/tiny.yaml")
     parser.add_argument("--out", default=None, help="output folder (default: the config's `output`)")
-    parser.add_argument("--workers", type=int, default=None, help="local worker processes (default: the config's)")
+    parser.add_argument("--workers", type=at_least(1), default=None, help="local worker processes (default: the config's)")
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
                         help="run on a Dask distributed cluster, e.g. tcp://10.0.0.5:8786")
     parser.add_argument("--force", action="store_true", help="run again runs that already finished")

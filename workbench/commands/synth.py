@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from workbench.utils.cli_types import at_least, bounded, fraction
+
 NAME = "synth"
 HELP = "generate the synthetic ICH cohort (PhysioNet CT-ICH layout + label volumes; RSNA/CQ500/BHSD/INSTANCE layouts)"
 LAYOUT_CHOICES = ("physionet", "rsna", "cq500", "bhsd", "instance", "all")
@@ -11,13 +13,13 @@ LAYOUT_CHOICES = ("physionet", "rsna", "cq500", "bhsd", "instance", "all")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output folder (each layout goes to OUT/<layout>)")
-    parser.add_argument("--subjects", type=int, default=4, help="number of subjects (default 4)")
+    parser.add_argument("--subjects", type=at_least(1), default=4, help="number of subjects (default 4)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--size", type=int, default=256, help="slice size in pixels (default 256)")
-    parser.add_argument("--slices", type=int, default=24, help="slices per subject, 5 mm each (default 24)")
+    parser.add_argument("--size", type=bounded(int, 16, 2048), default=256, help="slice size in pixels (default 256)")
+    parser.add_argument("--slices", type=bounded(int, 1, 200), default=24, help="slices per subject, 5 mm each (default 24)")
     parser.add_argument("--background", choices=("procedural", "cranium"), default="procedural",
                         help="procedural phantom or the real Cranium CT of invesalius-examples")
-    parser.add_argument("--p-ich", type=float, default=0.5, help="probability a subject has ICH (default 0.5)")
+    parser.add_argument("--p-ich", type=fraction, default=0.5, help="probability a subject has ICH (default 0.5)")
     parser.add_argument("--layout", action="append", choices=LAYOUT_CHOICES, default=None,
                         help="dataset layout to write (repeatable; default physionet; 'all' = every layout)")
 

@@ -16,6 +16,7 @@ from workbench.training.config import DEVICES, MONITORS, TrainConfig
 from workbench.training.precision import PRECISIONS, resolve_precision
 from workbench.training.recipes import RECIPES
 from workbench.utils.io import write_json_atomic
+from workbench.utils.cli_types import at_least, bounded, positive
 
 NAME = "train"
 HELP = "Train a Swin ICH classifier (binary or multilabel) from a manifest; works under torchrun."
@@ -37,28 +38,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val-fold", type=int, default=0, help="fold held out for validation (default 0)")
     p.add_argument("--no-val", action="store_true", help="train on every fold, no validation / early stop")
     p.add_argument("--exclude-folds", type=int, nargs="*", default=[], help="folds kept out of training (test)")
-    p.add_argument("--epochs", type=int, default=d.epochs)
-    p.add_argument("--batch-size", type=int, default=d.batch_size, help="per process")
-    p.add_argument("--lr", type=float, default=d.lr)
-    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
-    p.add_argument("--warmup-steps", type=int, default=d.warmup_steps)
-    p.add_argument("--patience", type=int, default=d.patience)
+    p.add_argument("--epochs", type=at_least(1), default=d.epochs)
+    p.add_argument("--batch-size", type=at_least(1), default=d.batch_size, help="per process")
+    p.add_argument("--lr", type=positive, default=d.lr)
+    p.add_argument("--weight-decay", type=bounded(float, 0.0), default=d.weight_decay)
+    p.add_argument("--warmup-steps", type=at_least(0), default=d.warmup_steps)
+    p.add_argument("--patience", type=at_least(1), default=d.patience)
     p.add_argument("--monitor", default=d.monitor, choices=MONITORS,
                    help="picks the best checkpoint and drives early stopping (val_loss lower, val_auc higher)")
-    p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: no limit)")
+    p.add_argument("--max-steps", type=at_least(0), default=0, help="stop after this many steps (0: no limit)")
     p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--img-size", type=int, default=None, help="override the preset's input size")
+    p.add_argument("--img-size", type=at_least(16), default=None, help="override the preset's input size")
     p.add_argument("--windows", nargs="+", default=list(DEFAULT_WINDOWS), choices=sorted(WINDOW_PRESETS),
                    help="CT windows stacked as input channels (default: the paper's brain subdural bone)")
     p.add_argument("--input-mask", default="none", choices=INPUT_MASKS,
                    help="brain: skull-strip the input to the HU brain mask (+ --input-margin-mm)")
-    p.add_argument("--input-margin-mm", type=float, default=DEFAULT_INPUT_MARGIN_MM,
+    p.add_argument("--input-margin-mm", type=bounded(float, 0.0), default=DEFAULT_INPUT_MARGIN_MM,
                    help="how far beyond the brain mask a skull-stripped input keeps pixels")
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--cache", action="store_true", help="decode every slice once and keep it in memory")
-    p.add_argument("--num-workers", type=int, default=None, help="DataLoader worker processes (default 0; "
+    p.add_argument("--num-workers", type=at_least(0), default=None, help="DataLoader worker processes (default 0; "
                    "a recipe's own default with --recipe)")
-    p.add_argument("--threads", type=int, default=0,
+    p.add_argument("--threads", type=at_least(0), default=0,
                    help="torch CPU threads per process (0: torch's default); 1 is often faster on a busy machine")
     p.add_argument("--device", default="auto", choices=DEVICES)
     p.add_argument("--precision", default=d.precision, choices=PRECISIONS,

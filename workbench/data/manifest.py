@@ -21,6 +21,7 @@ from workbench.utils.io import write_csv_atomic
 
 __all__ = [
     "MANIFEST_COLUMNS",
+    "check_overwritable",
     "STRING_COLUMNS",
     "validate_manifest",
     "read_manifest",
@@ -103,8 +104,26 @@ def read_manifest(path: str | Path) -> pd.DataFrame:
     return validate_manifest(frame, path)
 
 
+def check_overwritable(path: str | Path) -> None:
+    """Refuse to write a manifest over an existing file that is not a manifest (a dataset's own label
+    CSV, a scan...): the error names the file. Replacing an older manifest is fine."""
+    path = Path(path)
+    if not path.exists():
+        return
+    if path.is_dir():
+        raise DataError(path, "is a folder; give the manifest CSV's file name")
+    try:
+        header = pd.read_csv(path, nrows=0).columns
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError):
+        header = ()
+    if not set(MANIFEST_COLUMNS) <= set(header):
+        raise DataError(path, "exists and is not a manifest (an input of the dataset?); refusing to overwrite it: "
+                              "choose another --out")
+
+
 def write_manifest(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Validate and write atomically (columns in schema order)."""
+    """Validate and write atomically (columns in schema order), never over a file that is not a manifest."""
+    check_overwritable(path)
     return write_csv_atomic(path, validate_manifest(frame, path))
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from workbench.data.orientation import las_slice_to_display, las_to_display, to_las
 from workbench.utils.errors import DataError, check_choice
 
-__all__ = ["NIFTI_ORIENTATIONS", "load_nifti", "read_volume", "read_slice", "display_spacing"]
+__all__ = ["NIFTI_ORIENTATIONS", "load_nifti", "read_array", "read_volume", "read_slice", "display_spacing"]
 
 NIFTI_ORIENTATIONS = ("las", "affine")
 _CACHE: "OrderedDict[tuple[str, str], np.ndarray]" = OrderedDict()
@@ -50,7 +50,8 @@ def display_spacing(img: nib.Nifti1Image, orientation: str) -> tuple[float, floa
     return sy, sx, sz
 
 
-def _read_array(img: nib.Nifti1Image, path: Path) -> np.ndarray:
+def read_array(img: nib.Nifti1Image, path: str | Path) -> np.ndarray:
+    """The voxel data of ``img`` (opened from ``path``); a truncated or corrupt data block -> DataError naming it."""
     try:
         return np.asanyarray(img.dataobj)
     except Exception as exc:  # truncated or corrupt data block
@@ -62,7 +63,7 @@ def read_volume(path: str | Path, orientation: str = "las") -> np.ndarray:
     check_choice("NIfTI orientation", orientation, NIFTI_ORIENTATIONS)
     path = Path(path)
     img = load_nifti(path)
-    data = _read_array(img, path)
+    data = read_array(img, path)
     if orientation == "affine":
         data, _ = to_las(data, img.affine)
     return las_to_display(data)

@@ -18,6 +18,8 @@ at the source resolution; volumes in mL use the source voxel spacing.
 from __future__ import annotations
 
 import dataclasses
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +38,7 @@ from workbench.evaluation.study_maps import weak_maps
 from workbench.evaluation.thresholds import FIXED_THRESHOLDS
 from workbench.models.checkpoint import load_model
 from workbench.operators.registry import REGISTRY
-from workbench.utils.errors import check_choice
+from workbench.utils.errors import DataError, check_choice
 from workbench.utils.io import write_csv_atomic, write_text_atomic
 from workbench.utils.progress import progress
 
@@ -129,7 +131,13 @@ def export_explanations(cfg: ExportConfig) -> ExportResult:
     thresholds = _thresholds(cfg, task)
     size = cfg.size or model.workbench_config.arch.img_size
     frame = read_manifest(cfg.manifest)
-    out = Path(cfg.out)
+    final = Path(cfg.out)
+    if final.exists() and (not final.is_dir() or any(final.iterdir()) and not (final / "export_config.yaml").is_file()):
+        raise DataError(final, "exists and is not an earlier `workbench explain` output; choose another --out "
+                               "(an earlier export there is replaced whole)")
+    out = final.with_name(f".{final.name}.partial-{os.getpid()}")  # the export appears whole or not at all
+    for stale in final.parent.glob(f".{final.name}.partial-*"):  # left by a failed or killed export
+        shutil.rmtree(stale, ignore_errors=True)
     write_text_atomic(out / "export_config.yaml", yaml.safe_dump(
         {k: (list(map(list, v)) if k == "thresholds" else list(v) if isinstance(v, tuple) else v)
          for k, v in dataclasses.asdict(cfg).items()}, sort_keys=False))
@@ -159,4 +167,14 @@ def export_explanations(cfg: ExportConfig) -> ExportResult:
     volumes = pd.DataFrame(vol_rows)
     write_csv_atomic(out / "probabilities.csv", probabilities)
     write_csv_atomic(out / "volumes.csv", volumes)
-    return ExportResult(out, tuple(files), probabilities, volumes)
+    _replace_folder(out, final)
+    return ExportResult(final, tuple(final / Path(f).relative_to(out) for f in files), probabilities, volumes)
+
+
+def _replace_folder(new: Path, dest: Path) -> None:
+    """Put the finished folder ``new`` at ``dest``; an older export there is replaced whole, never mixed."""
+    old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
+    if dest.exists():
+        os.replace(dest, old)
+    os.replace(new, dest)
+    shutil.rmtree(old, ignore_errors=True)

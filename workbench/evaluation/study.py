@@ -31,6 +31,7 @@ from workbench.models.checkpoint import checkpoint_paths, load_model, load_tenso
 from workbench.training.cache import CachedImages
 from workbench.training.state import holds_run
 from workbench.utils.errors import DataError
+from workbench.utils.fingerprint import files_fingerprint, weights_fingerprint
 from workbench.utils.io import write_json_atomic
 from workbench.utils.progress import progress
 
@@ -60,10 +61,19 @@ def _checkpoint_stem(stem: str) -> Path:
     return p / "best" if p.is_dir() else p
 
 
-def _signature(cfg: StudyConfig, method: str, grid: torch.Tensor) -> str:
-    """Everything a method's cached statistics depend on, as a JSON string."""
+def _data_fingerprint(cfg: StudyConfig, frame: pd.DataFrame) -> str:
+    """Fingerprint of the manifest file and of every scan / mask / label file its rows read."""
+    root = Path(cfg.root)
+    paths = [Path(cfg.manifest)] + [root / p for col in ("image_path", "mask_path", "label_path") if col in frame
+                                    for p in frame[col].dropna().astype(str).unique() if p]
+    return files_fingerprint(paths)
+
+
+def _signature(cfg: StudyConfig, method: str, grid: torch.Tensor, data: str = "") -> str:
+    """Everything a method's cached statistics depend on, as a JSON string: settings, the data's and the
+    checkpoint's content fingerprints (:mod:`workbench.utils.fingerprint`)."""
     spec = method_spec(method)
-    sig = {"manifest": cfg.manifest, "root": cfg.root, "size": cfg.size, "brain_mask": cfg.brain_mask,
+    sig = {"manifest": cfg.manifest, "root": cfg.root, "data": data, "size": cfg.size, "brain_mask": cfg.brain_mask,
            "min_pixels": cfg.min_pixels, "grid": [round(float(t), 6) for t in grid], "operator": spec.operator,
            "options": dict(spec.options)}
     if spec.model == "baseline":
@@ -74,7 +84,7 @@ def _signature(cfg: StudyConfig, method: str, grid: torch.Tensor) -> str:
             sig["baseline_precision"] = cfg.baseline_precision
     else:
         weights = checkpoint_paths(_checkpoint_stem(getattr(cfg, f"{spec.model}_checkpoint")))[0]
-        sig.update({"checkpoint": str(weights), "mtime": weights.stat().st_mtime if weights.is_file() else None})
+        sig.update({"checkpoint": str(weights), "weights": weights_fingerprint(weights) if weights.is_file() else None})
     return json.dumps(sig, sort_keys=True)
 
 
@@ -178,7 +188,8 @@ def run_study(config: StudyConfig | str | Path) -> StudyResult:
             for p in (weights, config_path):
                 if not p.is_file():
                     raise FileNotFoundError(f"{p}: {task} classifier checkpoint not found ({task}_checkpoint)")
-    signatures = {m: _signature(cfg, m, grid) for m in cfg.methods}
+    data = _data_fingerprint(cfg, frame)
+    signatures = {m: _signature(cfg, m, grid, data) for m in cfg.methods}
     computed: list[str] = []
     classifiers: dict[str, torch.nn.Module] = {}
     for k in progress(folds, desc="folds"):

@@ -21,7 +21,7 @@ import yaml
 
 from workbench.training.precision import PRECISIONS
 from workbench.utils.errors import check_choice, check_at_least
-from workbench.utils.io import write_text_atomic
+from workbench.utils.io import read_yaml, write_text_atomic
 
 __all__ = ["MethodSpec", "method_spec", "WEAK_METHODS", "BASELINE_METHODS", "STUDY_METHODS", "THRESHOLD_MODES", "StudyConfig",
            "load_config"]
@@ -121,8 +121,10 @@ class StudyConfig:
         check_choice("baseline precision", self.baseline_precision, PRECISIONS)
         check_at_least(self, ("size", "batch_size", "baseline_epochs", "baseline_batch_size", "baseline_patience",
                      "bootstrap_resamples"))
-        if len(self.grid) != 3 or not self.grid[2] > 0 or self.grid[1] < self.grid[0]:
-            raise ValueError(f"grid must be (start, stop, step) with step > 0 and stop >= start, got {self.grid}")
+        if len(self.grid) != 3 or not self.grid[2] > 0 or self.grid[1] < self.grid[0] \
+                or not 0.0 <= self.grid[0] <= self.grid[1] <= 1.0:
+            raise ValueError(f"grid must be (start, stop, step) with 0 <= start <= stop <= 1 (thresholds of min-max "
+                             f"normalised maps) and step > 0, got {self.grid}")
         if not 0 < self.baseline_threshold < 1 or self.min_pixels < 0:
             raise ValueError(f"need 0 < baseline_threshold < 1 and min_pixels >= 0; got {self.baseline_threshold}, "
                              f"{self.min_pixels}")
@@ -185,7 +187,7 @@ def load_config(path: str | Path, **overrides: Any) -> StudyConfig:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: study config not found")
-    data = yaml.safe_load(path.read_text()) or {}
+    data = read_yaml(path) or {}
     if not isinstance(data, dict):
         raise ValueError(f"{path}: a study config is a YAML mapping of keys to values")
     cfg = StudyConfig.from_dict(data, base=path.parent)

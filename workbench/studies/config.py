@@ -30,10 +30,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
-
 from workbench.studies.parameters import check_parameters
 from workbench.utils.errors import DataError
+from workbench.utils.io import read_yaml
 
 __all__ = ["StudyConfig", "RunSpec", "load_study", "expand_runs", "run_id_for"]
 
@@ -74,7 +73,7 @@ class RunSpec:
 def load_study(path: str | os.PathLike, output: str | os.PathLike | None = None) -> StudyConfig:
     """Read a study YAML (see module docstring); ``output`` overrides its output folder."""
     path = Path(path)
-    raw = yaml.safe_load(path.read_text()) or {}
+    raw = read_yaml(path) or {}
     if not isinstance(raw, dict):
         raise DataError(path, f"a study config must be a mapping of keys; valid keys: {', '.join(_KEYS)}")
     unknown = sorted(set(raw) - set(_KEYS))

@@ -100,6 +100,8 @@ def _start(model: nn.Module, optimizer, cfg: TrainConfig, out: Path, resume: boo
         if dist_info().is_main:
             cfg.save(cfg_path)
         return RunState()
+    if not cfg_path.is_file():
+        raise FileNotFoundError(f"{out}: nothing to resume (no run was started here)")
     if not holds_run(out):  # stopped before its first checkpoint: nothing was committed, start over
         print(f"{out}: no committed checkpoint to resume; starting from the beginning", file=sys.stderr, flush=True)
         return _start(model, optimizer, cfg, out, False, device)

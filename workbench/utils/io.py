@@ -8,13 +8,17 @@ atomic on POSIX), so an interrupted job leaves either the old file or the new on
 from __future__ import annotations
 
 import contextlib
+import errno
+import glob
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
-__all__ = ["FAULT_ENV", "atomic_path", "fault_point", "write_text_atomic", "write_json_atomic", "write_csv_atomic"]
+__all__ = ["FAULT_ENV", "atomic_path", "fault_point", "read_yaml", "write_text_atomic", "write_json_atomic",
+           "write_csv_atomic"]
 
 FAULT_ENV = "WORKBENCH_FAULT_AT"
 """Fault injection for tests: ``WORKBENCH_FAULT_AT=N`` ends the process abruptly (``os._exit(86)``, as a
@@ -47,6 +51,7 @@ def atomic_path(dest: str | os.PathLike, suffix: str | None = None) -> Iterator[
     dest.parent.mkdir(parents=True, exist_ok=True)
     if suffix is None:
         suffix = "".join(dest.suffixes)
+    _clean_stale(dest.parent, f".{dest.stem}.", f".tmp{suffix}")
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=f".tmp{suffix}", dir=dest.parent)
     os.close(fd)
     umask = os.umask(0)
@@ -57,10 +62,28 @@ def atomic_path(dest: str | os.PathLike, suffix: str | None = None) -> Iterator[
         yield tmp_path
         fault_point(dest)
         os.replace(tmp_path, dest)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
+        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise OSError(err.errno, f"{dest}: no space left on the device while writing it "
+                                     f"(nothing was replaced)") from None
         raise
+
+
+STALE_S = 600.0
+"""A temporary file of :func:`atomic_path` older than this is a killed writer's and is removed."""
+
+
+def _clean_stale(folder: Path, prefix: str, suffix: str) -> None:
+    """Remove this writer's temporary files for the same destination left by a killed process."""
+    if not folder.is_dir():
+        return
+    now = time.time()
+    for stale in folder.glob(f"{glob.escape(prefix)}*{glob.escape(suffix)}"):
+        with contextlib.suppress(OSError):
+            if now - stale.stat().st_mtime > STALE_S:
+                stale.unlink()
 
 
 def write_text_atomic(dest: str | os.PathLike, text: str) -> Path:
@@ -80,3 +103,22 @@ def write_csv_atomic(dest: str | os.PathLike, frame) -> Path:
     with atomic_path(dest) as tmp:
         frame.to_csv(tmp, index=False)
     return Path(dest)
+
+
+def read_yaml(path: str | os.PathLike) -> Any:
+    """Parse a YAML file; a syntax error becomes a DataError naming the file, line and column."""
+    import yaml
+
+    from workbench.utils.errors import DataError
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: file not found")
+    with open(path, encoding="utf-8") as f:
+        try:
+            return yaml.safe_load(f)
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+            problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+            raise DataError(path, f"YAML syntax error at {where}{problem}") from None

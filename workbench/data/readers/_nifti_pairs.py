@@ -15,6 +15,7 @@ from typing import Callable
 import nibabel as nib
 import numpy as np
 
+from workbench.data.nifti import load_nifti, read_array
 from workbench.data.orientation import to_las
 from workbench.data.readers.base import ScanResult, make_row, record_or_raise, relative
 from workbench.utils.errors import DataError
@@ -43,11 +44,12 @@ def find_base(root: Path, folder: str, image_dir: str) -> Path:
 
 def _pair_check(image_path: Path, label_path: Path, label_rel: str) -> nib.Nifti1Image:
     """The label image after checking its shape and affine against the image (errors name ``label_rel``)."""
-    image, label = nib.load(image_path), nib.load(label_path)
+    image, label = load_nifti(image_path), load_nifti(label_path)
     if len(image.shape) != 3 or image.shape != label.shape:
         raise DataError(label_rel, f"label shape {label.shape} does not match image shape {image.shape} (3D expected)")
     if not np.allclose(image.affine, label.affine, atol=1e-3):
         raise DataError(label_rel, "label affine differs from the image affine")
+    read_array(image, image_path)  # a truncated image is skipped here, not found later in training
     return label
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.data.labels import PHYSIONET_COLUMNS, SUBTYPES
-from workbench.data.nifti import display_spacing, load_nifti
+from workbench.data.nifti import display_spacing, load_nifti, read_array
 from workbench.data.readers.base import ScanResult, make_row, record_or_raise, register_reader
 from workbench.utils.errors import DataError
 from workbench.utils.progress import progress
@@ -92,7 +92,8 @@ def _check_volume(scan: Path, mask: Path) -> tuple[int, tuple[float, float, floa
     mimg = load_nifti(mask)
     if tuple(mimg.shape) != tuple(img.shape):
         raise DataError(mask, f"shape {tuple(mimg.shape)} differs from scan {scan.name} {tuple(img.shape)}")
-    data = np.asanyarray(img.dataobj)
+    read_array(mimg, mask)  # a truncated mask is skipped here, not found later in training
+    data = read_array(img, scan)
     if np.issubdtype(data.dtype, np.floating) and not np.isfinite(data).all():
         raise DataError(scan, f"{int((~np.isfinite(data)).sum())} NaN/inf voxels")
     if float(data.max()) == float(data.min()):
