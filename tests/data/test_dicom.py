@@ -90,15 +90,28 @@ def _bad(ds, kind: str):
         del ds.PixelData
     elif kind == "short pixels":
         ds.PixelData = ds.PixelData[: len(ds.PixelData) // 2]
+    elif kind == "rows too small":  # the pixel data holds more rows than the header says
+        ds.Rows = ds.Rows - 4
+    elif kind == "zero orientation":
+        ds.ImageOrientationPatient = [0, 0, 0, 0, 0, 0]
+    elif kind == "text intercept":  # a DS element refuses text; a mis-typed (LO) element is how it happens
+        del ds.RescaleIntercept
+        ds.add_new((0x0028, 0x1052), "LO", "abc")
     return ds
 
 
 @pytest.mark.parametrize(
     "kind, message",
     [("secondary capture", "Secondary Capture"), ("rgb", "colour image"), ("non-CT", "modality 'MR' is not CT"),
-     ("no pixels", "no pixel data"), ("short pixels", "pixel data too short|truncated pixel data")],
+     ("no pixels", "no pixel data"), ("short pixels", "pixel data too short|truncated pixel data"),
+     ("rows too small", "the header does not describe the image"),
+     ("zero orientation", "degenerate ImageOrientationPatient"), ("text intercept", "RescaleIntercept 'abc' is not a number")],
 )  # fmt: skip
-def test_bad_files_rejected_with_file_and_reason(tmp_path, kind, message):
+def test_bad_files_rejected_with_file_and_reason(tmp_path, kind, message, monkeypatch):
+    from pydicom import config
+
+    monkeypatch.setattr(config.settings, "writing_validation_mode", config.IGNORE)  # write what a bad scanner writes
+    monkeypatch.setattr(config.settings, "reading_validation_mode", config.IGNORE)
     path = save_dicom(_bad(_slice(_hu()), kind), tmp_path / "x.dcm")
     for fn in (check_file, read_dicom_slice, load_dicom_hu):
         with pytest.raises(DataError, match=message) as info:

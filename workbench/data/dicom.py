@@ -90,6 +90,28 @@ def check_ct(ds: Dataset, path: str | Path) -> None:
     for name in ("Rows", "Columns", "BitsAllocated"):
         if not ds.get(name):
             raise DataError(path, f"header lacks {name}")
+    for name in ("RescaleIntercept", "RescaleSlope"):
+        value = ds.get(name)
+        if value not in (None, "") and first_value(value) is None:
+            raise DataError(path, f"{name} {str(value)[:20]!r} is not a number; HU cannot be computed")
+    _check_orientation(ds.get("ImageOrientationPatient"), path)
+
+
+def _check_orientation(value: Any, path: str | Path) -> None:
+    """ImageOrientationPatient, when present: two unit, orthogonal direction cosines (6 numbers)."""
+    if value is None or value == "":
+        return
+    try:
+        cosines = np.array([float(v) for v in value], dtype=np.float64)
+    except (TypeError, ValueError):
+        raise DataError(path, "ImageOrientationPatient holds non-numbers") from None
+    if cosines.shape != (6,):
+        raise DataError(path, f"ImageOrientationPatient has {cosines.size} values; expected 6")
+    row, col = cosines[:3], cosines[3:]
+    norms = (np.linalg.norm(row), np.linalg.norm(col))
+    if not all(0.9 < n < 1.1 for n in norms) or abs(float(row @ col)) > 0.1:
+        raise DataError(path, f"degenerate ImageOrientationPatient {cosines.round(3).tolist()} (direction cosines "
+                              "must be unit length and orthogonal)")
 
 
 def _expected_bytes(ds: Dataset) -> int:
@@ -124,6 +146,9 @@ def _check_pixel_element(fp: BinaryIO, ds: Dataset, path: str | Path, size: int)
             path, f"pixel data too short: {length} bytes for {ds.Rows}x{ds.Columns} at "
             f"{ds.BitsAllocated} bits (expected {expected})"
         )
+    if length > expected + 1:  # one padding byte keeps an element even-length
+        raise DataError(path, f"pixel data holds {length} bytes but Rows x Columns ({ds.Rows}x{ds.Columns}) at "
+                              f"{ds.BitsAllocated} bits need {expected}: the header does not describe the image")
 
 
 def check_file(path: str | Path) -> Dataset:
@@ -212,8 +237,12 @@ def _check_pixels_read(ds: Dataset, path: str | Path) -> None:
         raise DataError(path, "no pixel data element")
     syntax = getattr(ds.file_meta, "TransferSyntaxUID", None)
     expected = _expected_bytes(ds)
-    if not (syntax is not None and syntax.is_compressed) and len(ds.PixelData) < expected:
-        raise DataError(path, f"truncated pixel data: {len(ds.PixelData)} of {expected} bytes present")
+    if not (syntax is not None and syntax.is_compressed):
+        if len(ds.PixelData) < expected:
+            raise DataError(path, f"truncated pixel data: {len(ds.PixelData)} of {expected} bytes present")
+        if len(ds.PixelData) > expected + 1:
+            raise DataError(path, f"pixel data holds {len(ds.PixelData)} bytes but Rows x Columns ({ds.Rows}x{ds.Columns}) "
+                                  f"need {expected}: the header does not describe the image")
 
 
 def read_dicom_slice(path: str | Path) -> tuple[np.ndarray, dict]:

@@ -30,6 +30,7 @@ from workbench.data.dicom import check_file, first_value
 from workbench.data.pseudonym import key_fingerprint, pseudonym
 from workbench.utils.errors import DataError
 from workbench.utils.io import write_csv_atomic
+from workbench.utils.processes import die_with_parent
 from workbench.utils.progress import progress
 
 __all__ = ["HEADER_COLUMNS", "is_bone_series", "header_record", "scan_headers"]
@@ -149,7 +150,7 @@ def scan_headers(
             for i in todo:
                 finish(i, _scan_chunk(str(root), chunks[i], key, prefix))
         else:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
+            with ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent) as pool:
                 pending = {pool.submit(_scan_chunk, str(root), chunks[i], key, prefix): i for i in todo}
                 try:
                     while pending:

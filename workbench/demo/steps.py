@@ -37,6 +37,7 @@ from typing import Any, Callable
 from workbench.demo.settings import DemoSettings, step_settings
 from workbench.explore.run import DEMO_FILE
 from workbench.utils.io import write_json_atomic
+from workbench.utils.processes import die_with_parent
 
 __all__ = ["STEPS", "TASKS", "STUDIES", "repo_dir", "run_demo", "read_state"]
 
@@ -188,7 +189,8 @@ def _studies(state: _State) -> None:
     configs = _study_configs(state)
     os.environ.setdefault("OMP_NUM_THREADS", "1" if state.settings.workers > 1 else str(os.cpu_count() or 1))
     failed: list[str] = []
-    with cf.ProcessPoolExecutor(state.settings.workers, mp_context=multiprocessing.get_context("spawn")) as pool, \
+    with cf.ProcessPoolExecutor(state.settings.workers, mp_context=multiprocessing.get_context("spawn"),
+                                initializer=die_with_parent) as pool, \
             cf.ThreadPoolExecutor(len(configs)) as submitters:
         outcomes = list(submitters.map(lambda c: run_study(c, executor=pool), configs))
     for config, outcome in zip(configs, outcomes):

@@ -32,6 +32,7 @@ from workbench.studies.notebook import CellError, NotebookExecutionError, read_r
 from workbench.studies.parameters import notebook_parameters
 from workbench.studies.table import RUNS_DIR, STATUS_NAME, read_status, write_results_table
 from workbench.utils.io import write_json_atomic
+from workbench.utils.processes import die_with_parent, folder_lock
 from workbench.utils.progress import progress
 
 __all__ = ["RunTask", "StudyOutcome", "execute_run", "plan_study", "run_study"]
@@ -127,13 +128,18 @@ def run_study(config: StudyConfig, executor: cf.Executor | None = None, workers:
 
     Without an executor a local process pool of ``workers`` (default ``config.workers``) runs them.
     """
+    with folder_lock(config.output, what=f"study {config.name!r}"):
+        return _run_locked(config, executor, workers, force)
+
+
+def _run_locked(config: StudyConfig, executor: cf.Executor | None, workers: int | None, force: bool) -> StudyOutcome:
     todo, skipped = plan_study(config, force=force)
     write_json_atomic(config.output / "study.json",
                       {**config.to_dict(), "run_ids": [t.run_id for t in todo + skipped]})
     own = executor is None and bool(todo)
     if own:
         n = max(1, min(workers or config.workers, len(todo)))
-        executor = cf.ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"))
+        executor = cf.ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent)
     failed: list[str] = []
     try:
         futures = {executor.submit(execute_run, task): task for task in todo} if todo else {}
