@@ -46,3 +46,19 @@ def test_output_widget_figure_is_inlined(executed, tmp_path):
     assert html.count('class="plotly-graph-div"') == 1 and "power 3" in html
     assert "widget-state+json" not in html and "widget-view+json" not in html
     assert not REMOTE_SCRIPT.search(html)
+
+
+def test_a_truncated_notebook_is_listed_and_the_others_still_exported(executed, tmp_path):
+    import shutil
+
+    from workbench.reports import build_reports
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    shutil.copy(executed["tiny"], runs / "good.ipynb")
+    data = executed["tiny"].read_bytes()
+    (runs / "killed.ipynb").write_bytes(data[: len(data) // 2])  # what a kill during a save leaves
+    index = build_reports(runs, tmp_path / "reports")
+    page = index.read_text()
+    assert (tmp_path / "reports" / "good.html").is_file() and not (tmp_path / "reports" / "killed.html").exists()
+    assert "killed" in page and "not a readable notebook" in page and "2 runs, 1 failed" in page

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -24,8 +25,18 @@ def build_reports(runs_dir: str | os.PathLike, out_dir: str | os.PathLike, no_in
     if not runs:
         raise FileNotFoundError(f"no executed notebook (*.ipynb) under {runs_dir}")
     links: dict[str, str] = {}
+    listed = []
     for run in progress(runs, desc="reports"):
         name = f"{run.run_id}.html"
-        export_html(run.notebook, out_dir / name, no_input=no_input, title=run.run_id)
-        links[run.run_id] = name
-    return write_index(out_dir, runs, links, title=title or f"Report: {runs_dir.resolve().name}")
+        if run.state == "unreadable":  # find_runs could not parse it
+            listed.append(run)
+            continue
+        try:
+            export_html(run.notebook, out_dir / name, no_input=no_input, title=run.run_id)
+        except Exception as err:  # a truncated / invalid notebook: listed as such, the other reports still built
+            run = dataclasses.replace(run, state="unreadable",
+                                      error=f"{run.notebook}: cannot export ({type(err).__name__}: {str(err)[:200]})")
+        else:
+            links[run.run_id] = name
+        listed.append(run)
+    return write_index(out_dir, listed, links, title=title or f"Report: {runs_dir.resolve().name}")

@@ -27,7 +27,10 @@ class ReportRun:
 
 
 def _from_notebook(path: Path, run_id: str) -> ReportRun:
-    nb = json.loads(path.read_text())
+    try:
+        nb = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:  # truncated by a kill: listed, not fatal
+        return ReportRun(run_id, path, state="unreadable", error=f"{path.name}: not a readable notebook ({err})")
     failed = bool(nb.get("metadata", {}).get("papermill", {}).get("exception"))
     error = ""
     for cell in nb.get("cells", []):
