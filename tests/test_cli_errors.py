@@ -77,3 +77,18 @@ def test_a_yaml_syntax_error_names_the_file_and_line(tmp_path, capsys):
     assert console(["evaluate", "--config", str(config)]) == 2
     err = capsys.readouterr().err
     assert f"{config}: YAML syntax error at line" in err and "<unicode string>" not in err
+
+
+def test_repeated_study_methods_and_a_zero_chunk_size_name_the_option():
+    from pathlib import Path
+
+    from workbench.data.ingest import scan_headers
+    from workbench.evaluation.study_config import StudyConfig
+
+    with pytest.raises(ValueError, match="methods repeat hgi_sam; give each method once"):
+        StudyConfig(manifest="m.csv", root=".", output="o", binary_checkpoint="b", methods=("hgi_sam", "hgi_sam"))
+    with pytest.raises(ValueError, match=r"grid must be .* 0 <= start <= stop <= 1"):
+        StudyConfig(manifest="m.csv", root=".", output="o", binary_checkpoint="b", methods=("hgi_sam",),
+                    grid=(-0.5, 2.0, 0.1))
+    with pytest.raises(ValueError, match="chunk_size must be >= 1, got workers=1, chunk_size=0"):
+        scan_headers(Path("."), ["a.dcm"], key=b"k" * 32, prefix="rsna", chunk_size=0)

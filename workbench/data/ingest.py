@@ -97,8 +97,14 @@ def _frame(records: list[tuple]) -> pd.DataFrame:
     return pd.DataFrame.from_records(records, columns=list(HEADER_COLUMNS))
 
 
-def _read_cached(path: Path) -> pd.DataFrame:
-    frame = pd.read_csv(path, dtype={"file": str, "reason": str, "subject": str, "study": str, "series": str})
+def _read_cached(path: Path, files: Sequence[str]) -> pd.DataFrame | None:
+    """A committed chunk, or None when it does not hold exactly ``files`` in order (damaged: rescan it)."""
+    try:
+        frame = pd.read_csv(path, dtype={"file": str, "reason": str, "subject": str, "study": str, "series": str})
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError):
+        return None
+    if list(frame.columns) != list(HEADER_COLUMNS) or frame["file"].tolist() != list(files):
+        return None
     return frame.fillna({"reason": ""})
 
 
@@ -119,8 +125,9 @@ def scan_headers(
     Rows come back in ``files`` order. ``strict``: raise DataError for the first bad file
     (chunks are checked as they finish).
     """
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
+    if workers < 1 or chunk_size < 1:
+        raise ValueError(f"reader options workers and chunk_size must be >= 1, got workers={workers}, "
+                         f"chunk_size={chunk_size}")
     chunks = [list(files[i : i + chunk_size]) for i in range(0, len(files), chunk_size)]
     frames: dict[int, pd.DataFrame] = {}
     todo: list[int] = []
@@ -128,8 +135,9 @@ def scan_headers(
     for i, chunk in enumerate(chunks):
         if cache_dir is not None:
             paths[i] = Path(cache_dir) / f"headers-{i:06d}-{_digest(chunk, key, prefix)}.csv"
-            if paths[i].is_file():
-                frames[i] = _read_cached(paths[i])
+            cached = _read_cached(paths[i], chunk) if paths[i].is_file() else None
+            if cached is not None:
+                frames[i] = cached
                 continue
         todo.append(i)
     bar = progress(None, desc=desc, total=len(files), unit="file")

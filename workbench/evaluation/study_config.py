@@ -117,6 +117,9 @@ class StudyConfig:
             raise ValueError(f"no methods given; valid choices: {', '.join(STUDY_METHODS)}")
         for name in self.methods:
             method_spec(name)
+        repeated = sorted({m for m in self.methods if self.methods.count(m) > 1})
+        if repeated:
+            raise ValueError(f"methods repeat {', '.join(repeated)}; give each method once")
         check_choice("threshold mode", self.threshold_mode, THRESHOLD_MODES)
         check_choice("baseline precision", self.baseline_precision, PRECISIONS)
         check_at_least(self, ("size", "batch_size", "baseline_epochs", "baseline_batch_size", "baseline_patience",
