@@ -64,7 +64,7 @@ def test_manifest_never_overwrites_the_datasets_own_files(tmp_path, capsys):
     labels = root / "hemorrhage_diagnosis_raw_ct.csv"
     before = labels.read_bytes()
     code = console(["manifest", "--dataset", "synthetic", "--root", str(root), "--out", str(labels), "--folds", "0"])
-    assert code == 2 and "is not a manifest" in capsys.readouterr().err
+    assert code == 1 and "is not a manifest" in capsys.readouterr().err  # 1: a data problem found while running
     assert labels.read_bytes() == before
     out = tmp_path / "m.csv"  # a manifest may replace an older manifest
     assert console(["manifest", "--dataset", "synthetic", "--root", str(root), "--out", str(out), "--folds", "0"]) == 0
@@ -74,7 +74,7 @@ def test_manifest_never_overwrites_the_datasets_own_files(tmp_path, capsys):
 def test_a_yaml_syntax_error_names_the_file_and_line(tmp_path, capsys):
     config = tmp_path / "study.yaml"
     config.write_text("manifest: m.csv\nmethods: [hgi_sam\nroot: r\n")
-    assert console(["evaluate", "--config", str(config)]) == 2
+    assert console(["evaluate", "--config", str(config)]) == 1
     err = capsys.readouterr().err
     assert f"{config}: YAML syntax error at line" in err and "<unicode string>" not in err
 

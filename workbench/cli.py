@@ -14,6 +14,7 @@ import sys
 
 import workbench
 import workbench.commands as commands_pkg
+from workbench.utils.errors import DataError
 
 __all__ = ["main", "console", "build_parser"]
 
@@ -48,7 +49,8 @@ DEBUG_ENV = "WORKBENCH_DEBUG"
 
 def console(argv: list[str] | None = None) -> int:
     """The ``workbench`` executable: :func:`main`, with an expected failure (bad file, bad value, missing
-    input) printed as one line ``workbench COMMAND: error: ...`` and exit status 2, not a traceback."""
+    input) printed as one line ``workbench COMMAND: error: ...``, not a traceback. Exit status 1 for a
+    problem found in the data while running (:class:`DataError`), 2 for a usage error."""
     argv = sys.argv[1:] if argv is None else argv
     command = next((a for a in argv if not a.startswith("-")), "")
     try:
@@ -61,7 +63,7 @@ def console(argv: list[str] | None = None) -> int:
             raise
         text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         print(f"workbench {command}: error: {text} ({DEBUG_ENV}=1 shows the traceback)", file=sys.stderr)
-        return 2
+        return 1 if isinstance(err, DataError) else 2
 
 
 if __name__ == "__main__":

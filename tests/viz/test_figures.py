@@ -95,6 +95,15 @@ def test_stage_grid_is_one_based_with_grid_sizes():
     assert [a.text for a in fig.layout.annotations] == ["stage 1 (8x8)", "stage 2 (4x4)"]
 
 
+def test_stage_maps_of_tiny_magnitude_keep_their_distinct_values():
+    """A raw stage map lives around 1e-4: fixed-decimal rounding once flattened it to 3 values."""
+    z = 2.3e-4 + 2e-5 * np.random.default_rng(0).random((32, 32))
+    fig = stage_grid({0: z})
+    shown = np.asarray(fig.data[0].z, dtype=float)
+    assert len(np.unique(shown)) > 900
+    assert np.abs(shown - z).max() <= (z.max() - z.min()) / 4096
+
+
 @pytest.fixture
 def slices() -> pd.DataFrame:
     return pd.DataFrame({"method": ["a"] * 4 + ["b"] * 4, "dice": [0.1, 0.2, np.nan, 0.4, 0.5, 0.6, 0.7, 0.8],

@@ -41,5 +41,21 @@ def as_image(x: Any, name: str = "image") -> np.ndarray:
 
 
 def rounded(arr: np.ndarray, decimals: int = 3) -> np.ndarray:
-    """Round for plotting (smaller figure JSON); NaN stays NaN."""
+    """Round for plotting (smaller figure JSON); NaN stays NaN. For data in [0, 1] (images, normalised
+    maps); raw maps of any magnitude go through :func:`quantized`."""
     return np.round(arr, decimals)
+
+
+def quantized(arr: np.ndarray, levels: int = 4096) -> np.ndarray:
+    """Round to ``levels`` steps of the array's own range (smaller figure JSON), whatever its magnitude:
+    a raw stage map living in [2.3e-4, 2.5e-4] keeps its structure (fixed decimals would flatten it to
+    a few values). NaN stays NaN; a constant array is returned as it is."""
+    arr = np.asarray(arr, dtype=np.float64)
+    finite = arr[np.isfinite(arr)]
+    if finite.size == 0:
+        return arr
+    lo, hi = float(finite.min()), float(finite.max())
+    if hi <= lo:
+        return arr
+    step = (hi - lo) / levels
+    return lo + np.round((arr - lo) / step) * step

@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from workbench.viz.arrays import as_array, as_image, rounded
+from workbench.viz.arrays import as_array, as_image, quantized
 from workbench.viz.overlay import MAP_COLORSCALE, grid_shape, style_image_axes
 
 __all__ = ["map_grid", "head_grid", "stage_grid"]
@@ -34,7 +34,7 @@ def map_grid(maps: Mapping[str, Any], title: str = "", cols: int | None = None, 
     lo = min(float(np.nanmin(a)) for a in arrays) if shared else None
     hi = max(float(np.nanmax(a)) for a in arrays) if shared else None
     for i, (name, z) in enumerate(zip(names, arrays)):
-        fig.add_trace(go.Heatmap(z=rounded(z, 5), colorscale=MAP_COLORSCALE, zmin=lo, zmax=hi,
+        fig.add_trace(go.Heatmap(z=quantized(z), colorscale=MAP_COLORSCALE, zmin=lo, zmax=hi,
                                  showscale=shared and i == 0, name=name,
                                  hovertemplate=f"{name}<br>x %{{x}}, y %{{y}}: %{{z:.4g}}<extra></extra>"),
                       row=i // cols + 1, col=i % cols + 1)
