@@ -8,7 +8,11 @@ Variants of a reference recipe (``workbench/training/recipes.py``), each trained
   exists (``runs/reference-<task>``), trained otherwise;
 - ``no-easy``: the same stream without the easy start (realistic lesions from step 0);
 - ``256px``: the recipe at a 256 px input (4x the pixels per step);
-- ``retrain``: the shipped recipe again from scratch (long), compared with the shipped classifier.
+- ``retrain``: the shipped recipe again from scratch (long), compared with the shipped classifier;
+- ``unet``: the supervised yardstick: the workbench's U-Net baseline trained on the lesion MASKS of
+  realistic subjects of the stream's own seed (the same engine; ``--unet-subjects``), validated on
+  the recipe's validation cohort, scored on the same held-out cohort by its detection score (the
+  11th-largest foreground probability), for ``--max-steps`` steps.
 
 ``--max-steps`` caps a variant (its cosine horizon stays the recipe's, so curves compare at equal
 steps). Writes ``bench/results/engine.md``, ``engine.json`` and ``engine_curves.png`` (held-out
@@ -34,6 +38,7 @@ from workbench.utils.io import write_json_atomic
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 VARIANTS = ("reference", "no-easy", "256px", "retrain")
+"""Classifier variants; ``unet`` (the yardstick) is run by :func:`run_unet`."""
 
 
 def variant(name: str, task: str) -> Recipe:
@@ -50,17 +55,21 @@ def variant(name: str, task: str) -> Recipe:
 
 def run_dir(runs: Path, name: str, task: str) -> Path:
     """Where a variant's run lives: the shipped recipe's own run folder for ``reference``."""
+    if name == "unet":
+        return runs / f"{task}-unet"
     return ROOT / "runs" / f"reference-{task}" if name == "reference" else runs / f"{task}-{name}"
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--variants", nargs="*", default=["no-easy"], help="reference, no-easy, 256px")
+    p.add_argument("--variants", nargs="*", default=["no-easy", "unet"], help=f"{', '.join(VARIANTS)}, unet")
     p.add_argument("--task", default="binary", choices=("binary", "multilabel"))
     p.add_argument("--max-steps", type=int, default=2000, help="step cap per variant (0: the recipe's full length)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     p.add_argument("--runs", default=str(ROOT / "runs" / "bench_engine"))
     p.add_argument("--data-dir", default=str(ROOT / "runs" / "reference_data"))
+    p.add_argument("--unet-subjects", type=int, default=200, help="realistic stream-seed subjects the U-Net trains on")
+    p.add_argument("--unet-epochs", type=int, default=40, help="U-Net cosine horizon in epochs (--max-steps caps it)")
     p.add_argument("--report-only", action="store_true")
     args = p.parse_args(argv)
     if args.max_steps < 0:
@@ -134,6 +143,9 @@ def render(runs: Path) -> str:
                     records[f"{task} {name}"] = provenance(f"reference-{task}")
                 except FileNotFoundError:
                     pass
+        unet = run_dir(runs, "unet", task) / "reference.json"
+        if unet.is_file():
+            records[f"{task} U-Net yardstick (masks)"] = json.loads(unet.read_text())
         if f"{task} retrain" in records and f"{task} reference" in records:
             a, b = records[f"{task} retrain"]["heldout"]["auc_any"], records[f"{task} reference"]["heldout"]["auc_any"]
             lines += [f"Re-trained `reference-{task}` from scratch: held-out ROC-AUC {a:.3f} against {b:.3f} shipped "
@@ -144,11 +156,12 @@ def render(runs: Path) -> str:
         for label, rec in records.items():
             h = rec["heldout"]
             m = rec["machine"]
-            lines += [f"### {label}: {rec['steps']:,} steps, best step {rec['best_step']}, "
+            best = f"best step {rec['best_step']}" if rec.get("best_step") else f"best epoch {rec.get('best_epoch')}"
+            lines += [f"### {label}: {rec['steps']:,} steps, {best}, "
                       f"{rec['train_seconds'] / 3600:.2f} h on {m['cpu']} ({m['torch_threads']} thread(s), "
                       f"{rec['precision']})", "",
                       f"All slices: **{h['auc_any']:.3f}** ({h['slices']} slices, {h['positives']} with ICH)."
-                      + ("" if rec["task"] == "binary" else " Per label: " + ", ".join(
+                      + ("" if rec["task"] != "multilabel" else " Per label: " + ", ".join(
                           f"{k[4:]} {v:.3f}" for k, v in h.items() if k.startswith("auc_") and k != "auc_any"
                           and isinstance(v, float))), "",
                       "| lesion pixels | at the 256 px source: positives | AUC | at the model input: positives | AUC |",
@@ -163,11 +176,71 @@ def render(runs: Path) -> str:
     return "\n".join(lines)
 
 
+def _combined_manifest(data_dir: Path, parts: dict[int, Path]) -> pd.DataFrame:
+    """One manifest over several cohorts below ``data_dir``: fold = the key of each cohort folder."""
+    from workbench.data.manifest import read_manifest
+
+    frames = []
+    for fold, folder in parts.items():
+        frame = read_manifest(folder / "manifest.csv")
+        prefix = f"{folder.relative_to(data_dir).as_posix()}/physionet/"
+        for col in ("image_path", "mask_path", "label_path"):
+            frame[col] = frame[col].fillna("").map(lambda p, pre=prefix: pre + p if p else "")
+        for col in ("subject_id", "volume_id"):
+            frame[col] = f"{folder.name}-" + frame[col].astype(str)
+        frames.append(frame.assign(fold=fold))
+    return pd.concat(frames, ignore_index=True)
+
+
+def run_unet(args: argparse.Namespace, task: str = "binary") -> dict:
+    """The supervised U-Net yardstick on the engine's realistic subjects (module docstring)."""
+    import time
+
+    import torch
+
+    from workbench.baselines import BaselineTrainConfig, train_baseline
+    from workbench.baselines.train import evaluate_slices, load_split_data
+    from workbench.data.dataset import SliceDataset
+    from workbench.training.heldout import auc_by_size, lesion_pixels
+    from workbench.training.metrics import roc_auc
+    from workbench.training.recipes import CohortSpec, ensure_cohort, machine_description
+
+    recipe, data_dir = RECIPES[f"reference-{task}"], Path(args.data_dir)
+    train_spec = CohortSpec(recipe.stream.seed, args.unet_subjects)  # realistic twins of the stream's first subjects
+    folders = {0: recipe.test, 1: recipe.val, 2: train_spec}
+    for spec in folders.values():
+        ensure_cohort(spec, data_dir)
+    frame = _combined_manifest(data_dir, {k: data_dir / spec.name for k, spec in folders.items()})
+    size = 128
+    cfg = BaselineTrainConfig(model="unet", size=size, precision="auto", seed=0, max_steps=args.max_steps)
+    out = Path(args.runs) / f"{task}-unet"
+    t0 = time.time()
+    result = train_baseline(frame, data_dir, "unet", test_fold=0, out_dir=out, epochs=args.unet_epochs, size=size,
+                            val_fold=1, config=cfg, resume=(out / "train_config.json").is_file())
+    seconds = time.time() - t0
+    test_frame = frame[frame["fold"] == 0].reset_index(drop=True)
+    test = load_split_data(test_frame, data_dir, size, "cache test")
+    table = evaluate_slices(result.model, test, cfg, desc="test")
+    score, labels = table["score"].to_numpy(), test_frame["any"].to_numpy().astype(float)
+    source_px, input_px = lesion_pixels(SliceDataset(test_frame, data_dir, size=size, brain_mask=False))
+    record = {"task": "unet", "steps": result.steps, "best_step": None, "train_seconds": round(seconds, 1),
+              "machine": machine_description(torch.device("cpu")), "precision": cfg.precision,
+              "train_subjects": args.unet_subjects, "epochs_run": result.epochs_run, "best_epoch": result.best_epoch,
+              "heldout": {"slices": len(labels), "positives": int(labels.sum()), "auc_any": roc_auc(labels, score),
+                          "dice_mean": float(table["dice"].mean()),
+                          "by_source_px": auc_by_size(labels, score, source_px),
+                          "by_input_px": auc_by_size(labels, score, input_px)}}
+    write_json_atomic(out / "reference.json", record)
+    return record
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     runs = Path(args.runs)
     if not args.report_only:
-        for name in args.variants:
+        if "unet" in args.variants:
+            run_unet(args)
+        for name in [v for v in args.variants if v != "unet"]:
             recipe = variant(name, args.task)
             out = run_dir(runs, name, args.task)
             resume = (out / "last_state.json").is_file()

@@ -47,6 +47,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--monitor", default=d.monitor, choices=MONITORS,
                    help="picks the best checkpoint and drives early stopping (val_loss lower, val_auc higher)")
     p.add_argument("--max-steps", type=at_least(0), default=0, help="stop after this many steps (0: no limit)")
+    p.add_argument("--steps-per-epoch", type=at_least(0), default=0,
+                   help="steps between validations / checkpoints (0: one class-balanced pass over the training set)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--img-size", type=at_least(16), default=None, help="override the preset's input size")
     p.add_argument("--windows", nargs="+", default=list(DEFAULT_WINDOWS), choices=sorted(WINDOW_PRESETS),
@@ -72,6 +74,7 @@ def _config(args) -> TrainConfig:
     return TrainConfig(
         task=args.task, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
         warmup_steps=args.warmup_steps, patience=args.patience, monitor=args.monitor, seed=args.seed, max_steps=args.max_steps,
+        steps_per_epoch=args.steps_per_epoch,
         num_workers=args.num_workers or 0, device=args.device, precision=args.precision,
         augment=AugmentConfig(0, 0, 0, 0, 0, 0) if args.no_augment else AugmentConfig(),
     )
