@@ -190,3 +190,32 @@ def test_stale_temporary_files_of_a_killed_writer_are_cleaned(tmp_path):
     fresh.write_text("in progress")
     write_text_atomic(tmp_path / "metrics.csv", "a,b\n")
     assert not stale.exists() and fresh.exists()
+
+
+def test_a_full_disk_at_every_commit_point_of_a_run_then_resume_ends_identical(tmp_path, monkeypatch):
+    from workbench.utils.io import FAULT_KIND_ENV, reset_faults
+
+    _run(tmp_path / "straight")
+    weights, metrics, step = _final(tmp_path / "straight")
+    k = 0
+    while True:
+        k += 1
+        out = tmp_path / f"full{k}"
+        monkeypatch.setenv(FAULT_ENV, str(k))
+        monkeypatch.setenv(FAULT_KIND_ENV, "enospc")
+        reset_faults()
+        try:
+            _run(out)
+        except OSError as err:
+            assert "no space left on the device" in str(err) and str(out) in str(err), f"commit point {k}: {err}"
+        else:
+            break  # fewer than k commit points: every one was tried
+        finally:
+            monkeypatch.delenv(FAULT_ENV)
+        _run(out, resume=(out / "train_config.json").is_file())  # nothing started: the user reruns plainly
+        got_weights, got_metrics, got_step = _final(out)
+        assert got_step == step and all(torch.equal(weights[n], got_weights[n]) for n in weights), f"commit point {k}"
+        pd.testing.assert_frame_equal(metrics, got_metrics, obj=f"metrics after a full disk at commit point {k}")
+        leftovers = [p.name for p in out.rglob("*.tmp*")]
+        assert not leftovers, f"commit point {k}: temporary files left: {leftovers}"
+    assert k > 10

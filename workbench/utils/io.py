@@ -17,26 +17,37 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
-__all__ = ["FAULT_ENV", "atomic_path", "fault_point", "read_yaml", "write_text_atomic", "write_json_atomic",
+__all__ = ["FAULT_ENV", "FAULT_KIND_ENV", "atomic_path", "fault_point", "reset_faults", "read_yaml", "write_text_atomic", "write_json_atomic",
            "write_csv_atomic"]
 
 FAULT_ENV = "WORKBENCH_FAULT_AT"
 """Fault injection for tests: ``WORKBENCH_FAULT_AT=N`` ends the process abruptly (``os._exit(86)``, as a
 ``kill -9`` would) at its N-th commit point: every :func:`atomic_path` rename and every checkpoint
-folder rename is one. Unset (the normal case) it costs one environment lookup."""
+folder rename is one. With ``WORKBENCH_FAULT_KIND=enospc`` the N-th commit point raises the error of a
+full disk instead. Unset (the normal case) it costs one environment lookup."""
+FAULT_KIND_ENV = "WORKBENCH_FAULT_KIND"
 _fault_count = 0
 
 
 def fault_point(what: str | os.PathLike = "") -> None:
-    """A commit point: with :data:`FAULT_ENV` set to N, the N-th call of this process exits at once."""
+    """A commit point: with :data:`FAULT_ENV` set to N, the N-th call of this process fails (see there)."""
     global _fault_count
     at = os.environ.get(FAULT_ENV)
     if not at:
         return
     _fault_count += 1
-    if _fault_count == int(at):
-        os.write(2, f"fault injected at commit point {_fault_count}: {what}\n".encode())
-        os._exit(86)
+    if _fault_count != int(at):
+        return
+    if os.environ.get(FAULT_KIND_ENV) == "enospc":
+        raise OSError(errno.ENOSPC, f"{what}: no space left on the device (injected at commit point {_fault_count})")
+    os.write(2, f"fault injected at commit point {_fault_count}: {what}\n".encode())
+    os._exit(86)
+
+
+def reset_faults() -> None:
+    """Restart the count of commit points (tests that inject several faults in one process)."""
+    global _fault_count
+    _fault_count = 0
 
 
 @contextlib.contextmanager
