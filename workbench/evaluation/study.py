@@ -14,6 +14,7 @@ signature matches, and the baselines resume their own run folders. Outputs: see
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from workbench.training.state import holds_run
 from workbench.utils.errors import DataError
 from workbench.utils.fingerprint import files_fingerprint, weights_fingerprint
 from workbench.utils.io import write_json_atomic
+from workbench.utils.processes import folder_lock
 from workbench.utils.progress import progress
 
 __all__ = ["StudyResult", "run_study", "load_study"]
@@ -61,17 +63,22 @@ def _checkpoint_stem(stem: str) -> Path:
     return p / "best" if p.is_dir() else p
 
 
-def _data_fingerprint(cfg: StudyConfig, frame: pd.DataFrame) -> str:
-    """Fingerprint of the manifest file and of every scan / mask / label file its rows read."""
-    root = Path(cfg.root)
-    paths = [Path(cfg.manifest)] + [root / p for col in ("image_path", "mask_path", "label_path") if col in frame
-                                    for p in frame[col].dropna().astype(str).unique() if p]
-    return files_fingerprint(paths)
+def _fold_fingerprints(cfg: StudyConfig, frame: pd.DataFrame, folds: list[int]) -> dict[int, str]:
+    """Per fold: a fingerprint of its manifest rows and of every scan / mask / label file they read, so a
+    fold's cache is reused by any run that includes it (a fold subset first, all folds later)."""
+    root, out = Path(cfg.root), {}
+    for k in folds:
+        rows = frame[frame["fold"] == k]
+        paths = [root / p for col in ("image_path", "mask_path", "label_path") if col in rows
+                 for p in rows[col].dropna().astype(str).unique() if p]
+        rows_digest = hashlib.sha256(rows.to_csv().encode()).hexdigest()[:16]
+        out[k] = f"{rows_digest}:{files_fingerprint(paths)[:32]}"
+    return out
 
 
 def _signature(cfg: StudyConfig, method: str, grid: torch.Tensor, data: str = "") -> str:
     """Everything a method's cached statistics depend on, as a JSON string: settings, the data's and the
-    checkpoint's content fingerprints (:mod:`workbench.utils.fingerprint`)."""
+    checkpoint's content fingerprints (:mod:`workbench.utils.fingerprint`; ``data``: the fold's)."""
     spec = method_spec(method)
     sig = {"manifest": cfg.manifest, "root": cfg.root, "data": data, "size": cfg.size, "brain_mask": cfg.brain_mask,
            "min_pixels": cfg.min_pixels, "grid": [round(float(t), 6) for t in grid], "operator": spec.operator,
@@ -176,7 +183,11 @@ def run_study(config: StudyConfig | str | Path) -> StudyResult:
     """Run (or resume) the study of ``config`` (a :class:`StudyConfig` or a YAML path); see module doc."""
     cfg = (config if isinstance(config, StudyConfig) else load_config(config)).resolved()
     out = Path(cfg.output)
-    out.mkdir(parents=True, exist_ok=True)
+    with folder_lock(out, what="evaluation study"):  # two runs would write the same cache and tables
+        return _run_locked(cfg, out)
+
+
+def _run_locked(cfg: StudyConfig, out: Path) -> StudyResult:
     cfg.save(out / "config.yaml")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -188,12 +199,12 @@ def run_study(config: StudyConfig | str | Path) -> StudyResult:
             for p in (weights, config_path):
                 if not p.is_file():
                     raise FileNotFoundError(f"{p}: {task} classifier checkpoint not found ({task}_checkpoint)")
-    data = _data_fingerprint(cfg, frame)
-    signatures = {m: _signature(cfg, m, grid, data) for m in cfg.methods}
+    data = _fold_fingerprints(cfg, frame, folds)
+    signatures = {(k, m): _signature(cfg, m, grid, data[k]) for k in folds for m in cfg.methods}
     computed: list[str] = []
     classifiers: dict[str, torch.nn.Module] = {}
     for k in progress(folds, desc="folds"):
-        todo = [m for m in cfg.methods if not _is_cached(out, k, m, signatures[m])]
+        todo = [m for m in cfg.methods if not _is_cached(out, k, m, signatures[k, m])]
         if not todo:
             continue
         rows = frame.index[frame["fold"] == k].to_numpy()  # manifest row numbers
@@ -221,7 +232,7 @@ def run_study(config: StudyConfig | str | Path) -> StudyResult:
             for m in names:
                 tensors_path, meta_path = _cache_paths(out, k, m)
                 save_tensors(tensors_path, {**stats[m], "row": torch.from_numpy(rows.copy())})
-                write_json_atomic(meta_path, {"signature": signatures[m], "fold": k, "method": m, "group": group,
+                write_json_atomic(meta_path, {"signature": signatures[k, m], "fold": k, "method": m, "group": group,
                                               "slices": len(rows), "seconds": seconds / len(names),
                                               "group_seconds": seconds, **extra})
                 computed.append(f"fold{k}/{m}")
