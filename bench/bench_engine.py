@@ -152,7 +152,8 @@ def render(runs: Path) -> str:
                       f"({a - b:+.3f}).", ""]
     if records:
         lines += ["## Ceiling: held-out ROC-AUC by lesion size (best checkpoint by validation AUC)", "",
-                  "Positives binned by lesion pixels on the slice; every negative kept in every stratum.", ""]
+                  "Positives binned by lesion pixels on the slice; every negative kept in every stratum. At the model "
+                  "input a few positive slices keep no lesion pixel after the resize and fall in no stratum.", ""]
         for label, rec in records.items():
             h = rec["heldout"]
             m = rec["machine"]
@@ -166,7 +167,7 @@ def render(runs: Path) -> str:
                           and isinstance(v, float))), "",
                       "| lesion pixels | at the 256 px source: positives | AUC | at the model input: positives | AUC |",
                       "|---|---|---|---|---|"]
-            for key in h["by_source_px"]:
+            for key in ("1-24", "25-99", "100-399", ">=400", ">=100"):
                 s, i = h["by_source_px"][key], h["by_input_px"][key]
                 lines.append(f"| {key} | {s['positives']} | {s['auc']:.3f} | {i['positives']} | {i['auc']:.3f} |")
             lines.append("")

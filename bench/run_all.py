@@ -6,6 +6,7 @@ Usage: ``python bench/run_all.py [NAME ...]`` (names without ``bench_`` / ``.py`
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +31,7 @@ def assemble() -> Path:
     text = "# Benchmarks\n\nMeasured on this project's CI-class machine (2 cores, no GPU) by the scripts in `bench/`;\n"
     text += "re-run with `make bench`. Ratios are measured within one run.\n\n"
     text += "\n\n".join(_demote(p.read_text().strip()) for p in parts) + "\n"
+    text = re.sub(r"(!\[[^\]]*\]\()([^)/]+\.png\))", r"\1bench/results/\2", text)  # images beside the results
     return write_text_atomic(ROOT / "BENCHMARKS.md", text)
 
 

@@ -90,12 +90,13 @@ def check_cohort_auc(model: torch.nn.Module, heldout_seed: int, subjects: int = 
     return out
 
 
-def export_reference(run_dir: str | Path, name: str, dest_dir: str | Path = REFERENCE_DIR) -> Path:
+def export_reference(run_dir: str | Path, name: str, dest_dir: str | Path = REFERENCE_DIR, note: str = "") -> Path:
     """Ship ``run_dir/best`` as ``dest_dir/<name>``: float16 safetensors, config JSON, provenance.
 
     ``run_dir/reference.json`` (written by :func:`workbench.training.recipes.run_recipe`) is the
-    provenance; the export adds the file's float16 note and the check cohort's AUC computed with the
-    float16 weights exactly as they will be loaded.
+    provenance; the export adds the file's float16 note, the learning curve, the check cohort's AUC
+    computed with the float16 weights exactly as they will be loaded, and ``note`` (e.g. how the
+    recorded commit relates to the code that ships the weights).
     """
     from workbench.models.checkpoint import load_model, save_tensors
     from workbench.models.factory import model_config
@@ -117,6 +118,8 @@ def export_reference(run_dir: str | Path, name: str, dest_dir: str | Path = REFE
         import pandas as pd
 
         record["learning_curve"] = pd.read_csv(run_dir / "heldout.csv").to_dict("records")
+    if note:
+        record["note"] = note
     held = record["heldout_cohort"]
     record["shipped"] = {"storage": "float16", "check_cohort": {
         "seed": held["seed"], "subjects": CHECK_SUBJECTS, "size": held["size"], "slices_per_subject": held["slices"],
