@@ -20,7 +20,6 @@ Run folder (``out_dir``)::
 from __future__ import annotations
 
 import dataclasses
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +40,7 @@ from workbench.training.distributed import resolve_device
 from workbench.training.metrics import MetricsLog
 from workbench.training.precision import precision_forward
 from workbench.training.schedule import lr_at, param_groups, set_lr
-from workbench.training.state import RunState, commit_checkpoint, holds_run, resume_checkpoint
+from workbench.training.state import RunState, commit_checkpoint, open_run
 from workbench.training.trainer import _check_resumable, _stream_seed
 from workbench.utils.io import write_json_atomic
 from workbench.utils.progress import progress
@@ -107,24 +106,9 @@ def load_split_data(frame: pd.DataFrame, root: str | Path, size: int, desc: str)
 
 def _start(model: nn.Module, optimizer, cfg: BaselineTrainConfig, out: Path, resume: bool,
            device: torch.device) -> RunState:
-    """A fresh run (refusing to overwrite one) or the state saved after the last epoch."""
-    cfg_path = out / "train_config.json"
-    if not resume:
-        if holds_run(out):
-            raise FileExistsError(f"{out} already holds a run; resume it or choose another folder")
-        cfg.save(cfg_path)
-        return RunState()
-    if not cfg_path.is_file():
-        raise FileNotFoundError(f"{out}: nothing to resume (no run was started here)")
-    if not holds_run(out):  # stopped before its first checkpoint: nothing was committed, start over
-        print(f"{out}: no committed checkpoint to resume; starting from the beginning", file=sys.stderr, flush=True)
-        return _start(model, optimizer, cfg, out, False, device)
-    _check_resumable(BaselineTrainConfig.load(cfg_path), cfg, cfg_path)
-
-    def load_weights(stem: Path) -> None:
-        model.load_state_dict(load_tensors(stem.with_name(stem.name + ".safetensors"), device=device, finite=True), strict=True)
-
-    return resume_checkpoint(out, load_weights, optimizer, device=device)
+    """A fresh run (refusing to overwrite one) or the state of the last committed checkpoint."""
+    return open_run(out, resume, cfg.save, lambda path: _check_resumable(BaselineTrainConfig.load(path), cfg, path),
+                    model, optimizer, device)
 
 
 def _train_epoch(model, optimizer, loss_fn, data: CachedSlices, cfg: BaselineTrainConfig, run: RunState,

@@ -59,35 +59,31 @@ def provenance(name: str) -> dict:
 def check_cohort_auc(model: torch.nn.Module, heldout_seed: int, subjects: int = CHECK_SUBJECTS,
                      size: int = 256, slices: int = 24) -> dict:
     """Regenerate the first ``subjects`` subjects of the held-out seed in memory and score ``model``
-    on them (fp32, CPU): ``{"auc_any": .., "slices": .., "positives": ..}`` (+ per-label AUCs)."""
+    on them (fp32, CPU) with :func:`~workbench.training.heldout.heldout_report`:
+    ``{"auc_any": .., "slices": .., "positives": ..}`` (+ per-label AUCs of a multilabel model)."""
     import numpy as np
 
     from workbench.data.dataset import prepare_slice
     from workbench.data.label_volumes import volume_slice_labels
     from workbench.data.synth import generate_subject
     from workbench.models.factory import model_config
-    from workbench.models.losses import task_probabilities
-    from workbench.training.metrics import classification_metrics, roc_auc
+    from workbench.training.heldout import heldout_report
 
     cfg = model_config(model)
-    images, labels = [], []
+    items, source_px = [], []
     for index in range(subjects):
         subject = generate_subject(index, heldout_seed, size=size, n_slices=slices)
         pixel_mm = float(min(subject.spacing[:2]))
+        labels = torch.from_numpy(volume_slice_labels(subject.labels)).float()
         for z in range(subject.hu.shape[0]):
-            images.append(prepare_slice(subject.hu[z], None, pixel_mm, cfg.arch.img_size, brain_mask=False,
-                                        **cfg.input_kwargs())["image"])
-        labels.append(volume_slice_labels(subject.labels))
-    x, y = torch.stack(images), np.concatenate(labels).astype(np.float64)
-    model = model.eval()
-    with torch.no_grad():
-        probs = torch.cat([task_probabilities(cfg.task, model(b)) for b in x.split(64)]).double().numpy()
-    score = probs if cfg.task == "binary" else probs[:, 0]
-    out = {"auc_any": roc_auc(y[:, 0], score), "slices": int(len(y)), "positives": int(y[:, 0].sum())}
-    if cfg.task == "multilabel":
-        out.update({k: v for k, v in classification_metrics(cfg.task, probs, y, cfg.class_names).items()
-                    if k.startswith("auc_") and k != "auc_any"})
-    return out
+            item = prepare_slice(subject.hu[z], subject.labels[z] > 0, pixel_mm, cfg.arch.img_size,
+                                 brain_mask=False, **cfg.input_kwargs())
+            items.append({"image": item["image"], "labels": labels[z], "mask": item["mask"]})
+            source_px.append(int((subject.labels[z] > 0).sum()))
+    pixels = (np.asarray(source_px), np.asarray([int(it["mask"].sum()) for it in items]))
+    report = heldout_report(model.eval(), items, cfg.task, cfg.class_names, pixels)
+    return {k: v for k, v in report.items() if k in ("slices", "positives") or
+            (k.startswith("auc_") and not isinstance(v, dict))}
 
 
 def export_reference(run_dir: str | Path, name: str, dest_dir: str | Path = REFERENCE_DIR, note: str = "") -> Path:

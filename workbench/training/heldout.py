@@ -24,17 +24,19 @@ SIZE_BINS: tuple[tuple[int, int], ...] = ((1, 25), (25, 100), (100, 400), (400, 
 """Lesion-pixel strata [lo, hi) of a positive slice."""
 
 
-def lesion_pixels(dataset: Dataset) -> tuple[np.ndarray, np.ndarray]:
+def lesion_pixels(dataset: Dataset, input_masks: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(N,) lesion pixels per item at the source resolution and (N,) at the input resolution.
 
-    ``dataset`` is a :class:`~workbench.data.dataset.SliceDataset` (``load_hu`` gives the source mask).
+    ``dataset`` is a :class:`~workbench.data.dataset.SliceDataset` (``load_hu`` gives the source mask);
+    ``input_masks`` (N, S, S), when already decoded (e.g. by ``CachedImages``), spares decoding the items.
     """
-    source, model = [], []
+    source = []
     for i in range(len(dataset)):
         _, mask, _ = dataset.load_hu(i)
         source.append(0 if mask is None else int(np.count_nonzero(mask)))
-        model.append(int(dataset[i]["mask"].sum()))
-    return np.asarray(source), np.asarray(model)
+    if input_masks is None:
+        input_masks = torch.stack([dataset[i]["mask"] for i in range(len(dataset))])
+    return np.asarray(source), input_masks.flatten(1).sum(1).long().numpy()
 
 
 def auc_by_size(any_label: np.ndarray, score: np.ndarray, pixels: np.ndarray) -> dict[str, dict]:

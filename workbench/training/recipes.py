@@ -183,8 +183,8 @@ def run_recipe(name: str | Recipe, out_dir: str | Path, data_dir: str | Path = "
     stream = SyntheticStream(recipe.stream, cache_dir=data_dir / "shards", **recipe_input)
     datasets = {what: SliceDataset(frame, root, brain_mask=False, **recipe_input) for what, (root, frame) in roots.items()}
     val = CachedImages(datasets["validation"], desc="caching validation")
-    test = CachedImages(datasets["held-out"], desc="caching held-out")
-    pixels = lesion_pixels(datasets["held-out"])
+    test = CachedImages(datasets["held-out"], desc="caching held-out", keys=("image", "labels", "mask"))
+    pixels = lesion_pixels(datasets["held-out"], test.data["mask"])  # masks decoded once, with the images
     precision = resolve_precision(cfg.precision, dev)
     heldout_rows: list[dict] = []
     if resume and (out / "heldout.csv").is_file():

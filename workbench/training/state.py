@@ -34,7 +34,7 @@ from workbench.utils.errors import DataError
 from workbench.utils.io import fault_point, write_json_atomic
 
 __all__ = ["RunState", "save_state", "load_state", "read_run_state", "state_paths", "CHECKPOINTS", "commit_checkpoint",
-           "resume_checkpoint", "holds_run"]
+           "resume_checkpoint", "holds_run", "open_run"]
 
 CHECKPOINTS = "checkpoints"
 """Sub-folder of a run holding its committed checkpoints, ``step-NNNNNNNNN/`` (newest two kept)."""
@@ -220,3 +220,30 @@ def resume_checkpoint(out: str | Path, load_weights, optimizer: torch.optim.Opti
                   + "; ".join(skipped), file=sys.stderr, flush=True)
         return run
     raise DataError(out, "no checkpoint to resume from verifies: " + "; ".join(skipped))
+
+
+def open_run(out: str | Path, resume: bool, save_config, check_config, model: torch.nn.Module,
+             optimizer: torch.optim.Optimizer, device: torch.device | str = "cpu") -> RunState:
+    """Start or resume the run in ``out`` (both trainers): a fresh run refuses a folder holding one and
+    calls ``save_config(path)``; a resume calls ``check_config(path)`` (raises on a changed config) and
+    restores the newest verified checkpoint into ``model`` and ``optimizer``. A run stopped before its
+    first commit starts over; a folder where no run was started is an error."""
+    from workbench.models.checkpoint import checkpoint_paths, load_tensors
+
+    out, cfg_path = Path(out), Path(out) / "train_config.json"
+    if resume and not cfg_path.is_file():
+        raise FileNotFoundError(f"{out}: nothing to resume (no run was started here)")
+    if resume and not holds_run(out):
+        print(f"{out}: no committed checkpoint to resume; starting from the beginning", file=sys.stderr, flush=True)
+        resume = False
+    elif not resume and holds_run(out):
+        raise FileExistsError(f"{out} already holds a run; resume it (--resume) or choose another folder")
+    if not resume:
+        save_config(cfg_path)
+        return RunState()
+    check_config(cfg_path)
+
+    def load_weights(stem: Path) -> None:
+        model.load_state_dict(load_tensors(checkpoint_paths(stem)[0], device=device, finite=True), strict=True)
+
+    return resume_checkpoint(out, load_weights, optimizer, device=device)

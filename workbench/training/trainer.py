@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +31,7 @@ import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
-from workbench.models.checkpoint import checkpoint_paths, load_tensors, save_model
+from workbench.models.checkpoint import save_model
 from workbench.models.factory import model_config, unwrap
 from workbench.training.config import TrainConfig
 from workbench.training.distributed import all_mean, dist_info, resolve_device
@@ -41,7 +40,7 @@ from workbench.training.metrics import MetricsLog, classification_metrics
 from workbench.training.sampler import ClassBalancedSampler
 from workbench.training.schedule import lr_at
 from workbench.training.stream import SyntheticStream
-from workbench.training.state import RunState, commit_checkpoint, holds_run, resume_checkpoint
+from workbench.training.state import RunState, commit_checkpoint, open_run
 from workbench.utils.progress import progress
 
 __all__ = ["FitResult", "fit", "positives_of", "RESUME_FREE_FIELDS"]
@@ -92,25 +91,13 @@ def _check_resumable(saved: TrainConfig, now: TrainConfig, path: Path) -> None:
 
 
 def _start(model: nn.Module, optimizer, cfg: TrainConfig, out: Path, resume: bool, device) -> RunState:
-    """Fresh run (refusing to overwrite one) or the state of the last checkpoint."""
-    cfg_path = out / "train_config.json"
-    if not resume:
-        if holds_run(out):
-            raise FileExistsError(f"{out} already holds a run; resume it (--resume) or choose another folder")
+    """Fresh run (refusing to overwrite one) or the state of the last committed checkpoint."""
+    def save(path: Path) -> None:
         if dist_info().is_main:
-            cfg.save(cfg_path)
-        return RunState()
-    if not cfg_path.is_file():
-        raise FileNotFoundError(f"{out}: nothing to resume (no run was started here)")
-    if not holds_run(out):  # stopped before its first checkpoint: nothing was committed, start over
-        print(f"{out}: no committed checkpoint to resume; starting from the beginning", file=sys.stderr, flush=True)
-        return _start(model, optimizer, cfg, out, False, device)
-    _check_resumable(TrainConfig.load(cfg_path), cfg, cfg_path)
+            cfg.save(path)
 
-    def load_weights(stem: Path) -> None:
-        unwrap(model).load_state_dict(load_tensors(checkpoint_paths(stem)[0], device=device, finite=True), strict=True)
-
-    return resume_checkpoint(out, load_weights, optimizer, device=device)
+    return open_run(out, resume, save, lambda path: _check_resumable(TrainConfig.load(path), cfg, path),
+                    unwrap(model), optimizer, device)
 
 
 def _barrier() -> None:
