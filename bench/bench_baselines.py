@@ -21,19 +21,17 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import pandas as pd
+import torch
 
-from common import table, write_result  # noqa: E402
-from workbench.baselines import BaselineTrainConfig, evaluate_slices, train_baseline  # noqa: E402
-from workbench.baselines.train import load_split_data  # noqa: E402
-from workbench.data.manifest import build_manifest, write_manifest  # noqa: E402
-from workbench.data.synth import write_cohort  # noqa: E402
-from workbench.evaluation import detection_metrics  # noqa: E402
+from common import table, write_result
+from workbench.baselines import BaselineTrainConfig, evaluate_slices, train_baseline
+from workbench.baselines.train import load_split_data
+from workbench.data.manifest import build_manifest, write_manifest
+from workbench.data.synth import write_cohort
+from workbench.evaluation import detection_metrics
 
 COHORT_SEED = 0
 """Seed of the synthetic cohort this benchmark writes and evaluates on."""

@@ -6,20 +6,18 @@ resize-then-centre-crop) in one process, and through a 2-worker DataLoader.
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import torch  # noqa: E402
-from common import table, write_result  # noqa: E402
-from torch.utils.data import DataLoader  # noqa: E402
+import torch
+from common import table, write_result
+from torch.utils.data import DataLoader
 
-from workbench.data.dataset import SliceDataset  # noqa: E402
-from workbench.data.manifest import build_manifest  # noqa: E402
-from workbench.data.synth import write_cohort  # noqa: E402
+from workbench.data.dataset import SliceDataset
+from workbench.data.manifest import build_manifest
+from workbench.data.synth import write_cohort
 
 COHORT_SEED = 0
 """Seed of the synthetic cohort this benchmark writes and evaluates on."""

@@ -156,8 +156,9 @@ def _child(kind: str, img: int, batch: int) -> dict:
 
 
 def measure(kind: str, img: int, batch: int) -> dict:
-    code = f"import sys, json; sys.path.insert(0, 'bench'); import bench_explain as b; print(json.dumps(b._child({kind!r}, {img}, {batch})))"
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    """One measurement in a fresh interpreter (peak memory of its own), running this file as ``--child``."""
+    proc = subprocess.run([sys.executable, __file__, "--child", kind, str(img), str(batch)], capture_output=True,
+                          text=True, check=True)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -235,4 +236,8 @@ Total benchmark time: {time.perf_counter() - start:.0f} s.
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--child"]:  # one measurement of measure(), in its own process
+        kind, img, batch = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+        print(json.dumps(_child(kind, img, batch)))
+        raise SystemExit(0)
     raise SystemExit(main(sys.argv[1:]))

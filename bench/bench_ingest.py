@@ -18,11 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from workbench.data.readers.base import get_reader  # noqa: E402
-from workbench.data.writers import toy_subjects, write_rsna  # noqa: E402
-from workbench.utils.io import write_text_atomic  # noqa: E402
+from workbench.data.readers.base import get_reader
+from workbench.data.writers import toy_subjects, write_rsna
+from workbench.utils.io import write_text_atomic
 
 RSNA_FILES = 752_803
 SLICES_PER_SUBJECT = 40

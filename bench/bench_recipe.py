@@ -27,16 +27,14 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(1, str(ROOT / "bench"))
 
-from bench_train import ensure_cohort, machine  # noqa: E402
-from workbench.models import PRESETS  # noqa: E402
-from workbench.training import TrainConfig  # noqa: E402
-from workbench.training.augment import AugmentConfig  # noqa: E402
-from workbench.training.loop import make_optimizer, train_step  # noqa: E402
-from workbench.training.schedule import lr_at  # noqa: E402
-from workbench.utils.io import write_json_atomic, write_text_atomic  # noqa: E402
+from bench_train import ensure_cohort, machine
+from workbench.models import PRESETS
+from workbench.training import TrainConfig
+from workbench.training.augment import AugmentConfig
+from workbench.training.loop import make_optimizer, train_step
+from workbench.training.schedule import lr_at
+from workbench.utils.io import write_json_atomic, write_text_atomic
 
 RESULTS = ROOT / "bench" / "results"
 NO_AUG = AugmentConfig(flip_p=0, rotation_deg=0, scale=0, translate=0, noise_std=0, noise_p=0)

@@ -29,18 +29,17 @@ import torch.nn.functional as F
 from timm.models.swin_transformer import SwinTransformer
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from workbench.cli import main as cli  # noqa: E402
-from workbench.data.dataset import SliceDataset  # noqa: E402
-from workbench.models import create_model, load_model  # noqa: E402
-from workbench.training import TrainConfig, fit, prepare_splits  # noqa: E402
-from workbench.training.cache import CachedImages  # noqa: E402
-from workbench.training.loop import evaluate, make_optimizer, train_step  # noqa: E402
-from workbench.training.metrics import classification_metrics  # noqa: E402
-from workbench.training.precision import PRECISIONS, cpu_has_fast_bf16, precision_forward, resolve_precision  # noqa: E402
-from workbench.training.state import read_run_state  # noqa: E402
-from workbench.utils.io import write_json_atomic, write_text_atomic  # noqa: E402
+from workbench.cli import main as cli
+from workbench.data.dataset import SliceDataset
+from workbench.models import create_model, load_model
+from workbench.training import TrainConfig, fit, prepare_splits
+from workbench.training.cache import CachedImages
+from workbench.training.loop import evaluate, make_optimizer, train_step
+from workbench.training.metrics import classification_metrics
+from workbench.training.precision import PRECISIONS, cpu_has_fast_bf16, precision_forward, resolve_precision
+from workbench.training.state import read_run_state
+from workbench.utils.io import write_json_atomic, write_text_atomic
 
 COHORT_SEED = 0
 """Seed of the synthetic cohort this benchmark writes and evaluates on."""
@@ -381,7 +380,7 @@ def main() -> int:
                         "step ~300 to 1,300) although a 6e-4 prototype run had learnt: 3e-4 is the safer default")
     p.add_argument("--precision", default="auto", choices=PRECISIONS,
                    help="training precision (auto: bf16 autocast where the CPU has AMX / AVX512-BF16)")
-    p.add_argument("--warmup-steps", type=int, default=100, help="linear warm-up steps (method.md section 10)")
+    p.add_argument("--warmup-steps", type=int, default=100, help="linear warm-up steps (docs/guide/training.md)")
     p.add_argument("--patience", type=int, default=100,
                    help="early-stopping patience in epochs; large by default: the validation score wanders for the "
                         "first ~300 steps, and patience 5-10 stopped earlier runs at chance (the best checkpoint is "

@@ -8,13 +8,13 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from workbench.data.cranium import cranium_available, load_cranium  # noqa: E402
-from workbench.data.labels import SUBTYPE_CODES, SUBTYPES  # noqa: E402
-from workbench.data.synth import generate_subject  # noqa: E402
-from workbench.utils.io import atomic_path  # noqa: E402
+from workbench.data.cranium import cranium_available, load_cranium
+from workbench.data.labels import SUBTYPE_CODES, SUBTYPES
+from workbench.data.synth import generate_subject
+from workbench.utils.io import atomic_path
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "synthetic_vs_cranium.png"
 SEED, SIZE = 2024, 256

@@ -13,47 +13,14 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import torch
 
-from workbench.evaluation.aggregate import bootstrap_ci
+from workbench.evaluation.claims import CLAIMS, paired_difference, verdict
 from workbench.evaluation.study import load_study
 from workbench.evaluation.study_config import load_config
 from workbench.training.state import read_run_state
 from workbench.utils.io import write_text_atomic
 
 RESULTS = Path(__file__).resolve().parent / "results"
-CLAIMS = (
-    ("binary training beats full subtyping (Swin-SAM binary vs multilabel)", "swin_sam_binary", "swin_sam_multilabel"),
-    ("HGI-SAM beats Grad-CAM", "hgi_sam", "swin_gradcam"),
-    ("weak HGI-SAM close to the fully supervised U-Net", "hgi_sam", "unet"),
-    ("weak HGI-SAM close to the fully supervised SwinUNETR", "hgi_sam", "swin_unetr"),
-)
-CLOSE = 0.05  # "close": the whole 95 % CI of the Dice difference within +- 0.05
-
-
-def paired_difference(slices: pd.DataFrame, a: str, b: str, seed: int = 0) -> tuple[float, float, float, int]:
-    """Mean Dice(a) - Dice(b) over the lesion slices both scored, with a subject-level bootstrap 95 % CI."""
-    lesion = slices[slices["has_lesion"].astype(bool)]
-    pa = lesion[lesion["method"] == a].set_index(["volume_id", "slice_index"])
-    pb = lesion[lesion["method"] == b].set_index(["volume_id", "slice_index"])
-    both = pa.index.intersection(pb.index)
-    diff = torch.tensor((pa.loc[both, "dice"] - pb.loc[both, "dice"]).to_numpy(), dtype=torch.float64)
-    ci = bootstrap_ci(diff, list(pa.loc[both, "subject_id"]), generator=torch.Generator().manual_seed(seed))
-    return ci.estimate, ci.low, ci.high, len(both)
-
-
-def _verdict(title: str, a: str, b: str, est: float, low: float, high: float) -> str:
-    if "close" in title:
-        if -CLOSE <= low and high <= CLOSE:
-            return "holds (the CI of the difference lies within +- 0.05)"
-        if high < -CLOSE:
-            return f"does not hold: {a} is clearly below {b}"
-        return "not shown (the CI of the difference reaches beyond +- 0.05)"
-    if low > 0:
-        return f"holds ({a} better; CI excludes 0)"
-    if high < 0:
-        return f"does not hold: {b} is better (CI excludes 0)"
-    return "not shown (CI of the difference includes 0)"
 
 
 def _classifier_lines(work: Path, cfg) -> list[str]:
@@ -161,12 +128,12 @@ def write_report(config_path: Path, work: Path) -> Path:
     slices, summary_md = study.slices, (Path(cfg.output) / "summary.md").read_text()
     n_slices = slices.groupby("method").size().max()
     claims = []
-    for title, a, b in CLAIMS:
-        if not {a, b} <= set(slices["method"]):
+    for claim in CLAIMS:
+        if not {claim.a, claim.b} <= set(slices["method"]):
             continue
-        est, low, high, n = paired_difference(slices, a, b, cfg.seed)
-        claims.append(f"| {title} | {a} - {b} | {est:+.3f} [{low:+.3f}, {high:+.3f}] | {n} | "
-                      f"{_verdict(title, a, b, est, low, high)} |")
+        d = paired_difference(slices, claim.a, claim.b, cfg.seed)
+        claims.append(f"| {claim.title} | {claim.a} - {claim.b} | {d.estimate:+.3f} [{d.low:+.3f}, {d.high:+.3f}] | "
+                      f"{d.n} | {verdict(claim, d)} |")
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     adopted = _trained(work)
     text = "\n".join([

@@ -24,7 +24,6 @@ def _demote(md: str) -> str:
 
 
 def assemble() -> Path:
-    sys.path.insert(0, str(ROOT))
     from workbench.utils.io import write_text_atomic
 
     parts = sorted((HERE / "results").glob("*.md"), key=lambda p: (ORDER.index(p.stem) if p.stem in ORDER else 99, p.stem))

@@ -31,11 +31,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(1, str(ROOT / "bench"))
 
-from workbench.training.precision import PRECISIONS  # noqa: E402
-from workbench.utils.io import write_json_atomic  # noqa: E402
+from workbench.training.precision import PRECISIONS
+from workbench.utils.io import write_json_atomic
 
 STAGES = ("data", "train", "study", "report", "all")
 
@@ -66,7 +64,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--patience", type=int, default=100,
                    help="early-stopping patience; large by default: the validation loss wanders during warm-up and "
                         "patience 3 stopped a first attempt after 4 epochs at validation AUC 0.58")
-    p.add_argument("--warmup-steps", type=int, default=100, help="classifier warm-up steps (method.md section 10)")
+    p.add_argument("--warmup-steps", type=int, default=100, help="classifier warm-up steps (docs/guide/training.md)")
     p.add_argument("--monitor", default="val_auc", choices=("val_loss", "val_auc"),
                    help="best checkpoint by validation ROC-AUC (of the TRAINING cohort's fold 0); the study uses `best`")
     p.add_argument("--max-steps", type=int, default=0, help="cap on classifier optimizer steps (0: none)")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from workbench.baselines import (BaselineTrainConfig, augment_pair, create_baseline, detect, detection_score,
+from workbench.baselines import (BaselineTrainConfig, augment_pair, create_baseline, detect,
                                  make_loss, predict_baseline)
 from workbench.evaluation import dice
+from workbench.evaluation.detection import detection_score
 from workbench.training.augment import AugmentConfig, augment_batch
 
 

@@ -149,3 +149,26 @@ def test_bf16_training_runs_convolutions_in_bfloat16_with_fp32_weights(cohort, t
     assert BaselineTrainConfig.load(tmp_path / "bf16" / "train_config.json").precision == "bf16"
     with pytest.raises(ValueError, match="precision 'fp8'"):
         BaselineTrainConfig(precision="fp8")
+
+
+def test_an_interrupted_run_leaves_the_model_in_the_mode_it_was_given(cohort, tmp_path, monkeypatch):
+    """The run fails in its first validation, after a training step (train mode): the model it was
+    given in eval mode is left in eval mode."""
+    import workbench.baselines.train as train_module
+
+    manifest, root = cohort
+    create, built = train_module.create_baseline, []
+
+    def create_in_eval_mode(*args, **kwargs):
+        built.append(create(*args, **kwargs).eval())
+        return built[-1]
+
+    def failing_validation(*args, **kwargs):
+        assert built[-1].training  # the core trained it
+        raise RuntimeError("validation failed")
+
+    monkeypatch.setattr(train_module, "create_baseline", create_in_eval_mode)
+    monkeypatch.setattr(train_module, "evaluate_slices", failing_validation)
+    with pytest.raises(RuntimeError, match="validation failed"):
+        train_baseline(manifest, root, "unet", 0, tmp_path / "x", epochs=2, size=32, max_steps=1, **TINY)
+    assert built and not any(m.training for m in built[0].modules())

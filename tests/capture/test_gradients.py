@@ -36,7 +36,7 @@ def _probe_gradients(model, x, targets):
 
 
 def test_captured_gradients_match_probes_block_by_block():
-    """Reversed gradient list and wrong hooked tensor (peers.md) both fail here."""
+    """Reversed gradient list and wrong hooked tensor (jacobgil/vit-explain bugs) both fail here."""
     model = tiny_swin("padded")
     x = images_for(model, 2)
     result = capture(model, x, target=[1, 0])
@@ -50,7 +50,7 @@ def test_captured_gradients_match_probes_block_by_block():
 
 
 def test_softmax_backward_identity():
-    """g_S = A * (g_A - rowsum(A * g_A)) (method.md section 3)."""
+    """g_S = A * (g_A - rowsum(A * g_A)) (the softmax Jacobian)."""
     model = tiny_swin("square")
     result = capture(model, images_for(model, 2))
     for rec in result.blocks:

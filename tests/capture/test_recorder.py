@@ -100,7 +100,7 @@ def test_targets_per_sample_and_predicted():
     logits = torch.tensor([[2.0, 1.0], [0.0, 3.0], [5.0, -1.0]])
     assert resolve_targets(logits, 1).tolist() == [1, 1, 1]
     assert resolve_targets(logits, [0, 1, 0]).tolist() == [0, 1, 0]
-    # peers.md: the predicted class of each sample, never the whole argmax vector for everyone
+    # MONAI's CAM bug: the predicted class of each sample, never the whole argmax vector for everyone
     assert resolve_targets(logits, None).tolist() == [0, 1, 0]
     with pytest.raises(ValueError, match="out of range; valid classes: 0..1"):
         resolve_targets(logits, 2)
@@ -121,7 +121,7 @@ def test_callable_target_equals_index_target():
 
 
 def test_channels_last_layouts():
-    """peers.md: channels-last treated as channels-first gives a map of wrong axes and no error."""
+    """pytorch-grad-cam's Swin bug: channels-last treated as channels-first gives a map of wrong axes and no error."""
     grids = [(8, 8), (4, 4)]
     x = torch.randn(2, 8, 8, 16)
     assert to_channels_last(x, grids) is x
@@ -152,3 +152,16 @@ def test_works_without_a_predefined_fused_flag_on_bigger_models():
     model = SwinTransformer(img_size=64, patch_size=4, window_size=8, embed_dim=8, depths=(2, 2, 2), num_heads=(1, 2, 2), num_classes=3).eval()
     result = capture(model, torch.randn(1, 3, 64, 64), target=2)
     assert [r.geometry.shift for r in result.blocks] == [(0, 0), (4, 4), (0, 0), (0, 0), (0, 0), (0, 0)]
+
+
+def test_uncaptured_gradient_and_layer_raise_the_same_error():
+    from workbench.capture import NotCapturedError
+
+    model = tiny_swin("square")
+    result = capture(model, images_for(model, 1), target=1, gradients=("logits",))
+    with pytest.raises(NotCapturedError, match="gradient 'probs' was not captured"):
+        result.blocks[0].gradient("probs")
+    with pytest.raises(NotCapturedError, match="layer 'layers.0' was not captured"):
+        result.feature("layers.0")
+    with pytest.raises(ValueError, match="unknown gradient 'grad'; valid choices: logits, probs"):
+        result.blocks[0].gradient("grad")

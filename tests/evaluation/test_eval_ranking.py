@@ -1,12 +1,14 @@
 """Rank statistics against scikit-learn / SciPy, ties included."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
 from scipy.stats import spearmanr
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from workbench.evaluation import average_precision, average_ranks, roc_auc, spearman
+from workbench.evaluation import average_precision, average_ranks, binary_auc, roc_auc, spearman
 
 
 def test_average_ranks_hand():
@@ -49,3 +51,14 @@ def test_spearman_matches_scipy():
 def test_non_finite_scores_are_an_error():
     with pytest.raises(ValueError, match="non-finite"):
         roc_auc(torch.tensor([[np.nan, 1.0]]), torch.tensor([[0, 1]]))
+
+
+def test_binary_auc_is_roc_auc_on_one_row():
+    g = torch.Generator().manual_seed(3)
+    scores = torch.rand(50, generator=g).round(decimals=1)  # ties
+    labels = (torch.rand(50, generator=g) > 0.6).long()
+    want = roc_auc_score(labels.numpy(), scores.numpy())
+    assert binary_auc(labels.numpy(), scores.numpy()) == pytest.approx(want, abs=1e-12)
+    assert binary_auc(labels.tolist(), scores.tolist()) == pytest.approx(want, abs=1e-12)
+    assert binary_auc([0, 1, 1], [0.2, 0.1, 0.9]) == pytest.approx(0.5)  # by hand: one of two pairs ordered
+    assert math.isnan(binary_auc([1, 1], [0.3, 0.4]))

@@ -16,7 +16,8 @@ from workbench.data.dataset import resize_crop
 from workbench.data.manifest import read_manifest, write_manifest
 from workbench.data.slices import load_row
 from workbench.evaluation.explain_export import ExportConfig, _to_source, export_explanations
-from workbench.evaluation.resample import crop_geometry, uncrop
+from workbench.data.dataset import crop_geometry
+from workbench.evaluation.resample import uncrop
 from workbench.evaluation.source_volume import write_source_volume
 
 SIZE = 32

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from workbench.explore.run import explain_target, load_run, resolve_run
+from workbench.explore.run import load_run, resolve_run
+from workbench.models import ich_index
 
 
 def test_demo_folder_resolves_model_and_evaluation_cohort(tiny_run):
@@ -31,5 +32,5 @@ def test_errors_name_the_folder_and_the_choices(tiny_run, tmp_path):
 
 def test_load_run_matches_model_input_and_targets(tiny_run):
     model, ds = load_run(tiny_run["demo"], "binary")
-    assert ds.size == model.workbench_config.arch.img_size == 32 and explain_target(model) == 1
-    assert explain_target(load_run(tiny_run["demo"], "multilabel")[0]) == 0  # the "any" logit
+    assert ds.size == model.workbench_config.arch.img_size == 32 and ich_index(model) == 1
+    assert ich_index(load_run(tiny_run["demo"], "multilabel")[0]) == 0  # the "any" logit

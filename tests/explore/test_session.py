@@ -56,8 +56,10 @@ def test_head_weights_are_gradient_norms_averaged_over_windows(explorer):
     g = block.grad_logits  # (nW, h, N, N) for one sample
     assert maps.shape == (2, 4, 4)  # test-tiny stage 2: 2 heads on a 4 x 4 grid
     assert torch.allclose(weights, g.flatten(2).norm(dim=-1).mean(0))
-    with pytest.raises(ValueError, match="unknown block 2 of stage 1; valid choices: 0, 1"):
+    with pytest.raises(ValueError, match="unknown block 3 of stage 2; valid choices: 1, 2"):  # 1-based, as asked
         explorer.heads(row, stage=2, block=3)
+    with pytest.raises(ValueError, match="unknown stage 0; valid choices: 1, 2"):
+        explorer.heads(row, stage=0, block=1)
 
 
 def test_figures(explorer):

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from workbench.models import detection_scores, focal_bce_with_logits, task_loss, task_probabilities
+from workbench.models import focal_bce_with_logits, task_loss, task_probabilities
 
 
 def _labels(any_: list[int]) -> torch.Tensor:
@@ -45,11 +45,10 @@ def test_sample_reduction_averages_to_mean(task, k):
     assert per.mean().item() == pytest.approx(task_loss(task, logits, labels).item(), rel=1e-6)
 
 
-def test_probabilities_and_detection_scores():
+def test_task_probabilities():
     logits = torch.tensor([[0.0, math.log(3.0)]])
     assert task_probabilities("binary", logits).tolist() == pytest.approx([0.75])
     multi = torch.zeros(2, 6)
     assert task_probabilities("multilabel", multi).shape == (2, 6)
-    assert detection_scores("multilabel", multi).shape == (2,)
     with pytest.raises(ValueError, match="unknown task 'x'.*binary, multilabel"):
         task_probabilities("x", logits)

@@ -3,7 +3,7 @@ seeds never touch an evaluated cohort, and their recorded AUC is reproduced from
 
 from __future__ import annotations
 
-import importlib.util
+import ast
 import re
 from pathlib import Path
 
@@ -12,7 +12,8 @@ import torch
 
 from workbench.demo.settings import TINY, DemoSettings
 from workbench.models import load_model
-from workbench.models.reference import REFERENCE_DIR, REFERENCE_NAMES, check_cohort_auc, provenance
+from workbench.models.reference import REFERENCE_DIR, REFERENCE_NAMES, provenance
+from workbench.training.reference import check_cohort_auc
 from workbench.training.recipes import RECIPES
 from workbench.training.stream import StreamConfig, check_disjoint
 
@@ -20,10 +21,19 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _bench_constant(script: str, name: str) -> int:
-    spec = importlib.util.spec_from_file_location(f"bench_{script}", ROOT / "bench" / f"{script}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return int(getattr(module, name))
+    """The module-level integer ``name = <int>`` of ``bench/<script>.py``, read without running the script."""
+    tree = ast.parse((ROOT / "bench" / f"{script}.py").read_text())
+    for node in tree.body:
+        if not isinstance(node, ast.Assign):
+            continue
+        for target in node.targets:  # NAME = 1, or A, NAME = 2, 1
+            if isinstance(target, ast.Name) and target.id == name:
+                return int(ast.literal_eval(node.value))
+            if isinstance(target, ast.Tuple) and isinstance(node.value, ast.Tuple):
+                for t, v in zip(target.elts, node.value.elts):
+                    if isinstance(t, ast.Name) and t.id == name:
+                        return int(ast.literal_eval(v))
+    raise AssertionError(f"bench/{script}.py declares no {name} = <int>")
 
 
 def evaluated_cohort_seeds() -> dict[str, int]:

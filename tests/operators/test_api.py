@@ -41,7 +41,7 @@ def test_one_forward_and_one_backward(monkeypatch):
 
 @pytest.mark.parametrize("target", [[1, 0, 1], None])
 def test_a_sample_does_not_depend_on_the_batch(target):
-    """peers.md: batch > 1 crashes or mixes samples (also with predicted-class targets)."""
+    """vit-explain / MONAI CAM bug: batch > 1 crashes or mixes samples (also with predicted-class targets)."""
     model = tiny_swin("padded")
     x = images_for(model, 3)
     with torch.no_grad():  # make the predicted classes differ across the batch, with a margin on both sides

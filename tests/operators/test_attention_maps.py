@@ -59,7 +59,7 @@ def test_hand_block_and_head_maps():
     assert torch.allclose(heads[0, 1], torch.tensor([[0.0, 0.0], [0.0, 1.0]]))
     maps = block_maps(result)
     assert torch.allclose(maps[1], _grid([0.1, 0.2, 0.3, 0.4]))
-    assert torch.allclose(stage_maps(result)[0], _grid([0.0375, 0.025, 0.0, 0.2]))
+    assert torch.allclose(stage_maps(result)[1], _grid([0.0375, 0.025, 0.0, 0.2]))
 
 
 def test_hgi_sam_default_gradient_is_the_pre_softmax_one():

@@ -9,7 +9,7 @@ from workbench.operators import PostProcess, apply_mask, minmax, postprocess, up
 
 
 def test_minmax_maps_min_to_zero_and_max_to_one():
-    """peers.md: a normaliser mapping (min, max) to (1, 0) inverts the heat map."""
+    """MONAI's default_normalizer bug: a normaliser mapping (min, max) to (1, 0) inverts the heat map."""
     x = torch.tensor([[[2.0, 4.0], [6.0, 10.0]], [[-1.0, 0.0], [1.0, 3.0]]])
     out = minmax(x)
     assert torch.allclose(out[0], torch.tensor([[0.0, 0.25], [0.5, 1.0]]))

@@ -53,7 +53,7 @@ def test_grad_rollout_matches_dense_chefer(case):
 
 
 def test_grad_rollout_uses_the_attention_gradient_not_the_logit_one(case):
-    """peers.md: hooking the wrong tensor captures the pre-softmax gradient silently."""
+    """jacobgil/vit-explain bug: hooking the wrong tensor captures the pre-softmax gradient silently."""
     model, result = case
     ours = run_operator("grad_rollout", result)
     wrong = dense_rollout(model, result, lambda r: (r.grad_logits * r.attn).clamp_min(0).mean(dim=1), (1.0, 1.0))
@@ -61,7 +61,7 @@ def test_grad_rollout_uses_the_attention_gradient_not_the_logit_one(case):
 
 
 def test_grad_rollout_reversed_gradient_list_is_detected():
-    """peers.md: block i's attention paired with block L-1-i's gradient gives a different map."""
+    """jacobgil/vit-explain bug: block i's attention paired with block L-1-i's gradient gives a different map."""
     model = tiny_swin("square", depths=(4, 2))
     result = capture(model, images_for(model, 1), target=_scaled([1]))
     ours = run_operator("grad_rollout", result)
@@ -74,7 +74,7 @@ def test_grad_rollout_reversed_gradient_list_is_detected():
 
 
 def test_row_normalize_keeps_dims():
-    """peers.md: without keepdim, column j is divided by the sum of row j."""
+    """jacobgil/vit-explain bug: without keepdim, column j is divided by the sum of row j."""
     a = torch.tensor([[[1.0, 3.0], [1.0, 1.0]]])
     valid = torch.ones(1, 2, dtype=torch.bool)
     assert torch.allclose(row_normalize(a, valid), torch.tensor([[[0.25, 0.75], [0.5, 0.5]]]))

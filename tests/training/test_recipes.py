@@ -8,7 +8,7 @@ import json
 import pytest
 
 from workbench.models.checkpoint import load_model
-from workbench.models.reference import check_cohort_auc, export_reference
+from workbench.training.reference import check_cohort_auc, export_reference
 from workbench.training.recipes import RECIPES, CohortSpec, get_recipe, run_recipe
 from workbench.utils.errors import DataError
 

@@ -113,3 +113,28 @@ def test_resume_guards(tmp_path):
 def test_task_mismatch(tmp_path):
     with pytest.raises(ValueError, match="model task 'binary' differs from training task 'multilabel'"):
         _fit(tmp_path, "x", dataclasses.replace(CFG, task="multilabel"), task="binary")
+
+
+def test_min_epochs_hold_off_early_stopping(tmp_path):
+    """A one-class validation fold scores NaN every epoch, so only epoch 1 is ever the best: with patience
+    1 the run stops after epoch 2, and with min_epochs 3 after epoch 4."""
+    no_ich = ToySlices(24, seed=3, positive_fraction=0.0)
+    cfg = dataclasses.replace(CFG, epochs=6, monitor="val_auc", patience=1)
+    plain = fit(_model(), TRAIN, no_ich, cfg, tmp_path / "plain")
+    held = fit(_model(), TRAIN, no_ich, dataclasses.replace(cfg, min_epochs=3), tmp_path / "held")
+    assert (plain.epochs_run, plain.best_epoch, plain.stopped_early) == (2, 1, True)
+    assert (held.epochs_run, held.best_epoch, held.stopped_early) == (4, 1, True)
+    assert len(pd.read_csv(tmp_path / "held" / "metrics.csv")) == 4
+
+
+@pytest.mark.parametrize("mode", ["eval", "train"])
+def test_an_interrupted_run_leaves_the_model_in_the_mode_it_was_given(tmp_path, mode):
+    model = _model()
+    model.train(mode == "train")
+
+    def interrupt(epoch, row):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(model, TRAIN, VAL, dataclasses.replace(CFG, epochs=2), tmp_path / mode, on_epoch_end=interrupt)
+    assert all(m.training == (mode == "train") for m in model.modules())

@@ -91,7 +91,7 @@ def test_head_grid_titles_carry_weights_and_mark_the_selected_head():
 
 
 def test_stage_grid_is_one_based_with_grid_sizes():
-    fig = stage_grid({0: np.zeros((8, 8)), 1: np.zeros((4, 4))})
+    fig = stage_grid({1: np.zeros((8, 8)), 2: np.zeros((4, 4))})  # keys as operators.stage_maps gives them
     assert [a.text for a in fig.layout.annotations] == ["stage 1 (8x8)", "stage 2 (4x4)"]
 
 

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch.nn as nn
 
 from workbench.baselines.models import BASELINES, PRESETS
+from workbench.evaluation.detection import MIN_LESION_PIXELS
 from workbench.training.augment import AugmentConfig
 from workbench.training.config import DEVICES
 from workbench.training.precision import PRECISIONS
+from workbench.utils.config import JsonConfig
 from workbench.utils.errors import check_choice, check_at_least
-from workbench.utils.io import write_json_atomic
 
 __all__ = ["BaselineTrainConfig", "DEFAULT_LR", "MONITORS", "make_loss", "model_options"]
 
@@ -28,7 +26,7 @@ transformer rate, not tuned here."""
 
 
 @dataclass(frozen=True)
-class BaselineTrainConfig:
+class BaselineTrainConfig(JsonConfig):
     """Hyper-parameters of one fold's run.
 
     ``epochs`` is the cosine horizon and the maximum; early stopping ends sooner after ``patience``
@@ -70,7 +68,7 @@ class BaselineTrainConfig:
     lambda_dice: float = 1.0
     lambda_ce: float = 0.3
     threshold: float = 0.5
-    min_pixels: int = 10
+    min_pixels: int = MIN_LESION_PIXELS
     seed: int = 0
     max_steps: int = 0
     eval_batch_size: int = 32
@@ -94,24 +92,6 @@ class BaselineTrainConfig:
     def peak_lr(self) -> float:
         """``lr``, or the model's default peak learning rate when ``lr`` is None."""
         return DEFAULT_LR[self.model] if self.lr is None else self.lr
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "BaselineTrainConfig":
-        d = dict(d)
-        d["augment"] = AugmentConfig(**d.get("augment", {}))
-        if d.get("channels") is not None:
-            d["channels"] = tuple(d["channels"])
-        return cls(**d)
-
-    def save(self, path: str | Path) -> Path:
-        return write_json_atomic(path, self.to_dict())
-
-    @classmethod
-    def load(cls, path: str | Path) -> "BaselineTrainConfig":
-        return cls.from_dict(json.loads(Path(path).read_text()))
 
 
 def model_options(cfg: BaselineTrainConfig) -> dict[str, Any]:

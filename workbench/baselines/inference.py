@@ -1,10 +1,10 @@
 """Inference of a baseline: foreground probability maps, binary masks and slice detection.
 
-Detection follows the released code's rule, "more than ``min_pixels`` (10) predicted pixels"
-(:func:`workbench.evaluation.detect_from_mask`). For ROC-AUC a slice also needs a continuous score:
-:func:`detection_score` is the (min_pixels + 1)-th largest foreground probability of the slice, so
-``detection_score(p) > t`` holds exactly when ``p > t`` has more than ``min_pixels`` pixels, i.e.
-thresholding the score reproduces the hard rule at every threshold.
+Detection follows the released code's rule, "more than ``min_pixels`` predicted pixels"
+(:func:`workbench.evaluation.detect_from_mask`, :data:`~workbench.evaluation.detection.MIN_LESION_PIXELS`).
+For ROC-AUC a slice also needs a continuous score: :func:`~workbench.evaluation.detection.detection_score`
+(the (min_pixels + 1)-th largest foreground probability), whose thresholding reproduces the hard rule
+at every threshold.
 
 Shapes: images (B, C, S, S) in [0, 1]; probability maps and masks (B, S, S).
 """
@@ -14,9 +14,9 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from workbench.evaluation.detection import detect_from_mask
+from workbench.evaluation.detection import MIN_LESION_PIXELS, detect_from_mask
 
-__all__ = ["foreground_probability", "predict_baseline", "predict_masks", "detection_score", "detect"]
+__all__ = ["foreground_probability", "predict_baseline", "predict_masks", "detect"]
 
 
 def foreground_probability(logits: torch.Tensor) -> torch.Tensor:
@@ -53,16 +53,6 @@ def predict_masks(probs: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
     return probs > threshold
 
 
-def detection_score(probs: torch.Tensor, min_pixels: int = 10) -> torch.Tensor:
-    """Slice score (B,): the (min_pixels + 1)-th largest probability of each map (B, S, S)."""
-    if min_pixels < 0:
-        raise ValueError(f"min_pixels must be >= 0, got {min_pixels}")
-    flat = probs.reshape(probs.shape[0], -1)
-    if flat.shape[1] <= min_pixels:
-        raise ValueError(f"maps of {flat.shape[1]} pixels cannot hold more than min_pixels={min_pixels}")
-    return flat.topk(min_pixels + 1, dim=1).values[:, -1]
-
-
-def detect(probs: torch.Tensor, threshold: float = 0.5, min_pixels: int = 10) -> torch.Tensor:
+def detect(probs: torch.Tensor, threshold: float = 0.5, min_pixels: int = MIN_LESION_PIXELS) -> torch.Tensor:
     """Slice detection (B,) bool: more than ``min_pixels`` pixels with ``probs > threshold``."""
     return detect_from_mask(predict_masks(probs, threshold), min_pixels=min_pixels)

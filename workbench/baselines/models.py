@@ -1,4 +1,4 @@
-"""Fully supervised segmentation baselines (method.md section 5): a 4-level 2D U-Net and MONAI's
+"""Fully supervised segmentation baselines (HGI-SAM, MELBA 2023, section 4): a 4-level 2D U-Net and MONAI's
 SwinUNETR in 2D, both 3 windowed channels in, 2 classes (background, ICH) out as raw logits.
 
 Order of this file (as the classifier factory): config, wrapper, builders, registry, factory.
@@ -21,16 +21,14 @@ Never pretrained: weights are initialised from the torch seed.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
 import torch
 import torch.nn as nn
 
+from workbench.utils.config import JsonConfig
 from workbench.utils.errors import check_choice, choice_error
-from workbench.utils.io import write_json_atomic
 
 __all__ = ["BaselineConfig", "BaselineNet", "BASELINES", "PRESETS", "baseline_config", "create_baseline"]
 
@@ -38,7 +36,7 @@ PRESETS: tuple[str, ...] = ("cpu", "paper")
 
 
 @dataclass(frozen=True)
-class BaselineConfig:
+class BaselineConfig(JsonConfig):
     """Architecture of a baseline (saved as ``<stem>.json`` beside its weights).
 
     name: ``unet`` or ``swin_unetr``. channels / num_res_units: U-Net only (one width per level).
@@ -83,20 +81,6 @@ class BaselineConfig:
             near = sorted({max(self.min_size, size // m * m), max(self.min_size, (size // m + 1) * m)})
             raise ValueError(f"{self.name} needs image sides that are multiples of {m} and >= {self.min_size}; "
                              f"got {size} (nearest valid: {' or '.join(map(str, near))})")
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "BaselineConfig":
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
-
-    def save(self, path: str | Path) -> Path:
-        return write_json_atomic(path, self.to_dict())
-
-    @classmethod
-    def load(cls, path: str | Path) -> "BaselineConfig":
-        return cls.from_dict(json.loads(Path(path).read_text()))
 
 
 class BaselineNet(nn.Module):

@@ -1,10 +1,12 @@
-"""Train a fully supervised baseline on one cross-validation fold (method.md sections 5-6).
+"""Train a fully supervised baseline on one cross-validation fold (HGI-SAM paper, MELBA 2023, section 4).
 
 Unlike the released code (which ran a single epoch), a run trains up to ``epochs`` epochs with
 warm-up + cosine AdamW and stops early after ``patience`` epochs without a better validation
-score. The pieces are the classifier trainer's: :func:`~workbench.training.schedule.lr_at`,
-parameter groups, per-epoch seeded random streams, :class:`~workbench.training.state.RunState`
-resume files, :class:`~workbench.training.metrics.MetricsLog`, safetensors checkpoints.
+score (the first ``min_epochs`` epochs never count against the patience). The epoch loop is the
+classifier trainer's core (:mod:`workbench.training.core`: warm-up + cosine schedule, per-epoch
+seeded random streams, :class:`~workbench.training.state.RunState` resume files,
+:class:`~workbench.training.metrics.MetricsLog`, early stopping, best / last checkpoints); this
+module supplies the baseline's data, optimizer step, validation and safetensors checkpoints.
 
 Run folder (``out_dir``)::
 
@@ -20,7 +22,6 @@ Run folder (``out_dir``)::
 from __future__ import annotations
 
 import dataclasses
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,16 +33,15 @@ import torch.nn as nn
 from workbench.baselines.checkpoint import save_baseline
 from workbench.baselines.config import BaselineTrainConfig, make_loss, model_options
 from workbench.baselines.data import CachedSlices, FoldSplit, augment_pair, baseline_splits
-from workbench.baselines.inference import detect, detection_score, foreground_probability, predict_masks
+from workbench.baselines.inference import detect, foreground_probability, predict_masks
 from workbench.baselines.models import BaselineNet, create_baseline
+from workbench.evaluation.detection import detection_score
 from workbench.evaluation.overlap import dice, iou
 from workbench.models.checkpoint import load_tensors
+from workbench.training.core import ORDER_STREAM, TrainerHooks, TrainResult, run_epochs, start_run, stream_seed
 from workbench.training.distributed import resolve_device
-from workbench.training.metrics import MetricsLog
 from workbench.training.precision import precision_forward
-from workbench.training.schedule import lr_at, param_groups, set_lr
-from workbench.training.state import RunState, commit_checkpoint, open_run
-from workbench.training.trainer import _check_resumable, _stream_seed
+from workbench.training.schedule import param_groups
 from workbench.utils.io import write_json_atomic
 from workbench.utils.progress import progress
 
@@ -49,16 +49,12 @@ __all__ = ["BaselineResult", "train_baseline", "evaluate_slices", "load_split_da
 
 
 @dataclass(frozen=True)
-class BaselineResult:
-    out_dir: Path
+class BaselineResult(TrainResult):
+    """The trainer core's result, the best model (eval mode), the fold split and the best ``monitor`` value."""
+
     model: BaselineNet
     split: FoldSplit
-    best_epoch: int
     best_score: float
-    steps: int
-    epochs_run: int
-    stopped_early: bool
-    history: tuple[dict, ...]
 
 
 @torch.no_grad()
@@ -104,38 +100,18 @@ def load_split_data(frame: pd.DataFrame, root: str | Path, size: int, desc: str)
     return CachedSlices(SliceDataset(frame, root, size=size, brain_mask=False), desc=desc)
 
 
-def _start(model: nn.Module, optimizer, cfg: BaselineTrainConfig, out: Path, resume: bool,
-           device: torch.device) -> RunState:
-    """A fresh run (refusing to overwrite one) or the state of the last committed checkpoint."""
-    return open_run(out, resume, cfg.save, lambda path: _check_resumable(BaselineTrainConfig.load(path), cfg, path),
-                    model, optimizer, device)
-
-
-def _train_epoch(model, optimizer, loss_fn, data: CachedSlices, cfg: BaselineTrainConfig, run: RunState,
-                 steps_per_epoch: int, total_steps: int, device) -> tuple[float, int]:
-    """One epoch over a seeded permutation (drop-last batches); returns (mean loss, images seen)."""
-    epoch = run.epoch
-    torch.manual_seed(_stream_seed(cfg.seed, 0, epoch, 1))
-    gen = torch.Generator().manual_seed(_stream_seed(cfg.seed, 0, epoch, 2))
-    perm = torch.randperm(len(data), generator=torch.Generator().manual_seed(_stream_seed(cfg.seed, 0, epoch, 3)))
+def _epoch_batches(data: CachedSlices, cfg: BaselineTrainConfig):
+    """``(epoch -> index batches, steps per epoch)``: drop-last batches of a permutation seeded from
+    ``(seed, epoch)``."""
     bs = min(cfg.batch_size, len(data))
-    model.train()
-    loss_sum, n_steps = torch.zeros((), dtype=torch.float64), 0
-    for b in progress(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", total=steps_per_epoch):
-        if cfg.max_steps and run.step >= cfg.max_steps:
-            break
-        images, masks = augment_pair(*data.batch(perm[b * bs:(b + 1) * bs]), cfg.augment, gen)
-        set_lr(optimizer, lr_at(run.step, cfg.peak_lr, cfg.warmup_steps, total_steps, cfg.min_lr))
-        loss = loss_fn(precision_forward(model, images.to(device), cfg.precision),
-                       masks[:, None].to(device))  # masks (B, 1, S, S) 0/1
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.grad_clip > 0:
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        optimizer.step()
-        loss_sum += float(loss.detach())
-        run.step, n_steps = run.step + 1, n_steps + 1
-    return float(loss_sum) / max(n_steps, 1), n_steps * bs
+    steps = max(1, len(data) // bs)
+
+    def batches(epoch: int) -> list[torch.Tensor]:
+        order = torch.Generator().manual_seed(stream_seed(cfg.seed, 0, epoch, ORDER_STREAM))
+        perm = torch.randperm(len(data), generator=order)
+        return [perm[b * bs:(b + 1) * bs] for b in range(steps)]
+
+    return batches, steps
 
 
 def train_baseline(manifest: str | Path | pd.DataFrame, root: str | Path, name: str, test_fold: int,
@@ -157,7 +133,7 @@ def train_baseline(manifest: str | Path | pd.DataFrame, root: str | Path, name: 
     optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.peak_lr)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    run = _start(model, optimizer, cfg, out, resume, device)
+    run = start_run(out, resume, cfg, model, optimizer, device)
     train = load_split_data(split.train, root, cfg.size, "caching train")
     val = load_split_data(split.val, root, cfg.size, "caching val")
     if cfg.monitor == "val_dice" and not bool(val.masks.flatten(1).any(1).any()):
@@ -168,36 +144,25 @@ def train_baseline(manifest: str | Path | pd.DataFrame, root: str | Path, name: 
         "train_slices": len(train), "val_slices": len(val), "device": str(device)})
     write_json_atomic(out / "splits.json", {"test_fold": split.test_fold, **split.subjects()})
     loss_fn = make_loss(cfg)
-    steps_per_epoch = max(1, len(train) // min(cfg.batch_size, len(train)))
-    total_steps = cfg.epochs * steps_per_epoch
-    log = MetricsLog(out / "metrics.csv", run.history)
+    batches, steps_per_epoch = _epoch_batches(train, cfg)
     sign = 1.0 if cfg.monitor == "val_loss" else -1.0  # RunState keeps a lower-is-better score
-    while not run.finished and run.epoch < cfg.epochs:
-        t0 = time.perf_counter()
-        train_loss, n_images = _train_epoch(model, optimizer, loss_fn, train, cfg, run, steps_per_epoch,
-                                            total_steps, device)
-        seconds = time.perf_counter() - t0
-        row = {"epoch": run.epoch + 1, "step": run.step,
-               "lr": lr_at(max(run.step - 1, 0), cfg.peak_lr, cfg.warmup_steps, total_steps, cfg.min_lr),
-               "train_loss": train_loss, "train_seconds": seconds, "images_per_s": n_images / max(seconds, 1e-9),
-               **_summary(evaluate_slices(model, val, cfg, loss_fn))}
-        score = sign * row[cfg.monitor]
-        improved = run.consider(score, run.epoch + 1)
-        run.bad_epochs = 0 if improved or run.epoch + 1 <= cfg.min_epochs else run.bad_epochs + 1
-        run.epoch += 1
-        stop_early = run.bad_epochs >= cfg.patience
-        out_of_steps = bool(cfg.max_steps) and run.step >= cfg.max_steps
-        run.finished = stop_early or run.epoch >= cfg.epochs
-        row["seconds"] = time.perf_counter() - t0
-        run.history.append(row)
-        log.append(row)
-        if improved:  # before the commit: a kill in between replays this epoch and rewrites it
-            save_baseline(model, out / "best")
-        commit_checkpoint(out, lambda stem: save_baseline(model, stem), optimizer, run)
-        if stop_early or out_of_steps:
-            break
+
+    def step(idx: torch.Tensor, generator: torch.Generator, lr: float):
+        images, masks = augment_pair(*train.batch(idx), cfg.augment, generator)
+        loss = loss_fn(precision_forward(model, images.to(device), cfg.precision),
+                       masks[:, None].to(device))  # masks (B, 1, S, S) 0/1
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip > 0:
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+        return loss.detach(), len(idx)
+
+    hooks = TrainerHooks(model=model, optimizer=optimizer, batches=batches, steps_per_epoch=steps_per_epoch,
+                         step=step, save_weights=lambda stem: save_baseline(model, stem),
+                         validate=lambda: _summary(evaluate_slices(model, val, cfg, loss_fn)),
+                         score=lambda row: sign * row[cfg.monitor])
+    result = run_epochs(hooks, cfg, run, out, device)
     best = out / ("best" if (out / "best.json").exists() else "last")
     model.load_state_dict(load_tensors(best.with_suffix(".safetensors"), device=device, finite=True), strict=True)
-    return BaselineResult(out_dir=out, model=model.eval(), split=split, best_epoch=run.best_epoch,
-                          best_score=sign * run.best_val_loss, steps=run.step, epochs_run=run.epoch,
-                          stopped_early=run.finished and run.epoch < cfg.epochs, history=tuple(run.history))
+    return BaselineResult(**result.as_fields(), model=model.eval(), split=split, best_score=sign * run.best_val_loss)

@@ -17,7 +17,7 @@ from workbench.capture.geometry import (
 )
 from workbench.capture.layout import to_channels_last
 from workbench.capture.recorder import GRADIENTS, AttentionCapture, capture, check_unfused, default_cam_layer, swin_blocks
-from workbench.capture.result import BlockRecord, CaptureResult, FeatureRecord
+from workbench.capture.result import BlockRecord, CaptureResult, FeatureRecord, NotCapturedError
 from workbench.capture.targets import Target, resolve_targets, target_scores
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "CaptureResult",
     "FeatureRecord",
     "GRADIENTS",
+    "NotCapturedError",
     "Target",
     "block_geometry",
     "capture",

@@ -9,7 +9,7 @@ timm's ``SwinTransformerBlock._attn`` (timm 1.0.31) does, for a stage grid (H, W
 
 and undoes steps 3, 2, 1 in reverse order. Window and shift are read from the block itself
 (``block.window_size``, ``block.shift_size``): timm clamps the window to the grid and sets the shift
-to 0 when the grid is no larger than the window (method.md section 2). :func:`grid_to_windows` and
+to 0 when the grid is no larger than the window (timm's SwinTransformerBlock). :func:`grid_to_windows` and
 :func:`windows_to_grid` replay exactly those steps for any trailing shape, so a per-key quantity
 computed inside windows lands on the token of the stage grid it belongs to.
 
@@ -134,7 +134,7 @@ def merged_grid(grid: tuple[int, int]) -> tuple[int, int]:
 
 
 def split_to_children(v: torch.Tensor, child_grid: tuple[int, int]) -> torch.Tensor:
-    """Row-vector transition through PatchMerging (method.md section 8): 1/4 of each parent to each
+    """Row-vector transition through PatchMerging (rollout, Abnar & Zuidema 2020): 1/4 of each parent to each
     of its 2x2 children, children on PatchMerging's zero padding dropped.
 
     v: (B, ceil(H/2), ceil(W/2)) -> (B, H, W) with (H, W) = child_grid.

@@ -2,7 +2,7 @@
 
 timm's Swin works channels-last: stage and block outputs and ``norm1`` are (B, H, W, C), ``norm2``
 and the MLP see (B, H*W, C), the patch-embedding convolution is (B, C, H, W). Treating (B, H, W, C)
-as channels-first gives a map of the wrong axes and no error (peers.md), so the layout is decided
+as channels-first gives a map of the wrong axes and no error (pytorch-grad-cam's Swin recipe), so the layout is decided
 against the token grids the model actually ran at, and an ambiguous shape is an error.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Iterable
 
 import torch
+from workbench.utils.errors import check_choice
 
 __all__ = ["LAYOUTS", "to_channels_last"]
 
@@ -23,8 +24,7 @@ def to_channels_last(t: torch.Tensor, grids: Iterable[tuple[int, int]], layout: 
     grids: the (H, W) token grids the model ran at (patch grid and stage grids). ``layout="auto"``
     accepts a shape only when exactly one reading matches a grid.
     """
-    if layout not in LAYOUTS:
-        raise ValueError(f"unknown layout {layout!r}; valid choices: {', '.join(LAYOUTS)}")
+    check_choice("layout", layout, LAYOUTS)
     grids = {tuple(g) for g in grids}
     shape = tuple(t.shape)
     if layout == "auto":

@@ -7,7 +7,7 @@ The only module in the workbench that touches modules, hooks and autograd. Usage
         result = cap.result(logits, target=1)       # one backward, via torch.autograd.grad
 
 or ``capture(model, images, target=1)``. Capture point: each ``WindowAttention.softmax`` module
-(method.md section 2); its input is S, the pre-softmax logits (with relative-position bias and the
+(the hook of the released HGI-SAM code); its input is S, the pre-softmax logits (with relative-position bias and the
 shifted-window mask), its output is A. Both gradients d(score)/dS ("logits", the released HGI-SAM
 code) and d(score)/dA ("probs", the paper figure) come from one ``torch.autograd.grad`` call, so
 parameter ``.grad`` is never touched. Hooks are removed and module train/eval modes restored in
@@ -26,6 +26,7 @@ from workbench.capture.geometry import BlockGeometry, block_geometry, merged_gri
 from workbench.capture.layout import to_channels_last
 from workbench.capture.result import BlockRecord, CaptureResult, FeatureRecord
 from workbench.capture.targets import Target, target_scores
+from workbench.utils.errors import check_choice
 
 __all__ = ["GRADIENTS", "AttentionCapture", "capture", "swin_blocks", "default_cam_layer", "check_unfused"]
 
@@ -46,7 +47,7 @@ def swin_blocks(model: nn.Module) -> tuple[list[tuple[str, int, int, SwinTransfo
 
 
 def default_cam_layer(model: nn.Module) -> str:
-    """The Swin-GradCAM layer of method.md section 4: the last block's first LayerNorm."""
+    """The Swin-GradCAM layer of the HGI-SAM paper (MELBA 2023, section 3): the last block's first LayerNorm."""
     name = swin_blocks(model)[0][-1][0]
     return f"{name}.norm1"
 
@@ -76,9 +77,8 @@ class AttentionCapture:
         gradients: Sequence[str] = GRADIENTS,
         layout: str = "auto",
     ) -> None:
-        bad = [g for g in gradients if g not in GRADIENTS]
-        if bad:
-            raise ValueError(f"unknown gradient {bad[0]!r}; valid choices: {', '.join(GRADIENTS)}")
+        for g in gradients:
+            check_choice("gradient", g, GRADIENTS)
         self.model = model
         self.gradients = tuple(gradients)
         self.layout = layout

@@ -12,8 +12,14 @@ from typing import Mapping
 import torch
 
 from workbench.capture.geometry import BlockGeometry
+from workbench.utils.errors import check_choice
 
-__all__ = ["BlockRecord", "FeatureRecord", "CaptureResult"]
+__all__ = ["NotCapturedError", "BlockRecord", "FeatureRecord", "CaptureResult"]
+
+
+class NotCapturedError(ValueError):
+    """An operator asked for something the capture did not record (a gradient or a layer): capture it
+    by listing it in ``capture(..., gradients=..., layers=...)`` (``workbench.explain`` does so)."""
 
 
 @dataclass(frozen=True)
@@ -37,10 +43,9 @@ class BlockRecord:
     def gradient(self, which: str) -> torch.Tensor:
         """The gradient called ``which`` ("logits" or "probs"); error if it was not captured."""
         grads = {"logits": self.grad_logits, "probs": self.grad_attn}
-        if which not in grads:
-            raise ValueError(f"unknown gradient {which!r}; valid choices: logits, probs")
+        check_choice("gradient", which, grads)
         if grads[which] is None:
-            raise ValueError(f"block {self.name}: gradient {which!r} was not captured")
+            raise NotCapturedError(f"block {self.name}: gradient {which!r} was not captured")
         return grads[which]
 
 
@@ -59,7 +64,7 @@ class CaptureResult:
 
     logits: (B, K); targets: (B,) class indices, or None when the score was a callable;
     image_size: (H, W) pixels of the input; stage_downsample[s]: stage s begins with PatchMerging;
-    cam_layer: the default Grad-CAM layer name (last block's norm1, method.md section 4).
+    cam_layer: the default Grad-CAM layer name (last block's norm1, Swin-GradCAM of the HGI-SAM paper).
     """
 
     blocks: tuple[BlockRecord, ...]
@@ -85,5 +90,5 @@ class CaptureResult:
 
     def feature(self, name: str) -> FeatureRecord:
         if name not in self.features:
-            raise KeyError(f"layer {name!r} was not captured; captured layers: {', '.join(self.features) or 'none'}")
+            raise NotCapturedError(f"layer {name!r} was not captured; captured layers: {', '.join(self.features) or 'none'}")
         return self.features[name]

@@ -3,7 +3,7 @@
 A target is an int (same class for every sample), a sequence / 1-D tensor of ints (one class per
 sample), None (each sample's own predicted class), or a callable ``logits (B, K) -> scores (B,)``.
 The backpropagated scalar is the *sum* of per-sample scores: in eval mode samples do not interact,
-so each sample receives exactly the gradient of its own score (method.md section 4).
+so each sample receives exactly the gradient of its own score (the released HGI-SAM code used a batch of one).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def resolve_targets(logits: torch.Tensor, target: Target) -> torch.Tensor | None
         return None
     B, K = logits.shape
     if target is None:
-        # one argmax per sample, never the whole vector for every sample (peers.md batch mixing)
+        # one argmax per sample, never the whole vector for every sample (MONAI's CAM batch-mixing bug)
         return logits.detach().argmax(dim=1)
     if isinstance(target, bool):
         raise TypeError(f"target must be an int, a sequence of ints, None or a callable, got {target!r}")

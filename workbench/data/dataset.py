@@ -11,6 +11,7 @@ whose brain mask is empty (vertex, skull base) is left unmasked rather than blan
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -29,7 +30,7 @@ from workbench.data.windowing import DEFAULT_WINDOWS, stack_windows
 from workbench.utils.errors import check_choice
 from workbench.utils.threads import single_thread
 
-__all__ = ["INPUT_MASKS", "DEFAULT_INPUT_MARGIN_MM", "PLAIN_INPUT", "SliceDataset", "prepare_slice", "resize_crop",
+__all__ = ["INPUT_MASKS", "DEFAULT_INPUT_MARGIN_MM", "PLAIN_INPUT", "RESIZE_FACTOR", "CropGeometry", "crop_geometry", "SliceDataset", "prepare_slice", "resize_crop",
            "strip_to_brain"]
 
 INPUT_MASKS: tuple[str, ...] = ("none", "brain")
@@ -41,6 +42,9 @@ PLAIN_INPUT: dict = {"windows": tuple(DEFAULT_WINDOWS), "input_mask": "none", "i
 
 
 RESIZE_MODES = ("bilinear", "nearest-exact", "nearest")
+RESIZE_FACTOR = 1.1
+"""Input geometry of the HGI-SAM paper (Rasoulian et al., MELBA 2023, section 4): the shorter side is
+resized to 1.1 x the input side, then centre-cropped to the input side."""
 
 
 def strip_to_brain(image: torch.Tensor, brain: np.ndarray, margin_px: float) -> torch.Tensor:
@@ -57,7 +61,29 @@ def strip_to_brain(image: torch.Tensor, brain: np.ndarray, margin_px: float) -> 
     return image * torch.from_numpy(keep).to(image.dtype)
 
 
-def resize_crop(x: torch.Tensor, size: int, resize_factor: float = 1.1, mode: str = "bilinear") -> torch.Tensor:
+@dataclass(frozen=True)
+class CropGeometry:
+    """Source (h, w) -> resized (nh, nw) -> crop of side ``size`` at (top, left)."""
+
+    h: int
+    w: int
+    nh: int
+    nw: int
+    top: int
+    left: int
+    size: int
+
+
+def crop_geometry(h: int, w: int, size: int, resize_factor: float = RESIZE_FACTOR) -> CropGeometry:
+    """Resize-then-centre-crop of an (h, w) slice to (size, size): the shorter side goes to
+    ``round(resize_factor * size)`` (at least ``size``), then the centre (size, size) is kept."""
+    target = max(int(round(resize_factor * size)), size)
+    scale = target / min(h, w)
+    nh, nw = max(int(round(h * scale)), size), max(int(round(w * scale)), size)
+    return CropGeometry(int(h), int(w), nh, nw, (nh - size) // 2, (nw - size) // 2, int(size))
+
+
+def resize_crop(x: torch.Tensor, size: int, resize_factor: float = RESIZE_FACTOR, mode: str = "bilinear") -> torch.Tensor:
     """(C, H, W) -> (C, size, size): resize the shorter side to ``resize_factor * size``, centre-crop.
 
     ``mode`` is ``"bilinear"`` for images and ``"nearest-exact"`` for masks (pixel-centre sampling:
@@ -67,14 +93,10 @@ def resize_crop(x: torch.Tensor, size: int, resize_factor: float = 1.1, mode: st
     check_choice("resize mode", mode, RESIZE_MODES)
     if x.ndim != 3:
         raise ValueError(f"expected (C, H, W), got shape {tuple(x.shape)}")
-    h, w = x.shape[-2:]
-    target = max(int(round(resize_factor * size)), size)
-    scale = target / min(h, w)
-    nh, nw = max(int(round(h * scale)), size), max(int(round(w * scale)), size)
+    geo = crop_geometry(*x.shape[-2:], size, resize_factor)
     kwargs = {"align_corners": False} if mode == "bilinear" else {}
-    y = F.interpolate(x[None].float(), size=(nh, nw), mode=mode, **kwargs)[0]
-    top, left = (nh - size) // 2, (nw - size) // 2
-    return y[:, top : top + size, left : left + size]
+    y = F.interpolate(x[None].float(), size=(geo.nh, geo.nw), mode=mode, **kwargs)[0]
+    return y[:, geo.top : geo.top + size, geo.left : geo.left + size]
 
 
 class SliceDataset(Dataset):
@@ -87,7 +109,7 @@ class SliceDataset(Dataset):
         windows: HU windows stacked as channels (preset names or (center, width)).
         folds / exclude_folds: keep only these folds / drop these folds.
         brain_mask: compute the HU brain mask (else all ones).
-        resize_factor: resize-then-centre-crop factor (paper: 1.1).
+        resize_factor: resize-then-centre-crop factor (:data:`RESIZE_FACTOR`, the paper's 1.1).
         input_mask: ``none`` or ``brain`` (skull-strip the image; module docstring).
         input_margin_mm: how far beyond the brain mask the stripped image keeps pixels.
 
@@ -106,7 +128,7 @@ class SliceDataset(Dataset):
         folds: Sequence[int] | None = None,
         exclude_folds: Sequence[int] | None = None,
         brain_mask: bool = True,
-        resize_factor: float = 1.1,
+        resize_factor: float = RESIZE_FACTOR,
         input_mask: str = "none",
         input_margin_mm: float = DEFAULT_INPUT_MARGIN_MM,
     ):
@@ -134,6 +156,22 @@ class SliceDataset(Dataset):
     def __len__(self) -> int:
         return len(self.frame)
 
+    def with_inputs(self, size: int | None = None, **recipe) -> "SliceDataset":
+        """The same slices (rows, root, brain mask, resize factor) through another input recipe:
+        ``size`` and any of ``windows`` / ``input_mask`` / ``input_margin_mm`` (e.g. a model's
+        ``size=config.arch.img_size, **config.input_kwargs()``); ``self`` when nothing changes."""
+        unknown = sorted(set(recipe) - {"windows", "input_mask", "input_margin_mm"})
+        if unknown:
+            raise ValueError(f"unknown input recipe field {unknown[0]!r}; valid choices: input_margin_mm, input_mask, "
+                             f"size, windows")
+        now = {"size": self.size, "windows": self.windows, "input_mask": self.input_mask,
+               "input_margin_mm": self.input_margin_mm}
+        new = {**now, **({} if size is None else {"size": int(size)}),
+               **{k: tuple(v) if k == "windows" else v for k, v in recipe.items()}}
+        if new == now:
+            return self
+        return SliceDataset(self.frame, self.root, brain_mask=self.brain_mask, resize_factor=self.resize_factor, **new)
+
     @property
     def labels(self) -> torch.Tensor:
         """(n, 6) float32 labels in ``LABEL_COLUMNS`` order."""
@@ -157,7 +195,7 @@ class SliceDataset(Dataset):
 
 
 def prepare_slice(hu: np.ndarray, mask: np.ndarray | None, pixel_mm: float, size: int,
-                  windows: Sequence = DEFAULT_WINDOWS, resize_factor: float = 1.1, input_mask: str = "none",
+                  windows: Sequence = DEFAULT_WINDOWS, resize_factor: float = RESIZE_FACTOR, input_mask: str = "none",
                   input_margin_mm: float = DEFAULT_INPUT_MARGIN_MM, brain_mask: bool = True) -> dict:
     """One slice's model input: hu (H, W) HU and mask (H, W) bool or None at ``pixel_mm`` ->
     ``image`` (C, size, size) in [0, 1], ``mask`` and ``brain_mask`` (size, size) float32 0/1.

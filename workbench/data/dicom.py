@@ -1,6 +1,6 @@
 """DICOM CT slice -> Hounsfield units, with the quirks of RSNA 2019 and CQ500.
 
-Quirks handled (see ``../shared/reference/datasets.md``):
+Quirks handled (tags as defined in DICOM PS3.3; quirks as found in the RSNA 2019 and CQ500 data):
 - WindowCenter / WindowWidth multi-valued or zero-padded strings (``"00036\\00036"``): first value.
 - RSNA "bad intercept" slices (PixelRepresentation 0, BitsStored 12, RescaleIntercept > -100):
   add 1000 to the raw values, wrap values >= 4096 by -4096, use intercept -1000.

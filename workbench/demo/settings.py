@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
+
+from workbench.utils.config import JsonConfig
 
 __all__ = ["CLASSIFIER_SOURCES", "DemoSettings", "TINY", "step_settings"]
 
@@ -13,13 +15,13 @@ scratch on the demo's training cohort within the demo's budget (``workbench demo
 
 
 @dataclass(frozen=True)
-class DemoSettings:
+class DemoSettings(JsonConfig):
     """Sizes of the two synthetic cohorts, of the classifiers' training and of the studies.
 
     ``classifiers`` (:data:`CLASSIFIER_SOURCES`): ``reference`` (the default) explains the shipped
     reference classifiers (:mod:`workbench.models.reference`) and skips the training cohort and the
     training step; ``train`` trains both classifiers here, with the settings below. Training from scratch needs a few hundred steps with a short warm-up before a Swin learns
-    (method.md section 10): ``epochs`` x ~12 class-balanced steps, ``warmup_steps`` 30, and no early
+    (docs/guide/training.md): ``epochs`` x ~12 class-balanced steps, ``warmup_steps`` 30, and no early
     stop within that budget (``patience`` = ``epochs``); the best checkpoint is the epoch with the
     highest validation ROC-AUC (``monitor``; the validation loss of class-balanced training moves with
     calibration, and its minimum fell within warm-up in the benchmarks); ``precision`` ``auto`` trains
@@ -57,9 +59,6 @@ class DemoSettings:
     def __post_init__(self):
         if self.classifiers not in CLASSIFIER_SOURCES:
             raise ValueError(f"unknown classifiers {self.classifiers!r}; valid choices: {', '.join(CLASSIFIER_SOURCES)}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
     def updated(self, **changes: Any) -> "DemoSettings":
         """A copy with ``changes`` applied (None values ignored); unknown names are an error."""

@@ -38,6 +38,7 @@ from workbench.demo.settings import DemoSettings, step_settings
 from workbench.explore.run import DEMO_FILE
 from workbench.utils.io import write_json_atomic
 from workbench.utils.processes import die_with_parent
+from workbench.utils.errors import check_choice
 
 __all__ = ["STEPS", "TASKS", "STUDIES", "repo_dir", "run_demo", "read_state"]
 
@@ -222,8 +223,7 @@ def _timed(state: _State, step: str, group: str, label: str, fn: Callable[[], No
 
 def run_demo(out: str | os.PathLike, settings: DemoSettings = DemoSettings(), until: str = "reports") -> dict[str, Any]:
     """Run the demo's steps up to ``until`` into ``out``; returns the final ``demo.json`` content."""
-    if until not in STEPS:
-        raise ValueError(f"unknown step {until!r}; valid choices: {', '.join(STEPS)}")
+    check_choice("step", until, STEPS)
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     state = _State(out, settings)

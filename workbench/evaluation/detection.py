@@ -1,4 +1,4 @@
-"""Slice-level ICH detection metrics from probabilities (method.md section 6).
+"""Slice-level ICH detection metrics from probabilities (HGI-SAM paper, MELBA 2023, section 4).
 
 ROC-AUC and PR-AUC (average precision) are computed from the probabilities themselves; the
 released code computed its "AUC" from hard 0/1 predictions, which this module refuses (bool or
@@ -14,7 +14,12 @@ import torch
 from workbench.evaluation._common import as_mask, flat, safe_div
 from workbench.evaluation.ranking import average_precision, roc_auc
 
-__all__ = ["DETECTION_METRICS", "confusion_counts", "detection_metrics", "detect_from_mask"]
+__all__ = ["DETECTION_METRICS", "MIN_LESION_PIXELS", "confusion_counts", "detection_metrics", "detect_from_mask",
+           "detection_score"]
+
+MIN_LESION_PIXELS = 10
+"""The detection rule of the HGI-SAM released code (HealthX-Lab/HGI-SAM): a slice is positive when its
+predicted mask holds MORE than this many pixels."""
 
 DETECTION_METRICS = ("accuracy", "precision", "recall", "f1", "specificity", "roc_auc", "average_precision")
 
@@ -62,12 +67,23 @@ def detection_metrics(probs: torch.Tensor, labels: torch.Tensor, threshold: floa
     }
 
 
-def detect_from_mask(pred: torch.Tensor, min_pixels: int = 10) -> torch.Tensor:
+def detect_from_mask(pred: torch.Tensor, min_pixels: int = MIN_LESION_PIXELS) -> torch.Tensor:
     """Slice-level detection from a segmentation: positive when MORE than ``min_pixels`` pixels are set.
 
-    The released code's rule is "more than 10 predicted pixels". pred: (B, H, W) bool or 0/1 ->
-    (B,) bool.
+    The released code's rule (:data:`MIN_LESION_PIXELS`). pred: (B, H, W) bool or 0/1 -> (B,) bool.
     """
     if min_pixels < 0:
         raise ValueError(f"min_pixels must be >= 0; got {min_pixels}")
     return flat(as_mask(pred, "pred")).sum(1) > min_pixels
+
+
+def detection_score(maps: torch.Tensor, min_pixels: int = MIN_LESION_PIXELS) -> torch.Tensor:
+    """Continuous form of :func:`detect_from_mask` for ROC analysis: the (min_pixels + 1)-th largest
+    value of each map, so ``detection_score(m) > t`` holds exactly when ``m > t`` has more than
+    ``min_pixels`` pixels. maps: (B, H, W) -> (B,)."""
+    if min_pixels < 0:
+        raise ValueError(f"min_pixels must be >= 0, got {min_pixels}")
+    values = maps.reshape(maps.shape[0], -1)
+    if values.shape[1] <= min_pixels:
+        raise ValueError(f"maps of {values.shape[1]} pixels cannot hold more than min_pixels={min_pixels}")
+    return values.topk(min_pixels + 1, dim=1).values[:, -1]

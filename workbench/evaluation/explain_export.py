@@ -17,7 +17,6 @@ at the source resolution; volumes in mL use the source voxel spacing.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shutil
 from dataclasses import dataclass
@@ -26,27 +25,29 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-import yaml
 
 from workbench.data.dataset import SliceDataset
 from workbench.data.manifest import read_manifest
 from workbench.evaluation.aggregate import lesion_volume_ml
-from workbench.evaluation.resample import crop_geometry, uncrop
+from workbench.data.dataset import RESIZE_FACTOR, crop_geometry
+from workbench.evaluation.detection import MIN_LESION_PIXELS
+from workbench.evaluation.resample import uncrop
 from workbench.evaluation.source_volume import source_display_shape, write_source_volume
 from workbench.evaluation.study_config import MethodSpec
 from workbench.evaluation.study_maps import weak_maps
 from workbench.evaluation.thresholds import FIXED_THRESHOLDS
 from workbench.models.checkpoint import load_model
 from workbench.operators.registry import REGISTRY
+from workbench.utils.config import JsonConfig
 from workbench.utils.errors import DataError, check_choice
-from workbench.utils.io import write_csv_atomic, write_text_atomic
+from workbench.utils.io import write_csv_atomic
 from workbench.utils.progress import progress
 
 __all__ = ["ExportConfig", "ExportResult", "default_threshold", "volume_maps", "export_explanations"]
 
 
 @dataclass(frozen=True)
-class ExportConfig:
+class ExportConfig(JsonConfig):
     """checkpoint: classifier stem or run folder; methods: explanation operators; threshold: one
     value for every method, or per method in ``thresholds`` ((method, value) pairs); a method with
     neither gets the released constant (:func:`default_threshold`). size 0: the model's input size."""
@@ -61,7 +62,8 @@ class ExportConfig:
     size: int = 0
     batch_size: int = 16
     brain_mask: bool = True
-    resize_factor: float = 1.1
+    resize_factor: float = RESIZE_FACTOR
+    min_pixels: int = MIN_LESION_PIXELS
 
     def __post_init__(self):
         if not self.methods:
@@ -138,9 +140,7 @@ def export_explanations(cfg: ExportConfig) -> ExportResult:
     out = final.with_name(f".{final.name}.partial-{os.getpid()}")  # the export appears whole or not at all
     for stale in final.parent.glob(f".{final.name}.partial-*"):  # left by a failed or killed export
         shutil.rmtree(stale, ignore_errors=True)
-    write_text_atomic(out / "export_config.yaml", yaml.safe_dump(
-        {k: (list(map(list, v)) if k == "thresholds" else list(v) if isinstance(v, tuple) else v)
-         for k, v in dataclasses.asdict(cfg).items()}, sort_keys=False))
+    cfg.save(out / "export_config.yaml")
     files, prob_rows, vol_rows = [], [], []
     for volume_id, rows in progress(frame.groupby("volume_id", sort=True), desc="volumes"):
         rows = rows.sort_values("slice_index")
@@ -157,7 +157,7 @@ def export_explanations(cfg: ExportConfig) -> ExportResult:
             files.append(write_source_volume(f"{stem}_mask.nii.gz", mask.astype(np.uint8), first, cfg.root, np.uint8))
             per_slice = mask.reshape(shape[0], -1).sum(1)[rows["slice_index"].to_numpy()]
             table[f"pred_voxels_{m}"] = per_slice
-            table[f"detected_{m}"] = per_slice > 10
+            table[f"detected_{m}"] = per_slice > cfg.min_pixels
             voxels = int(mask.sum())
             vol_rows.append({"subject_id": first["subject_id"], "volume_id": volume_id, "method": m,
                              "threshold": thresholds[m], "voxels": voxels,

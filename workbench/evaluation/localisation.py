@@ -1,4 +1,4 @@
-"""Localisation scores of raw or post-processed maps against lesion masks (method.md section 9).
+"""Localisation scores of raw or post-processed maps against lesion masks (sources per score below).
 
 Every score is per sample, (B, H, W) maps and masks in, (B,) float64 out, and NaN when the mask is
 empty: an empty mask is never a hit (a peer library cast NaN to bool and counted it as one) and is

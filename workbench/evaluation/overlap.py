@@ -1,6 +1,6 @@
 """Dice and IoU of binary predictions against lesion masks, per sample and over threshold grids.
 
-Conventions (method.md sections 6 and 9):
+Conventions (after the evaluation of the HGI-SAM paper, MELBA 2023, section 4):
 - a sample whose ground truth is empty scores NaN (never 0, never 1): Dice and IoU are undefined
   there, and reductions skip NaN (see :mod:`workbench.evaluation.aggregate`);
 - an empty prediction against a non-empty ground truth scores 0;
@@ -17,7 +17,7 @@ import torch
 from workbench.evaluation._common import as_mask, check_same_shape, flat, safe_div
 from workbench.evaluation.ranking import check_finite
 
-__all__ = ["overlap_counts", "dice_from_counts", "iou_from_counts", "dice", "iou",
+__all__ = ["THRESHOLD_GRID", "overlap_counts", "dice_from_counts", "iou_from_counts", "dice", "iou",
            "overlap_curve", "dice_curve", "iou_curve", "threshold_grid"]
 
 
@@ -57,8 +57,14 @@ def iou(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return iou_from_counts(*overlap_counts(pred, target))
 
 
-def threshold_grid(start: float = 0.0, stop: float = 1.0, step: float = 0.01) -> torch.Tensor:
-    """Thresholds start, start + step, ... up to stop inclusive: (Q,) float64 (default 101 values)."""
+THRESHOLD_GRID = (0.0, 1.0, 0.01)
+"""(start, stop, step) of the map-threshold grid searched on the training folds (101 values); the
+study, the notebooks and the explorer all search it."""
+
+
+def threshold_grid(start: float = THRESHOLD_GRID[0], stop: float = THRESHOLD_GRID[1],
+                   step: float = THRESHOLD_GRID[2]) -> torch.Tensor:
+    """Thresholds start, start + step, ... up to stop inclusive: (Q,) float64 (default :data:`THRESHOLD_GRID`)."""
     if not step > 0 or not stop >= start:
         raise ValueError(f"threshold grid needs step > 0 and stop >= start; got start={start}, stop={stop}, step={step}")
     n = int(round((stop - start) / step)) + 1

@@ -1,4 +1,4 @@
-"""Deletion and insertion curves (Petsiuk et al., RISE, BMVC 2018; method.md section 9).
+"""Deletion and insertion curves (Petsiuk et al., RISE, BMVC 2018).
 
 Pixels are ranked by the map, most relevant first. Deletion replaces the top-k fraction of pixels
 of the image with a baseline and records the class score; insertion starts from the baseline and

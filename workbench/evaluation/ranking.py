@@ -8,11 +8,12 @@ what Spearman's rho uses. Scores must be finite: a NaN has no rank.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from workbench.evaluation._common import as_mask, check_same_shape, safe_div
 
-__all__ = ["check_finite", "average_ranks", "roc_auc", "average_precision", "spearman"]
+__all__ = ["check_finite", "average_ranks", "roc_auc", "binary_auc", "average_precision", "spearman"]
 
 
 def check_finite(x: torch.Tensor, name: str) -> None:
@@ -57,6 +58,14 @@ def roc_auc(scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     n_neg = pos.shape[1] - n_pos
     u = (ranks * pos).sum(1) - n_pos * (n_pos + 1) / 2
     return safe_div(u, n_pos * n_neg)
+
+
+def binary_auc(labels, scores) -> float:
+    """ROC-AUC of one set of samples (the one :func:`roc_auc`, for 1-D inputs): labels (N,) 0/1 or
+    bool and scores (N,) finite, as tensors, arrays or lists -> float; NaN with one class only."""
+    labels = torch.from_numpy(np.array(labels, dtype=np.float64)).reshape(1, -1)  # np.array copies: writable
+    scores = torch.from_numpy(np.array(scores, dtype=np.float64)).reshape(1, -1)
+    return float(roc_auc(scores, labels >= 0.5)[0])
 
 
 def average_precision(scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

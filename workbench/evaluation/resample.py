@@ -1,5 +1,5 @@
-"""Geometry of the model input: resize-then-centre-crop (:func:`workbench.data.dataset.resize_crop`)
-forwards, and its inverse for maps going back to the source slice grid.
+"""The inverse of the model input geometry (:func:`workbench.data.dataset.crop_geometry`, used by
+:func:`~workbench.data.dataset.resize_crop`) for maps going back to the source slice grid.
 
 A source slice (H, W) is resized so its shorter side is ``round(factor * S)`` (at least S), giving
 (nh, nw), then centre-cropped to (S, S) at (top, left). A model pixel therefore covers
@@ -9,7 +9,6 @@ A source slice (H, W) is resized so its shorter side is ``round(factor * S)`` (a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,30 +16,10 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from workbench.data.dataset import RESIZE_FACTOR, CropGeometry, crop_geometry
 from workbench.data.slices import load_row
 
-__all__ = ["CropGeometry", "crop_geometry", "uncrop", "source_shapes", "model_spacing"]
-
-
-@dataclass(frozen=True)
-class CropGeometry:
-    """Source (h, w) -> resized (nh, nw) -> crop of side ``size`` at (top, left)."""
-
-    h: int
-    w: int
-    nh: int
-    nw: int
-    top: int
-    left: int
-    size: int
-
-
-def crop_geometry(h: int, w: int, size: int, resize_factor: float = 1.1) -> CropGeometry:
-    """The numbers :func:`~workbench.data.dataset.resize_crop` uses for an (h, w) slice."""
-    target = max(int(round(resize_factor * size)), size)
-    scale = target / min(h, w)
-    nh, nw = max(int(round(h * scale)), size), max(int(round(w * scale)), size)
-    return CropGeometry(int(h), int(w), nh, nw, (nh - size) // 2, (nw - size) // 2, int(size))
+__all__ = ["uncrop", "source_shapes", "model_spacing"]
 
 
 def uncrop(maps: torch.Tensor, geo: CropGeometry, mode: str = "bilinear") -> torch.Tensor:
@@ -61,7 +40,7 @@ def source_shapes(frame: pd.DataFrame, root: str | Path) -> dict[str, tuple[int,
 
 
 def model_spacing(frame: pd.DataFrame, shapes: dict[str, tuple[int, int]], size: int,
-                  resize_factor: float = 1.1) -> torch.Tensor:
+                  resize_factor: float = RESIZE_FACTOR) -> torch.Tensor:
     """Voxel size of a model pixel per row: (M, 3) float64 (row_mm, col_mm, slice_mm)."""
     out = np.empty((len(frame), 3), dtype=np.float64)
     for i, (vol, sr, sc, ss) in enumerate(frame[["volume_id", "spacing_row", "spacing_col", "spacing_slice"]]

@@ -1,4 +1,4 @@
-"""Randomisation sanity check (Adebayo et al., NeurIPS 2018; method.md section 9).
+"""Randomisation sanity check (Adebayo et al., NeurIPS 2018).
 
 Maps of a trained model are compared with maps of the same inputs from a model whose weights were
 randomly re-initialised (the caller produces both; no model code here). A map that barely changes

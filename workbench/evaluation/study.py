@@ -1,6 +1,6 @@
 """The paper's study in one call: :func:`run_study` (``workbench evaluate --config F``).
 
-Protocol (method.md sections 4-6, docs/guide/study.md): K subject-wise folds of the evaluation
+Protocol (HGI-SAM paper, MELBA 2023, sections 3-4; docs/guide/study.md): K subject-wise folds of the evaluation
 manifest; weak methods read one classifier for all folds (trained on a separate cohort); the
 U-Net / SwinUNETR baselines are trained per test fold on the other folds' masks; every map is
 scored at every grid threshold once; thresholds are chosen per test fold on the OTHER folds only

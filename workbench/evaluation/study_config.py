@@ -17,11 +17,12 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-import yaml
-
+from workbench.evaluation.detection import MIN_LESION_PIXELS
+from workbench.evaluation.overlap import THRESHOLD_GRID
 from workbench.training.precision import PRECISIONS
+from workbench.utils.config import JsonConfig, plain
 from workbench.utils.errors import check_choice, check_at_least
-from workbench.utils.io import read_yaml, write_text_atomic
+from workbench.utils.io import read_yaml
 
 __all__ = ["MethodSpec", "method_spec", "WEAK_METHODS", "BASELINE_METHODS", "STUDY_METHODS", "THRESHOLD_MODES", "StudyConfig",
            "load_config"]
@@ -70,7 +71,7 @@ def method_spec(name: str) -> MethodSpec:
 
 
 @dataclass(frozen=True)
-class StudyConfig:
+class StudyConfig(JsonConfig):
     """One study: evaluation cohort, checkpoints, methods and protocol settings.
 
     manifest / root: the EVALUATION cohort (voxel masks, K subject-wise folds in ``fold``).
@@ -95,9 +96,9 @@ class StudyConfig:
     methods: tuple[str, ...] = STUDY_METHODS
     size: int = 128
     threshold_mode: str = "nested"
-    grid: tuple[float, float, float] = (0.0, 1.0, 0.01)
+    grid: tuple[float, float, float] = THRESHOLD_GRID
     brain_mask: bool = True
-    min_pixels: int = 10
+    min_pixels: int = MIN_LESION_PIXELS
     batch_size: int = 16
     folds: tuple[int, ...] = ()  # () = every fold of the manifest
     baseline_epochs: int = 30
@@ -153,19 +154,17 @@ class StudyConfig:
         return dataclasses.replace(self, **{k: str(Path(getattr(self, k)).resolve()) for k in PATH_KEYS
                                             if getattr(self, k)})
 
+    config_name = "study config"
+
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["baseline_epoch_overrides"] = dict(self.baseline_epoch_overrides)
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+        """Plain values (lists, and ``baseline_epoch_overrides`` as a mapping), as the YAML holds them."""
+        return plain({**super().to_dict(), "baseline_epoch_overrides": dict(self.baseline_epoch_overrides)})
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], base: str | Path | None = None) -> "StudyConfig":
         """Build from plain values; unknown keys are an error naming the valid ones. Relative paths
         (manifest, root, output, checkpoints) are resolved against ``base`` when given."""
-        names = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(d) - set(names))
-        if unknown:
-            raise ValueError(f"unknown study config key(s) {unknown}; valid keys: {', '.join(names)}")
+        cls.check_keys(d)
         d = dict(d)
         overrides = d.get("baseline_epoch_overrides")
         if isinstance(overrides, Mapping):
@@ -178,11 +177,12 @@ class StudyConfig:
         for key in PATH_KEYS:
             if d.get(key) and base is not None and not Path(d[key]).is_absolute():
                 d[key] = str((Path(base) / d[key]).resolve())
-        return cls(**d)
+        return super().from_dict(d)
 
-    def save(self, path: str | Path) -> Path:
-        """Write the config as YAML (atomically)."""
-        return write_text_atomic(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
+    @classmethod
+    def load(cls, path: str | Path) -> "StudyConfig":
+        """Read a study YAML (relative paths resolved against its folder); see :func:`load_config`."""
+        return load_config(path)
 
 
 def load_config(path: str | Path, **overrides: Any) -> StudyConfig:

@@ -1,7 +1,7 @@
 """Binarisation thresholds of the maps: nested grid search per test fold, or the released constants.
 
 The released code chose one threshold per method by a Dice grid search on non-test PhysioNet slices
-and then shared it by all folds, which leaks across folds (method.md section 4). Here, for each
+and then shared it by all folds, which leaks across folds (released HGI-SAM code). Here, for each
 test fold k, the threshold maximises the mean slice Dice over the *other* folds only; the rows of
 fold k are dropped before anything is summed, so its data can never move its own threshold.
 ``fixed`` mode reproduces the released constants (:data:`FIXED_THRESHOLDS`) for comparison.

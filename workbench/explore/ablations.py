@@ -1,6 +1,6 @@
 """The HGI-SAM ablations of 04_heads_and_stages, one factor at a time around the default.
 
-Default (method.md section 3-4): stages all but the last, head weights ||G||_F ("gradnorm"),
+Default (HGI-SAM, Rasoulian et al., MELBA 2023, section 3): stages all but the last, head weights ||G||_F ("gradnorm"),
 product of (plain, shifted) block pairs, for the chosen gradient (dscore/dS "logits" or dscore/dA
 "probs"). Each variant changes one factor; Swin-SAM (plain head mean, all stages) is the reference.
 """

@@ -19,6 +19,7 @@ from workbench.data.labels import LABEL_COLUMNS
 from workbench.data.manifest import read_manifest
 from workbench.explore.panels import display_hu
 from workbench.viz import Panel, windowed
+from workbench.utils.errors import check_choice
 
 __all__ = ["KEYS", "with_labels", "subtype_table", "volume_table", "extremes", "gallery_panels"]
 
@@ -57,8 +58,7 @@ def volume_table(slices: pd.DataFrame) -> pd.DataFrame:
 
 def extremes(slices: pd.DataFrame, method: str, k: int = 3, metric: str = "dice") -> pd.DataFrame:
     """The ``k`` best and ``k`` worst lesion slices of ``method`` by ``metric`` (column ``rank``: best / worst)."""
-    if method not in set(slices["method"]):
-        raise ValueError(f"unknown method {method!r}; valid choices: {', '.join(dict.fromkeys(slices['method']))}")
+    check_choice("method", method, dict.fromkeys(slices["method"]))
     g = slices[(slices["method"] == method) & slices["has_lesion"].astype(bool) & slices[metric].notna()]
     g = g.sort_values(metric, ascending=False)
     return pd.concat([g.head(k).assign(rank="best"), g.tail(min(k, max(len(g) - k, 0))).iloc[::-1].assign(rank="worst")])

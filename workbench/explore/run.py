@@ -18,12 +18,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-from torch import nn
 
 from workbench.models.reference import resolve_stem
 
-__all__ = ["DEMO_FILE", "RunPaths", "resolve_run", "explain_target", "model_task", "detection_probability", "load_run"]
+__all__ = ["DEMO_FILE", "RunPaths", "resolve_run", "load_run"]
 
 DEMO_FILE = "demo.json"
 
@@ -83,23 +81,6 @@ def resolve_run(run_dir: str | os.PathLike = "", model: str = "binary", manifest
     if not manifest_path.is_file():
         raise FileNotFoundError(f"manifest {manifest_path} does not exist")
     return RunPaths(checkpoint, manifest_path, root_path)
-
-
-def model_task(model: nn.Module) -> str:
-    """``binary`` or ``multilabel``, from the model's ``workbench_config``."""
-    return model.workbench_config.task
-
-
-def explain_target(model: nn.Module) -> int:
-    """Class explained for ICH: logit 1 (``ich``) of a binary model, logit 0 (``any``) of a multilabel one."""
-    return 1 if model_task(model) == "binary" else 0
-
-
-def detection_probability(model: nn.Module, logits: torch.Tensor) -> torch.Tensor:
-    """P(any ICH) (B,) from logits (B, K) of either task."""
-    from workbench.models.losses import detection_scores
-
-    return detection_scores(model_task(model), logits)
 
 
 def load_run(run_dir: str | os.PathLike = "", model: str = "binary", manifest: str | os.PathLike = "",

@@ -18,11 +18,12 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Subset
 
+from workbench.api import explain
+from workbench.capture import capture
 from workbench.data.dataset import SliceDataset
 from workbench.data.labels import LABEL_COLUMNS
 from workbench.evaluation import dice_curve, energy_pointing_game, select_thresholds, summarize, threshold_grid
-from workbench.explore.maps import explain_with_capture
-from workbench.explore.run import detection_probability, explain_target
+from workbench.models.ich import ich_index, ich_probability, model_task
 from workbench.operators import SwinSamOptions, head_maps, upsample
 from workbench.operators.attention_maps import head_weights
 from workbench.utils.progress import progress
@@ -155,13 +156,14 @@ def score_variants(model: nn.Module, dataset: SliceDataset, rows: Sequence[int],
 
     ``heads``: also accumulate per-head lesion energy from the same captures (see :func:`head_energy`).
     """
-    grid = threshold_grid(0.0, 1.0, 0.05) if grid is None else grid
-    target = explain_target(model)
+    grid = threshold_grid() if grid is None else grid
+    target, task = ich_index(model), model_task(model)
     curves: dict[str, list[torch.Tensor]] = {v: [] for v in variants}
     probs: list[torch.Tensor] = []
     for batch in batches(dataset, rows, batch_size, desc=desc):
-        out = explain_with_capture(model, batch["image"], (), target, batch["brain_mask"], variants=variants)
-        probs.append(detection_probability(model, out.result.logits).detach())
+        out = explain(model, batch["image"], (), target, batch["brain_mask"], normalize=True, variants=variants,
+                      gradients=("logits", "probs"), return_capture=True)
+        probs.append(ich_probability(task, out.result.logits).detach())
         mask = batch["mask"] > 0.5
         for v in variants:
             curves[v].append(dice_curve(out.maps[v].detach(), mask, grid))
@@ -192,9 +194,9 @@ def head_energy(model: nn.Module, dataset: SliceDataset, rows: Sequence[int], gr
     the mean HGI-SAM weight alpha = ||G||_F (:meth:`HeadEnergy.frame`). To score variants in the
     same pass, give a :class:`HeadEnergy` to :func:`score_variants` instead."""
     acc = HeadEnergy(gradient)
-    target = explain_target(model)
+    target = ich_index(model)
     for batch in batches(dataset, rows, batch_size, desc="heads"):
-        acc.add(explain_with_capture(model, batch["image"], (), target).result, batch["mask"] > 0.5,
+        acc.add(capture(model, batch["image"], target, gradients=("logits", "probs")), batch["mask"] > 0.5,
                 batch["brain_mask"])
     return acc.frame()
 
@@ -216,8 +218,9 @@ def combine(named: Mapping[str, Scores]) -> Scores:
 @torch.no_grad()
 def detection_frame(model: nn.Module, dataset: SliceDataset, batch_size: int = 32) -> pd.DataFrame:
     """P(ICH) of every slice of ``dataset`` next to its ``any`` label: columns row, subject_id, fold, any, prob."""
-    probs = [detection_probability(model, model(b["image"])) for b in batches(dataset, range(len(dataset)), batch_size,
-                                                                               desc="detection")]
+    task = model_task(model)
+    probs = [ich_probability(task, model(b["image"])) for b in batches(dataset, range(len(dataset)), batch_size,
+                                                                       desc="detection")]
     frame = dataset.frame[["subject_id", "fold", "any"]].reset_index().rename(columns={"index": "row"})
     frame["prob"] = torch.cat(probs).numpy()
     return frame

@@ -18,11 +18,12 @@ import plotly.graph_objects as go
 import torch
 from torch import nn
 
-from workbench.api import DEFAULT_METHODS
+from workbench.api import DEFAULT_METHODS, Explanation, explain
 from workbench.data.dataset import SliceDataset, resize_crop
 from workbench.evaluation import dice
-from workbench.explore.maps import Explained, block_heads, explain_with_capture, stage_raw_maps
-from workbench.explore.run import detection_probability, explain_target, load_run
+from workbench.explore.maps import block_heads, stage_raw_maps
+from workbench.explore.run import load_run
+from workbench.models.ich import ich_index, ich_probability, model_task
 from workbench.viz import head_grid, methods_figure, stage_grid, threshold_slider_figure, windowed
 from workbench.utils.errors import choice_error
 
@@ -54,7 +55,7 @@ class SliceView:
     mask: torch.Tensor
     brain: torch.Tensor
     prob: float
-    explained: Explained
+    explained: Explanation
 
     def map(self, method: str) -> torch.Tensor:
         """(S, S) map in [0, 1]."""
@@ -70,7 +71,7 @@ class Explorer:
                  cache_size: int = 16):
         self.model, self.dataset = model.eval(), dataset
         self.methods = parse_methods(methods)
-        self.target = explain_target(model)
+        self.target, self.task = ich_index(model), model_task(model)
         frame = dataset.frame
         self.subjects: list[str] = list(dict.fromkeys(frame["subject_id"].astype(str)))
         self._rows = {s: g.sort_values("slice_index").index.tolist()
@@ -134,8 +135,9 @@ class Explorer:
         hu = resize_crop(torch.as_tensor(hu, dtype=torch.float32)[None], self.dataset.size,
                          self.dataset.resize_factor)[0]
         image = item["image"][None]
-        explained = explain_with_capture(self.model, image, self.methods, self.target, item["brain_mask"][None])
-        prob = float(detection_probability(self.model, explained.result.logits)[0])
+        explained = explain(self.model, image, self.methods, self.target, item["brain_mask"][None], normalize=True,
+                            gradients=("logits", "probs"), return_capture=True)
+        prob = float(ich_probability(self.task, explained.result.logits)[0])
         view = SliceView(row, item["image"], hu, item["mask"], item["brain_mask"], prob, explained)
         self._cache[row] = view
         if len(self._cache) > self._cache_size:
@@ -174,7 +176,7 @@ class Explorer:
 
     def heads(self, row: int, stage: int, block: int, gradient: str = "logits") -> tuple[torch.Tensor, torch.Tensor]:
         """(maps (h, T, T), weights (h,)) of block ``block`` of ``stage`` (both 1-based) on slice ``row``."""
-        return block_heads(self.view(row).explained.result, stage - 1, block - 1, gradient)
+        return block_heads(self.view(row).explained.result, stage, block, gradient)
 
     def heads_figure(self, row: int, stage: int, block: int, head: int | None = None,
                      gradient: str = "logits") -> go.Figure:

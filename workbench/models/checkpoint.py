@@ -16,6 +16,7 @@ from safetensors.torch import save_file
 
 from workbench.models.config import ModelConfig
 from workbench.models.factory import build_model, model_config, unwrap
+from workbench.models.reference import resolve_stem
 from workbench.utils.errors import DataError
 from workbench.utils.io import atomic_path
 
@@ -116,6 +117,4 @@ def load_model(stem: str | Path, device: str | torch.device = "cpu") -> nn.Modul
     ``stem`` may also name a shipped reference classifier (``"reference-binary"``,
     ``"reference-multilabel"``; :mod:`workbench.models.reference`).
     """
-    from workbench.models.reference import resolve_stem
-
     return load_checkpoint(resolve_stem(stem), ModelConfig, build_model, device, what="checkpoint")

@@ -8,15 +8,13 @@ without unpickling anything.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from workbench.data.dataset import DEFAULT_INPUT_MARGIN_MM, INPUT_MASKS
 from workbench.data.labels import LABEL_COLUMNS
+from workbench.utils.config import JsonConfig
 from workbench.utils.errors import check_choice
-from workbench.utils.io import write_json_atomic
 
 __all__ = ["TASKS", "GLOBAL_POOLS", "STEMS", "BINARY_CLASSES", "JsonConfig", "SwinArch", "ModelConfig", "default_class_names"]
 
@@ -38,28 +36,6 @@ def default_class_names(task: str) -> tuple[str, ...]:
     """Class names of ``task``: :data:`BINARY_CLASSES` or :data:`LABEL_COLUMNS` (any + 5 subtypes)."""
     check_choice("task", task, TASKS)
     return BINARY_CLASSES if task == "binary" else tuple(LABEL_COLUMNS)
-
-
-class JsonConfig:
-    """Mixin for frozen config dataclasses: ``to_dict``, atomic ``save`` and ``load`` as JSON.
-
-    Subclasses override :meth:`from_dict` when fields hold tuples or nested configs.
-    """
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]):
-        return cls(**d)
-
-    def save(self, path: str | Path) -> Path:
-        """Write the config as JSON (atomically)."""
-        return write_json_atomic(path, self.to_dict())
-
-    @classmethod
-    def load(cls, path: str | Path):
-        return cls.from_dict(json.loads(Path(path).read_text()))
 
 
 @dataclass(frozen=True)
@@ -107,15 +83,6 @@ class SwinArch(JsonConfig):
         del kwargs["stem"]
         return kwargs
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "SwinArch":
-        d = dict(d)
-        for key in ("depths", "num_heads"):
-            d[key] = tuple(d[key])
-        if isinstance(d.get("window_size"), list):
-            d["window_size"] = tuple(d["window_size"])
-        return cls(**d)
-
 
 @dataclass(frozen=True)
 class ModelConfig(JsonConfig):
@@ -151,11 +118,3 @@ class ModelConfig(JsonConfig):
     def input_kwargs(self) -> dict[str, Any]:
         """The ``SliceDataset`` arguments that reproduce this model's input: windows and skull-stripping."""
         return {"windows": tuple(self.windows), "input_mask": self.input_mask, "input_margin_mm": self.input_margin_mm}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
-        d = dict(d)
-        d["arch"] = SwinArch.from_dict(d["arch"])
-        d["class_names"] = tuple(d["class_names"])
-        d["windows"] = tuple(d.get("windows", ("brain", "subdural", "bone")))
-        return cls(**d)

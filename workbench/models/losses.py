@@ -1,4 +1,4 @@
-"""Losses and probabilities of the two learning strategies (method.md section 5).
+"""Losses and probabilities of the two learning strategies (HGI-SAM paper section 4 and its released code).
 
 - ``binary``: 2 logits, cross-entropy on the *logits* (never a softmax first), target = ``any``;
   probability of ICH = softmax(logits)[:, 1].
@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from workbench.models.config import TASKS
 from workbench.utils.errors import check_choice
 
-__all__ = ["focal_bce_with_logits", "task_loss", "task_probabilities", "detection_scores"]
+__all__ = ["focal_bce_with_logits", "task_loss", "task_probabilities"]
 
 
 def focal_bce_with_logits(
@@ -60,8 +60,3 @@ def task_probabilities(task: str, logits: torch.Tensor) -> torch.Tensor:
         return torch.softmax(logits, dim=1)[:, 1]
     return torch.sigmoid(logits)
 
-
-def detection_scores(task: str, logits: torch.Tensor) -> torch.Tensor:
-    """P(any ICH), (B,): the binary ICH probability or the multilabel ``any`` sigmoid."""
-    probs = task_probabilities(task, logits)
-    return probs if task == "binary" else probs[:, 0]

@@ -29,13 +29,13 @@ def get_preset(name: str) -> SwinArch:
     return PRESETS[name]
 
 
-# Paper (method.md section 2): Swin-B, patch 4, window 12, 384 px; stage grids 96, 48, 24, 12.
+# Paper (HGI-SAM, MELBA 2023, section 3): Swin-B, patch 4, window 12, 384 px; stage grids 96, 48, 24, 12.
 register_preset(
     "paper",
     SwinArch(img_size=384, patch_size=4, embed_dim=128, depths=(2, 2, 18, 2),
              num_heads=(4, 8, 16, 32), window_size=12, drop_path_rate=0.2),
 )
-# CPU presets (method.md section 10): 128 px, grids 32, 16, 8, 4 (the last stages clamp the window).
+# CPU presets (docs/guide/training.md): 128 px, grids 32, 16, 8, 4 (the last stages clamp the window).
 # Max pooling over the final tokens: a median lesion covers part of one of the 16 final tokens, and
 # timm's average pooling diluted it; on the synthetic cohort max pooling learned faster on validation
 # (AUC 0.81 vs 0.66 after 250 steps, same seed; held-out not separated; docs/guide/training.md).

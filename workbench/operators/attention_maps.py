@@ -1,12 +1,16 @@
 """Swin-SAM (Rasoulian et al., MLCN 2022) and HGI-SAM (Rasoulian et al., MELBA 2023, arXiv 2304.04902).
 
-Layer attention map generator, method.md section 3, per block (A: (B*nW, h, N, N)):
-  1. head weights alpha[w, h] = ||G[w, h]||_F (HGI-SAM; G = dscore/dS "logits" or dscore/dA "probs"),
+The "layer attention map generator" of HGI-SAM (MELBA 2023, section 3), per block (A: (B*nW, h, N, N)):
+  1. head weights alpha[w, h] = ||G[w, h]||_F (HGI-SAM; G = dscore/dS "logits", as the authors'
+     released code HealthX-Lab/HGI-SAM reads it, or dscore/dA "probs", as the paper's figure draws it),
   2. head fusion mean_h(alpha * A) (Swin-SAM: mean_h(A)),
   3. query pooling: mean over the query axis -> (B*nW, N), padded queries excluded,
   4. window reverse, undo the shift, crop padding -> (B, T, T);
 then per stage: product of consecutive (plain, shifted) pairs, mean over pairs, min-max, bilinear
-upsampling; and over stages (section 4): product of the stage maps.
+upsampling; and over stages: product of the stage maps (HGI-SAM: stages 1-3; Swin-SAM: all).
+The per-stage min-max and upsampling before the product are part of the method as the paper
+defines it, so these two operators return (B, H, W) in [0, 1] (the one exception to the
+registry's raw-map contract); brain mask, final min-max and threshold come in post-processing.
 :func:`head_maps`, :func:`block_maps` and :func:`stage_maps` expose the intermediate raw maps.
 """
 
@@ -20,7 +24,7 @@ from workbench.capture.geometry import valid_tokens, windows_to_grid
 from workbench.capture.result import BlockRecord, CaptureResult
 from workbench.operators.postprocess import minmax, upsample
 from workbench.operators.registry import Requirements, register
-from workbench.utils.errors import check_choice
+from workbench.utils.errors import check_choice, choice_error
 
 __all__ = [
     "SwinSamOptions",
@@ -124,24 +128,25 @@ def resolve_stages(stages: tuple[int, ...] | None, num_stages: int, default: str
         return tuple(range(n))
     bad = [s for s in stages if not 1 <= s <= num_stages]
     if bad or not stages:
-        raise ValueError(f"unknown stage {bad[0] if bad else stages!r}; valid choices: {', '.join(map(str, range(1, num_stages + 1)))}")
+        raise choice_error("stage", bad[0] if bad else stages, range(1, num_stages + 1))
     return tuple(s - 1 for s in stages)
 
 
 def stage_maps(
     result: CaptureResult, opts: SwinSamOptions = SwinSamOptions(), stages: tuple[int, ...] | None = None
 ) -> dict[int, torch.Tensor]:
-    """Raw stage maps {0-based stage: (B, T, T)} before min-max, for ``stages`` (default all)."""
-    stages = tuple(range(result.num_stages)) if stages is None else stages
+    """Raw stage maps {1-based stage: (B, T, T)} before min-max, for the 1-based ``stages``
+    (default: every stage), numbered like the ``stages`` option."""
+    index = tuple(range(result.num_stages)) if stages is None else resolve_stages(tuple(stages), result.num_stages, "all")
     return {
-        s: combine_pairs([head_maps(b, opts).mean(dim=1) for b in result.stage_blocks(s)], opts.pairs)
-        for s in stages
+        s + 1: combine_pairs([head_maps(b, opts).mean(dim=1) for b in result.stage_blocks(s)], opts.pairs)
+        for s in index
     }
 
 
 def attention_map(result: CaptureResult, opts: SwinSamOptions, default_stages: str) -> torch.Tensor:
     """Product over stages of min-max stage maps upsampled to the input: (B, H, W) in [0, 1]."""
-    stages = resolve_stages(opts.stages, result.num_stages, default_stages)
+    stages = tuple(s + 1 for s in resolve_stages(opts.stages, result.num_stages, default_stages))
     maps = stage_maps(result, opts, stages)
     out = None
     for s in stages:

@@ -4,7 +4,7 @@
 - HiResCAM (Draelos & Carin, 2020): map = sum_k g_k * F_k, elementwise.
 - LayerCAM (Jiang et al., TIP 2021, eq. 5-6): map = sum_k ReLU(g_k) * F_k.
 The outer ReLU of Grad-CAM / LayerCAM is the ``relu`` option (off by default: raw, signed maps).
-Default layer: the last block's norm1 (Swin-GradCAM, method.md section 4).
+Default layer: the last block's norm1 (Swin-GradCAM, HGI-SAM paper, MELBA 2023, section 3).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Post-processing of raw maps: upsampling, ReLU, brain mask, min-max, threshold.
 
 Separate from the operators (which return raw, signed maps) and composable. The paper pipeline
-(method.md section 4) is: upsample -> times brain mask -> min-max -> threshold, which is
+(HGI-SAM, MELBA 2023, section 3) is: upsample -> times brain mask -> min-max -> threshold, which is
 :func:`postprocess` with ``PostProcess(normalize=True, threshold=t)``.
 """
 

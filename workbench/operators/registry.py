@@ -1,9 +1,26 @@
-"""One registry of explanation operators, one signature.
+"""One registry of explanation operators, one signature, one contract.
 
 Every operator is ``fn(result: CaptureResult, options) -> raw map (B, h, w)`` where ``options`` is
 the operator's frozen options dataclass; :func:`run_operator` builds the options from keywords.
 ``requires(options)`` says what the capture must record, so :func:`workbench.explain` can serve all
 methods from one forward and one backward.
+
+The contract (``tests/operators/test_contract.py`` checks it for every registered operator on
+several Swin geometries: square, padded, non-square, clamped windows):
+
+- output: a float tensor (B, h, w) on the capture's device, finite, where (h, w) is either a token
+  grid of one of the model's stages (rollout: stage 1; the CAM family: the hooked layer) or the
+  input size (H, W) (the stage products below);
+- raw: signed where the method is (the CAM family before the outer ReLU, gradient-weighted
+  attention), not normalised to [0, 1] and not upsampled, except where the method itself defines
+  it. The Swin-SAM / HGI-SAM stage product (Rasoulian et al., MELBA 2023, section 3) min-max
+  normalises each stage map and upsamples it to the input before multiplying the stages, so those
+  two return (B, H, W) in [0, 1]. Everything else (upsampling, ReLU, brain mask, min-max,
+  threshold) happens once, in :func:`workbench.operators.postprocess`;
+- batch independence: sample b's map depends only on image b and its target;
+- target: an operator whose ``requires`` asks for gradients (of the attention, or of a CAM layer's
+  activations) changes when the target changes; one that reads only the forward pass (attention
+  rollout, plain-mean Swin-SAM) does not.
 """
 
 from __future__ import annotations
@@ -15,6 +32,7 @@ from typing import Any, Callable
 import torch
 
 from workbench.capture.result import CaptureResult
+from workbench.utils.errors import check_choice
 
 __all__ = ["Requirements", "Operator", "REGISTRY", "register", "get_operator", "make_options", "run_operator"]
 
@@ -62,9 +80,7 @@ def register(name: str, options: type, requires: Callable[[Any], Requirements], 
 
 
 def get_operator(name: str) -> Operator:
-    if name not in REGISTRY:
-        raise ValueError(f"unknown method {name!r}; valid choices: {', '.join(REGISTRY)}")
-    return REGISTRY[name]
+    return REGISTRY[check_choice("method", name, REGISTRY)]
 
 
 def make_options(name: str, **options: Any) -> Any:

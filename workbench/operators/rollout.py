@@ -1,4 +1,4 @@
-"""Attention rollout and gradient rollout for Swin (method.md section 8).
+"""Attention rollout and gradient rollout for Swin (Abnar & Zuidema, ACL 2020; Chefer et al., ICCV 2021).
 
 - rollout (Abnar & Zuidema, ACL 2020): per block A' = 0.5 * mean_h(A) + 0.5 * I.
 - grad_rollout (Chefer et al., ICCV 2021, "generic attention explainability", eq. 5-6):

@@ -26,11 +26,12 @@ import itertools
 import json
 import os
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 from workbench.studies.parameters import check_parameters
+from workbench.utils.config import JsonConfig, plain
 from workbench.utils.errors import DataError
 from workbench.utils.io import read_yaml
 
@@ -40,8 +41,12 @@ _KEYS = ("name", "notebook", "output", "parameters", "grid", "runs", "workers", 
 
 
 @dataclass(frozen=True)
-class StudyConfig:
-    """A study: which notebook, where its runs go, and the parameter sets to run."""
+class StudyConfig(JsonConfig):
+    """A study: which notebook, where its runs go, and the parameter sets to run.
+
+    :meth:`to_dict` gives plain values (paths as strings, lists); :meth:`load` reads a study YAML
+    (:func:`load_study`, paths relative to its folder).
+    """
 
     name: str
     notebook: Path
@@ -55,11 +60,11 @@ class StudyConfig:
     cwd: Path | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d.update(notebook=str(self.notebook), output=str(self.output), cwd=self.cwd and str(self.cwd),
-                 grid={k: list(v) for k, v in self.grid.items()}, runs=[dict(r) for r in self.runs],
-                 parameters=dict(self.parameters))
-        return d
+        return plain(super().to_dict())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "StudyConfig":
+        return load_study(path)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Batched data augmentation in torch: flip, rotation, scale, translation, Gaussian noise.
 
 The paper intended horizontal flip, rotation up to 45 degrees, scale +-10 % and Gaussian noise
-(method.md section 5); translation is a *fraction of the image size* (the released code passed
+(HGI-SAM, MELBA 2023, section 4); translation is a *fraction of the image size* (the released code passed
 pixels to MONAI, one of its slips). One affine ``grid_sample`` per batch, parameters drawn per
 sample from an explicit ``torch.Generator`` (CPU), so a run is reproducible and resumable.
 Shapes: images (B, C, S, S) in [0, 1]; out-of-image pixels become 0 (air in every CT window).
@@ -15,11 +15,13 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from workbench.utils.config import JsonConfig
+
 __all__ = ["AugmentConfig", "augment_batch", "affine_matrices"]
 
 
 @dataclass(frozen=True)
-class AugmentConfig:
+class AugmentConfig(JsonConfig):
     """Augmentation ranges. Set a field to 0 to disable that transform.
 
     flip_p: probability of a left-right flip. rotation_deg: angle ~ U(-r, r). scale: zoom factor

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from workbench.models.config import TASKS, JsonConfig
 from workbench.training.augment import AugmentConfig
@@ -20,10 +19,12 @@ MONITORS: tuple[str, ...] = ("val_loss", "val_auc")
 
 @dataclass(frozen=True)
 class TrainConfig(JsonConfig):
-    """Hyper-parameters of one run. Defaults follow method.md section 10 (from-scratch recipe).
+    """Hyper-parameters of one run. Defaults follow docs/guide/training.md (from-scratch recipe).
 
     ``epochs`` is the cosine horizon and the maximum; early stopping ends sooner after
-    ``patience`` epochs without a lower validation loss. ``batch_size`` is per process.
+    ``patience`` epochs without a better validation ``monitor``; the first ``min_epochs`` epochs never
+    count against the patience (0, the default: patience counts from epoch 1; the earliest stop is
+    after ``min_epochs + patience`` epochs). ``batch_size`` is per process.
     ``max_steps`` (0 = no limit) caps optimizer steps, for smoke tests and time budgets; it does not
     change the schedule. ``monitor`` picks the best checkpoint and drives early stopping:
     ``val_loss`` (the default) or ``val_auc``; with class-balanced sampling the model's prior is
@@ -45,6 +46,7 @@ class TrainConfig(JsonConfig):
     grad_clip: float = 1.0
     focal_gamma: float = 2.0
     patience: int = 3
+    min_epochs: int = 0
     negative_ratio: float = 1.0
     seed: int = 0
     max_steps: int = 0
@@ -65,12 +67,12 @@ class TrainConfig(JsonConfig):
         if self.steps_per_epoch < 0 or self.max_steps < 0:
             raise ValueError(f"steps_per_epoch and max_steps must be >= 0 (0 = no limit), got "
                              f"{self.steps_per_epoch} and {self.max_steps}")
+        check_at_least(self, ("min_epochs",), minimum=0)
         if self.lr <= 0 or self.warmup_steps < 0 or self.patience < 1:
             raise ValueError(f"need lr > 0, warmup_steps >= 0, patience >= 1 (got {self.lr}, "
                              f"{self.warmup_steps}, {self.patience})")
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
-        d = dict(d)
-        d["augment"] = AugmentConfig(**d.get("augment", {}))
-        return cls(**d)
+    @property
+    def peak_lr(self) -> float:
+        """The learning rate at the end of warm-up (``lr``; the baselines' config has the same property)."""
+        return self.lr

@@ -16,7 +16,8 @@ from torch.utils.data import Dataset
 
 from workbench.training.config import TrainConfig
 from workbench.training.loop import evaluate
-from workbench.training.metrics import classification_metrics, roc_auc
+from workbench.evaluation.ranking import binary_auc
+from workbench.training.metrics import classification_metrics
 
 __all__ = ["SIZE_BINS", "lesion_pixels", "heldout_report", "auc_by_size"]
 
@@ -49,7 +50,7 @@ def auc_by_size(any_label: np.ndarray, score: np.ndarray, pixels: np.ndarray) ->
         pos = (any_label >= 0.5) & (pixels >= lo) & (pixels < hi)
         name = f">={lo}" if (lo, hi) == (100, 10**9) else (f"{lo}-{hi - 1}" if hi < 10**9 else f">={lo}")
         keep = neg | pos
-        out[name] = {"auc": roc_auc(any_label[keep], score[keep]) if pos.any() else math.nan, "positives": int(pos.sum())}
+        out[name] = {"auc": binary_auc(any_label[keep], score[keep]) if pos.any() else math.nan, "positives": int(pos.sum())}
     return out
 
 
@@ -64,7 +65,7 @@ def heldout_report(model: torch.nn.Module, dataset: Dataset, task: str, class_na
     score = probs if task == "binary" else probs[:, 0]
     source_px, input_px = pixels if pixels is not None else lesion_pixels(dataset)
     return {"slices": int(len(labels)), "positives": int((labels[:, 0] >= 0.5).sum()), "loss": loss,
-            "auc_any": roc_auc(labels[:, 0], score),
+            "auc_any": binary_auc(labels[:, 0], score),
             **{k: v for k, v in metrics.items() if k.startswith("auc_") and k != "auc_any"},
             "by_source_px": auc_by_size(labels[:, 0], score, source_px),
             "by_input_px": auc_by_size(labels[:, 0], score, input_px)}

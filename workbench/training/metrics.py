@@ -1,7 +1,8 @@
 """Validation metrics from probabilities (never hard labels) and the per-epoch metrics CSV.
 
-ROC-AUC is scikit-learn's ``roc_auc_score`` on probabilities; it is NaN when the held-out set
-holds one class only (for that label).
+ROC-AUC is the workbench's one implementation (:func:`workbench.evaluation.ranking.binary_auc`,
+Mann-Whitney U with ties, equal to scikit-learn's) on probabilities; it is NaN when the held-out
+set holds one class only (for that label).
 """
 
 from __future__ import annotations
@@ -11,19 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 
+from workbench.evaluation.ranking import binary_auc
 from workbench.utils.io import write_csv_atomic
 
-__all__ = ["roc_auc", "classification_metrics", "MetricsLog"]
-
-
-def roc_auc(y_true: np.ndarray, score: np.ndarray) -> float:
-    """ROC-AUC of ``score`` (N,) against 0/1 ``y_true`` (N,); NaN when only one class is present."""
-    y_true = np.asarray(y_true).astype(int)
-    if len(np.unique(y_true)) < 2:
-        return math.nan
-    return float(roc_auc_score(y_true, np.asarray(score, dtype=np.float64)))
+__all__ = ["classification_metrics", "MetricsLog"]
 
 
 def classification_metrics(task: str, probs: np.ndarray, labels: np.ndarray,
@@ -37,9 +30,9 @@ def classification_metrics(task: str, probs: np.ndarray, labels: np.ndarray,
     """
     labels = np.asarray(labels)
     if task == "binary":
-        auc = roc_auc(labels[:, 0], probs)
+        auc = binary_auc(labels[:, 0], probs)
         return {"auc": auc, "accuracy": float(((probs >= 0.5) == (labels[:, 0] >= 0.5)).mean()), "auc_any": auc}
-    per = {f"auc_{name}": roc_auc(labels[:, k], probs[:, k]) for k, name in enumerate(class_names)}
+    per = {f"auc_{name}": binary_auc(labels[:, k], probs[:, k]) for k, name in enumerate(class_names)}
     finite = [v for v in per.values() if not math.isnan(v)]
     return {"auc": float(np.mean(finite)) if finite else math.nan,
             "accuracy": float(((probs >= 0.5) == (labels >= 0.5)).mean()), **per}

@@ -29,7 +29,7 @@ from typing import Any
 
 import torch
 
-from workbench.models.checkpoint import load_tensors, save_tensors
+from workbench.models.checkpoint import checkpoint_paths, load_tensors, save_tensors
 from workbench.utils.errors import DataError
 from workbench.utils.io import fault_point, write_json_atomic
 
@@ -228,8 +228,6 @@ def open_run(out: str | Path, resume: bool, save_config, check_config, model: to
     calls ``save_config(path)``; a resume calls ``check_config(path)`` (raises on a changed config) and
     restores the newest verified checkpoint into ``model`` and ``optimizer``. A run stopped before its
     first commit starts over; a folder where no run was started is an error."""
-    from workbench.models.checkpoint import checkpoint_paths, load_tensors
-
     out, cfg_path = Path(out), Path(out) / "train_config.json"
     if resume and not cfg_path.is_file():
         raise FileNotFoundError(f"{out}: nothing to resume (no run was started here)")

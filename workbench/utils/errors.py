@@ -16,17 +16,18 @@ class DataError(ValueError):
         super().__init__(f"{self.path}: {problem}")
 
 
-def choice_error(what: str, value, choices: Iterable) -> ValueError:
-    """A ValueError saying ``value`` is not a valid ``what`` and listing the valid choices."""
+def choice_error(what: str, value, choices: Iterable, where: str = "") -> ValueError:
+    """A ValueError saying ``value`` is not a valid ``what`` (``where``: e.g. " of stage 2") and listing
+    the valid choices: ``unknown block 3 of stage 2; valid choices: 1, 2``."""
     choices = list(choices)
-    return ValueError(f"unknown {what} {value!r}; valid choices: {', '.join(map(str, choices))}")
+    return ValueError(f"unknown {what} {value!r}{where}; valid choices: {', '.join(map(str, choices))}")
 
 
-def check_choice(what: str, value, choices: Iterable):
+def check_choice(what: str, value, choices: Iterable, where: str = ""):
     """Return ``value`` if it is one of ``choices``, else raise :func:`choice_error`."""
     choices = list(choices)
     if value not in choices:
-        raise choice_error(what, value, choices)
+        raise choice_error(what, value, choices, where)
     return value
 
 

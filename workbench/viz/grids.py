@@ -62,7 +62,7 @@ def head_grid(maps: Any, weights: Any = None, title: str = "", selected: int | N
 
 
 def stage_grid(maps: Mapping[int, Any], title: str = "per-stage maps") -> go.Figure:
-    """Raw stage maps {0-based stage: (T_s, T_s)} (what ``operators.stage_maps`` returns) side by
-    side; titles are 1-based like the ``stages`` option. Stage grids differ in size."""
-    named = {f"stage {s + 1} ({as_image(m).shape[0]}x{as_image(m).shape[1]})": m for s, m in maps.items()}
+    """Raw stage maps {1-based stage: (T_s, T_s)} (what ``operators.stage_maps`` returns) side by
+    side. Stage grids differ in size."""
+    named = {f"stage {s} ({as_image(m).shape[0]}x{as_image(m).shape[1]})": m for s, m in maps.items()}
     return map_grid(named, title=title, cols=len(named), panel=220)

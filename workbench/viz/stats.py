@@ -82,7 +82,9 @@ def threshold_curves(frame: pd.DataFrame, x: str = "threshold", y: str = "dice",
 def roc_figure(frame: pd.DataFrame, score: str = "prob", label: str = "label", by: str | None = "method",
                title: str = "detection ROC") -> go.Figure:
     """ROC curve of ``score`` (probabilities) against the 0/1 ``label`` per group; AUC in the legend."""
-    from sklearn.metrics import roc_auc_score, roc_curve
+    from sklearn.metrics import roc_curve
+
+    from workbench.evaluation.ranking import binary_auc
 
     _require(frame, score, label, by)
     groups = _groups(frame, by)
@@ -95,7 +97,7 @@ def roc_figure(frame: pd.DataFrame, score: str = "prob", label: str = "label", b
         if len(np.unique(y)) < 2:
             continue  # ROC undefined with one class
         fpr, tpr, _ = roc_curve(y, g[score].to_numpy(float))
-        auc = roc_auc_score(y, g[score].to_numpy(float))
+        auc = binary_auc(y, g[score].to_numpy(float))
         fig.add_trace(go.Scatter(x=fpr, y=tpr, mode="lines", name=f"{key} (AUC {auc:.3f})",
                                  line={"color": colors[key]}))
     fig.update_layout(title=title, xaxis_title="false positive rate", yaxis_title="true positive rate",

@@ -1,4 +1,4 @@
-"""The five ICH subtypes: volumes, places, shapes and HU of ``shared/reference/datasets.md``.
+"""The five ICH subtypes: volumes, places, shapes and HU from literature values for ICH subtypes.
 
 Each shape is grown to its sampled volume by taking the ``n`` voxels of lowest *score* among the
 allowed voxels (a lens profile for EDH, a crescent for SDH, a perturbed ellipsoid for IPH, height
@@ -26,7 +26,7 @@ from workbench.utils.errors import check_choice
 __all__ = ["LESION_STATS", "PAINT_ORDER", "REALISTIC", "SUBTYPE_WEIGHTS", "Difficulty", "LesionInfo", "sample_volume_ml",
            "insert_lesions", "summarise_lesions"]
 
-# subtype: (median mL, p5 mL, p95 mL, measured mean HU, HU sd)  -- datasets.md section 3
+# subtype: (median mL, p5 mL, p95 mL, measured mean HU, HU sd)  -- literature values for ICH subtypes
 LESION_STATS: dict[str, tuple[float, float, float, float, float]] = {
     "epidural": (13.6, 2.0, 40.0, 56.0, 10.0),
     "subdural": (6.3, 0.6, 56.0, 50.0, 13.0),

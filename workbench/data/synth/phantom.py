@@ -2,7 +2,7 @@
 
 The head is built in a head frame (u lateral towards the patient's left, v posterior, mm) on
 axial 5 mm slices from the skull base (level 0) to the vertex (level 1). Tissue HU follow
-``shared/reference/datasets.md`` section 3. Returns the clean image (before noise) and the
+literature values for non-contrast head CT. Returns the clean image (before noise) and the
 :class:`Anatomy` the lesions are placed in.
 """
 

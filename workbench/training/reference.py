@@ -1,0 +1,81 @@
+"""Shipping a training run as a reference classifier, and re-scoring a shipped one.
+
+:func:`export_reference` writes ``workbench/reference_models/<name>`` (float16 safetensors, config,
+provenance); :func:`check_cohort_auc` regenerates the first subjects of the held-out seed in memory
+and scores a classifier on them, which the tests repeat to check the recorded AUC.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from workbench.data.dataset import prepare_slice
+from workbench.data.label_volumes import volume_slice_labels
+from workbench.data.synth import generate_subject
+from workbench.models.checkpoint import load_model, save_tensors
+from workbench.models.factory import model_config
+from workbench.models.reference import CHECK_SUBJECTS, REFERENCE_DIR, reference_stem
+from workbench.training.heldout import heldout_report
+from workbench.utils.io import write_json_atomic
+
+__all__ = ["check_cohort_auc", "export_reference"]
+
+
+def check_cohort_auc(model: torch.nn.Module, heldout_seed: int, subjects: int = CHECK_SUBJECTS,
+                     size: int = 256, slices: int = 24) -> dict:
+    """Regenerate the first ``subjects`` subjects of the held-out seed in memory and score ``model``
+    on them (fp32, CPU) with :func:`~workbench.training.heldout.heldout_report`:
+    ``{"auc_any": .., "slices": .., "positives": ..}`` (+ per-label AUCs of a multilabel model)."""
+    cfg = model_config(model)
+    items, source_px = [], []
+    for index in range(subjects):
+        subject = generate_subject(index, heldout_seed, size=size, n_slices=slices)
+        pixel_mm = float(min(subject.spacing[:2]))
+        labels = torch.from_numpy(volume_slice_labels(subject.labels)).float()
+        for z in range(subject.hu.shape[0]):
+            item = prepare_slice(subject.hu[z], subject.labels[z] > 0, pixel_mm, cfg.arch.img_size,
+                                 brain_mask=False, **cfg.input_kwargs())
+            items.append({"image": item["image"], "labels": labels[z], "mask": item["mask"]})
+            source_px.append(int((subject.labels[z] > 0).sum()))
+    pixels = (np.asarray(source_px), np.asarray([int(it["mask"].sum()) for it in items]))
+    report = heldout_report(model.eval(), items, cfg.task, cfg.class_names, pixels)
+    return {k: v for k, v in report.items() if k in ("slices", "positives") or
+            (k.startswith("auc_") and not isinstance(v, dict))}
+
+
+def export_reference(run_dir: str | Path, name: str, dest_dir: str | Path = REFERENCE_DIR, note: str = "") -> Path:
+    """Ship ``run_dir/best`` as ``dest_dir/<name>``: float16 safetensors, config JSON, provenance.
+
+    ``run_dir/reference.json`` (written by :func:`workbench.training.recipes.run_recipe`) is the
+    provenance; the export adds the file's float16 note, the learning curve, the check cohort's AUC
+    computed with the float16 weights exactly as they will be loaded, and ``note`` (e.g. how the
+    recorded commit relates to the code that ships the weights).
+    """
+    reference_stem(name)
+    run_dir, dest = Path(run_dir), Path(dest_dir)
+    record = json.loads((run_dir / "reference.json").read_text())
+    run = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").is_file() else {}
+    if run.get("argv"):  # the exact command line of the run (threads, workers...), not the recipe's plain one
+        record["command"] = "workbench " + shlex.join(run["argv"])
+    model = load_model(run_dir / "best")
+    state = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    cfg = model_config(model)
+    save_tensors(dest / f"{name}.safetensors", state, metadata={"task": cfg.task, "format": "workbench-swin",
+                                                               "storage": "float16"})
+    cfg.save(dest / f"{name}.json")
+    shipped = load_model(dest / name)
+    if (run_dir / "heldout.csv").is_file():  # the learning curve (held-out AUC after every epoch)
+        record["learning_curve"] = pd.read_csv(run_dir / "heldout.csv").to_dict("records")
+    if note:
+        record["note"] = note
+    held = record["heldout_cohort"]
+    record["shipped"] = {"storage": "float16", "check_cohort": {
+        "seed": held["seed"], "subjects": CHECK_SUBJECTS, "size": held["size"], "slices_per_subject": held["slices"],
+        **check_cohort_auc(shipped, held["seed"], CHECK_SUBJECTS, held["size"], held["slices"])}}
+    return write_json_atomic(dest / f"{name}.provenance.json", record)
