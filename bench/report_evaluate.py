@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 
 from workbench.evaluation.claims import CLAIMS, paired_difference, verdict
-from workbench.evaluation.study import load_study
-from workbench.evaluation.study_config import load_config
+from workbench.protocol.run import load_protocol
+from workbench.protocol.config import load_protocol_config
 from workbench.training.state import read_run_state
 from workbench.utils.io import write_text_atomic
 
@@ -123,8 +123,8 @@ def _baseline_training(out: Path) -> list[str]:
 
 
 def write_report(config_path: Path, work: Path) -> Path:
-    cfg = load_config(config_path)
-    study = load_study(cfg.output)
+    cfg = load_protocol_config(config_path)
+    study = load_protocol(cfg.output)
     slices, summary_md = study.slices, (Path(cfg.output) / "summary.md").read_text()
     n_slices = slices.groupby("method").size().max()
     claims = []

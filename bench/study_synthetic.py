@@ -76,7 +76,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                         "`bench/bench_train.py --part auc` (its --runs folder); '' to train them here on a seed-100 cohort "
                         "(the attempts are under --epochs). None ever saw an evaluation subject; the report says how "
                         "they were chosen")
-    p.add_argument("--config", default=str(ROOT / "studies" / "synthetic_protocol.yaml"))
+    p.add_argument("--config", default=str(ROOT / "protocols" / "synthetic.yaml"))
     return p.parse_args(argv)
 
 
@@ -219,11 +219,11 @@ def stage_train(args: argparse.Namespace, work: Path) -> None:
 
 def stage_study(args: argparse.Namespace, work: Path) -> None:
     """``workbench evaluate --config`` in-process (resumes from the study's cache)."""
-    from workbench.evaluation.study import run_study
-    from workbench.evaluation.study_config import load_config
+    from workbench.protocol.run import run_protocol
+    from workbench.protocol.config import load_protocol_config
 
     t0 = time.perf_counter()
-    result = run_study(load_config(args.config))
+    result = run_protocol(load_protocol_config(args.config))
     print(f"study: {len(result.computed)} fold x method pairs computed in {time.perf_counter() - t0:.0f} s", flush=True)
 
 

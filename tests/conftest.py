@@ -3,4 +3,4 @@
 # Browser fixtures (``browser``, ``lab_server``) registered once for the whole session: importing
 # them into several test modules would start one Playwright per module, and a second sync
 # Playwright inside the first one's event loop fails.
-pytest_plugins = ["live_lab"]
+pytest_plugins = ["live_lab", "cohort_fixtures"]

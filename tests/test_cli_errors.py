@@ -83,12 +83,12 @@ def test_repeated_study_methods_and_a_zero_chunk_size_name_the_option():
     from pathlib import Path
 
     from workbench.data.ingest import scan_headers
-    from workbench.evaluation.study_config import StudyConfig
+    from workbench.protocol.config import ProtocolConfig
 
     with pytest.raises(ValueError, match="methods repeat hgi_sam; give each method once"):
-        StudyConfig(manifest="m.csv", root=".", output="o", binary_checkpoint="b", methods=("hgi_sam", "hgi_sam"))
+        ProtocolConfig(manifest="m.csv", root=".", output="o", binary_checkpoint="b", methods=("hgi_sam", "hgi_sam"))
     with pytest.raises(ValueError, match=r"grid must be .* 0 <= start <= stop <= 1"):
-        StudyConfig(manifest="m.csv", root=".", output="o", binary_checkpoint="b", methods=("hgi_sam",),
+        ProtocolConfig(manifest="m.csv", root=".", output="o", binary_checkpoint="b", methods=("hgi_sam",),
                     grid=(-0.5, 2.0, 0.1))
     with pytest.raises(ValueError, match="chunk_size must be >= 1, got workers=1, chunk_size=0"):
         scan_headers(Path("."), ["a.dcm"], key=b"k" * 32, prefix="rsna", chunk_size=0)

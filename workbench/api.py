@@ -2,7 +2,7 @@
 
 All requested methods are served by one forward and one backward pass (:func:`capture`): the union
 of what the operators need (gradients w.r.t. S and / or A, CAM layers) is recorded once. This is
-the one explain path: the CLI, the K-fold study (:func:`workbench.evaluation.study_maps.weak_maps`),
+the one explain path: the CLI, the K-fold study (:func:`workbench.evaluation.maps.weak_maps`),
 the explorer and the notebooks all call :func:`explain` (``return_capture=True`` keeps the capture
 for per-head and per-stage views and for the classifier's logits of the same forward).
 """

@@ -79,12 +79,16 @@ def test_same_grid_on_a_local_dask_cluster(write_study, capsys):
     assert sorted(table.state) == ["done", "done", "done", "failed"]
 
 
-def _notebook_studies() -> list[Path]:
-    """studies/*.yaml that are notebook grids (``workbench evaluate`` configs live there too)."""
-    return [p for p in sorted(STUDIES.glob("*.yaml")) if "notebook" in (yaml.safe_load(p.read_text()) or {})]
-
-
-@pytest.mark.parametrize("path", _notebook_studies(), ids=lambda p: p.name)
-def test_example_study_configs_are_valid(path):
+@pytest.mark.parametrize("path", sorted(STUDIES.glob("*.yaml")), ids=lambda p: p.name)
+def test_every_file_in_studies_is_a_notebook_grid(path):
+    """studies/ holds papermill grids only; the K-fold protocol's configs live in protocols/."""
     config = load_study(path)
     assert expand_runs(config) and config.notebook.is_file()
+
+
+@pytest.mark.parametrize("path", sorted((STUDIES.parent / "protocols").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_file_in_protocols_is_a_protocol_config(path):
+    from workbench.protocol import load_protocol_config
+
+    cfg = load_protocol_config(path)
+    assert cfg.methods and "notebook" not in (yaml.safe_load(path.read_text()) or {})

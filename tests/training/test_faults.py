@@ -149,15 +149,15 @@ def test_a_bad_architecture_is_refused_naming_the_config(tmp_path):
 
 
 def test_non_finite_probabilities_are_refused_not_written_as_no_bleed():
-    from workbench.evaluation.study_config import method_spec
-    from workbench.evaluation.study_maps import weak_maps
+    from workbench.protocol.config import method_spec
+    from workbench.evaluation.maps import weak_maps
 
     torch.manual_seed(0)
     model = create_model("test-tiny", task="binary").eval()
     with torch.no_grad():
         model.head.fc.bias.fill_(float("nan"))  # as corrupted weights loaded without the file checks would
     with pytest.raises(FloatingPointError, match="non-finite P\\(ICH\\) on 2 of 2 slices"):
-        weak_maps(model, torch.rand(2, 3, 32, 32), None, {"hgi_sam": method_spec("hgi_sam")})
+        weak_maps(model, torch.rand(2, 3, 32, 32), None, {"hgi_sam": method_spec("hgi_sam").variant})
 
 
 def test_a_full_disk_names_the_file_and_replaces_nothing(tmp_path, monkeypatch):

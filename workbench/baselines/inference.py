@@ -16,7 +16,7 @@ import torch.nn as nn
 
 from workbench.evaluation.detection import MIN_LESION_PIXELS, detect_from_mask
 
-__all__ = ["foreground_probability", "predict_baseline", "predict_masks", "detect"]
+__all__ = ["foreground_probability", "predict_baseline", "baseline_maps", "predict_masks", "detect"]
 
 
 def foreground_probability(logits: torch.Tensor) -> torch.Tensor:
@@ -56,3 +56,9 @@ def predict_masks(probs: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
 def detect(probs: torch.Tensor, threshold: float = 0.5, min_pixels: int = MIN_LESION_PIXELS) -> torch.Tensor:
     """Slice detection (B,) bool: more than ``min_pixels`` pixels with ``probs > threshold``."""
     return detect_from_mask(predict_masks(probs, threshold), min_pixels=min_pixels)
+
+
+def baseline_maps(model: nn.Module, images: torch.Tensor, brain: torch.Tensor | None) -> torch.Tensor:
+    """Foreground probability maps (B, S, S) of a baseline, times the brain mask when given."""
+    probs = predict_baseline(model, images, batch_size=images.shape[0])
+    return probs if brain is None else probs * brain.to(probs.dtype)

@@ -11,7 +11,7 @@ HELP = "Run (or resume) the evaluation study of a YAML config: weak maps, baseli
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", required=True, help="study YAML, e.g. studies/paper_protocol.yaml (docs/guide/study.md)")
+    p.add_argument("--config", required=True, help="study YAML, e.g. protocols/paper.yaml (docs/guide/protocol.md)")
     p.add_argument("--out", default=None, help="output folder (default: the config's `output`)")
     p.add_argument("--methods", nargs="+", default=None, help="override the config's methods")
     p.add_argument("--threshold-mode", default=None, choices=("nested", "fixed"), help="override the config's mode")
@@ -19,12 +19,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workbench.evaluation.study import run_study
-    from workbench.evaluation.study_config import load_config
+    from workbench.protocol.run import run_protocol
+    from workbench.protocol.config import load_protocol_config
 
-    cfg = load_config(args.config, output=args.out, methods=tuple(args.methods) if args.methods else None,
+    cfg = load_protocol_config(args.config, output=args.out, methods=tuple(args.methods) if args.methods else None,
                       threshold_mode=args.threshold_mode, threads=args.threads)
-    result = run_study(cfg)
+    result = run_protocol(cfg)
     print((result.out_dir / "summary.md").read_text())
     print(f"study written to {result.out_dir} ({len(result.computed)} fold x method pairs computed, "
           f"the rest from the cache)")

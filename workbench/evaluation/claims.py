@@ -9,7 +9,7 @@ slices of one scan never narrow the interval). A "better" claim holds when the C
 "close" claim holds when the whole CI lies within +- :data:`CLOSE`.
 
 Input: ``slices`` with columns method, subject_id, volume_id, slice_index, has_lesion, dice (one
-row per method and slice, as ``workbench.evaluation.study.load_study(...).slices``).
+row per method and slice, as ``workbench.protocol.run.load_protocol(...).slices``).
 """
 
 from __future__ import annotations

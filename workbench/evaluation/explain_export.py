@@ -27,14 +27,13 @@ import pandas as pd
 import torch
 
 from workbench.data.dataset import SliceDataset
+from workbench.data.dataset import RESIZE_FACTOR, crop_geometry
 from workbench.data.manifest import read_manifest
 from workbench.evaluation.aggregate import lesion_volume_ml
-from workbench.data.dataset import RESIZE_FACTOR, crop_geometry
 from workbench.evaluation.detection import MIN_LESION_PIXELS
+from workbench.evaluation.maps import weak_maps
 from workbench.evaluation.resample import uncrop
 from workbench.evaluation.source_volume import source_display_shape, write_source_volume
-from workbench.evaluation.study_config import MethodSpec
-from workbench.evaluation.study_maps import weak_maps
 from workbench.evaluation.thresholds import FIXED_THRESHOLDS
 from workbench.models.checkpoint import load_model
 from workbench.operators.registry import REGISTRY
@@ -102,15 +101,14 @@ def volume_maps(model: torch.nn.Module, rows: pd.DataFrame, cfg: ExportConfig,
     """Model-space maps {method: (n, S, S)} and P(ICH) (n,) of the slices ``rows`` of one volume."""
     ds = SliceDataset(rows, cfg.root, size=size, brain_mask=cfg.brain_mask, resize_factor=cfg.resize_factor,
                       **model.workbench_config.input_kwargs())
-    task = model.workbench_config.task
-    specs = {m: MethodSpec(task, m) for m in cfg.methods}
+    variants = {m: (m, {}) for m in cfg.methods}
     maps: dict[str, list[torch.Tensor]] = {m: [] for m in cfg.methods}
     probs = []
     for idx in torch.arange(len(ds)).split(cfg.batch_size):
         items = [ds[int(i)] for i in idx]
         images = torch.stack([it["image"] for it in items])
         brain = torch.stack([it["brain_mask"] for it in items]) if cfg.brain_mask else None
-        batch, prob = weak_maps(model, images, brain, specs)
+        batch, prob = weak_maps(model, images, brain, variants)
         for m in cfg.methods:
             maps[m].append(batch[m].detach())
         probs.append(prob)

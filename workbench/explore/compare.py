@@ -1,6 +1,6 @@
 """Tables and galleries of 02_compare_methods from a finished comparison study.
 
-The study (:func:`workbench.evaluation.study.run_study`, ``load_study(dir)``) writes per-slice
+The study (:func:`workbench.protocol.run.run_protocol`, ``load_protocol(dir)``) writes per-slice
 results (``slices.csv``: method, subject / volume / slice ids, fold, dice, iou, threshold, prob,
 gt_ml, pred_ml, ...); this module adds what the notebook shows on top: per-subtype Dice (joined
 with the manifest's labels), per-volume hemorrhage volumes, the best / worst slices per method and
@@ -17,9 +17,12 @@ import torch
 from workbench.data.dataset import PLAIN_INPUT, SliceDataset
 from workbench.data.labels import LABEL_COLUMNS
 from workbench.data.manifest import read_manifest
+from workbench.evaluation.maps import weak_maps
+from workbench.models import load_model
 from workbench.explore.panels import display_hu
-from workbench.viz import Panel, windowed
+from workbench.protocol.config import method_spec
 from workbench.utils.errors import check_choice
+from workbench.viz import Panel, windowed
 
 __all__ = ["KEYS", "with_labels", "subtype_table", "volume_table", "extremes", "gallery_panels"]
 
@@ -68,10 +71,6 @@ def gallery_panels(result, picks: pd.DataFrame, window: str = "brain") -> list[P
     """Panels of the ``picks`` rows (from :func:`extremes`): CT, the method's map at the study's
     settings, the lesion and the prediction at the slice's threshold. Weak methods only (the
     baselines' per-fold models are not reloaded here)."""
-    from workbench.evaluation.study_config import method_spec
-    from workbench.evaluation.study_maps import weak_maps
-    from workbench.models import load_model
-
     cfg = result.config
     frame = read_manifest(cfg.manifest).astype({"subject_id": str, "volume_id": str})
     ds = SliceDataset(frame, cfg.root, size=cfg.size, brain_mask=cfg.brain_mask)
@@ -92,7 +91,7 @@ def gallery_panels(result, picks: pd.DataFrame, window: str = "brain") -> list[P
         item = ds[row]
         brain = item["brain_mask"][None] if cfg.brain_mask else None
         image = item["image"] if inputs is ds else inputs[row]["image"]  # decode once for the plain recipe
-        maps, _ = weak_maps(net, image[None], brain, {pick.method: spec})
+        maps, _ = weak_maps(net, image[None], brain, {pick.method: spec.variant})
         heat = maps[pick.method][0].detach()
         panels.append(Panel(windowed(display_hu(ds, row), window), heat, item["mask"], heat > pick.threshold,
                             f"{pick.method} · {pick.rank} · Dice {pick.dice:.2f}", pick.method))

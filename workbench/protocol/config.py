@@ -1,10 +1,10 @@
-"""Configuration of the paper's evaluation study (:mod:`workbench.evaluation.study`), from YAML.
+"""Configuration of the paper's evaluation study (:mod:`workbench.protocol.run`), from YAML.
 
-A :class:`StudyConfig` is a frozen dataclass of plain values. ``workbench evaluate --config F``
+A :class:`ProtocolConfig` is a frozen dataclass of plain values. ``workbench evaluate --config F``
 reads it from YAML (relative paths are relative to the YAML file's folder) and saves the resolved
 config as ``config.yaml`` next to the outputs, so every table carries the settings that made it.
 
-Methods (:data:`STUDY_METHODS`): the weak methods read one classifier trained on a separate
+Methods (:data:`PROTOCOL_METHODS`): the weak methods read one classifier trained on a separate
 cohort (the paper's RSNA; here e.g. a synthetic cohort with another seed); the fully supervised
 baselines are trained per test fold on the other folds' masks (:mod:`workbench.baselines`).
 """
@@ -24,8 +24,8 @@ from workbench.utils.config import JsonConfig, plain
 from workbench.utils.errors import check_choice, check_at_least
 from workbench.utils.io import read_yaml
 
-__all__ = ["MethodSpec", "method_spec", "WEAK_METHODS", "BASELINE_METHODS", "STUDY_METHODS", "THRESHOLD_MODES", "StudyConfig",
-           "load_config"]
+__all__ = ["MethodSpec", "method_spec", "WEAK_METHODS", "BASELINE_METHODS", "PROTOCOL_METHODS", "THRESHOLD_MODES", "ProtocolConfig",
+           "load_protocol_config"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,11 @@ class MethodSpec:
     options: tuple[tuple[str, Any], ...] = ()  # (name, value) pairs
     fixed_key: str = ""
 
+    @property
+    def variant(self) -> tuple[str, dict[str, Any]]:
+        """``(operator, options)``, as :func:`workbench.explain` takes ``variants``."""
+        return self.operator, dict(self.options)
+
 
 #: Weak methods (one classifier for all folds). Targets: the ICH logit (binary class 1, multilabel
 #: "any"). Grad-CAM: last block's norm1 (operator default) with the usual outer ReLU.
@@ -59,19 +64,19 @@ BASELINE_METHODS: Mapping[str, MethodSpec] = MappingProxyType({
     "unet": MethodSpec("baseline", "unet"),
     "swin_unetr": MethodSpec("baseline", "swin_unetr"),
 })
-STUDY_METHODS: tuple[str, ...] = tuple(WEAK_METHODS) + tuple(BASELINE_METHODS)
+PROTOCOL_METHODS: tuple[str, ...] = tuple(WEAK_METHODS) + tuple(BASELINE_METHODS)
 THRESHOLD_MODES: tuple[str, ...] = ("nested", "fixed")
 PATH_KEYS: tuple[str, ...] = ("manifest", "root", "output", "binary_checkpoint", "multilabel_checkpoint")
 
 
 def method_spec(name: str) -> MethodSpec:
     """The :class:`MethodSpec` of a study method; the error lists the valid names."""
-    check_choice("study method", name, STUDY_METHODS)
+    check_choice("study method", name, PROTOCOL_METHODS)
     return WEAK_METHODS[name] if name in WEAK_METHODS else BASELINE_METHODS[name]
 
 
 @dataclass(frozen=True)
-class StudyConfig(JsonConfig):
+class ProtocolConfig(JsonConfig):
     """One study: evaluation cohort, checkpoints, methods and protocol settings.
 
     manifest / root: the EVALUATION cohort (voxel masks, K subject-wise folds in ``fold``).
@@ -83,7 +88,7 @@ class StudyConfig(JsonConfig):
     than this many pixels are predicted. baseline_*: per-fold baseline training (epochs is the
     maximum, per baseline in ``baseline_epoch_overrides``; early stopping on the fold after the test
     fold); baseline_threshold: their fixed
-    probability threshold (never tuned, see docs/guide/study.md); baseline_precision: ``fp32``,
+    probability threshold (never tuned, see docs/guide/protocol.md); baseline_precision: ``fp32``,
     ``bf16`` or ``auto`` for their training and validation (:mod:`workbench.training.precision`; the study
     scores them in fp32).
     """
@@ -93,7 +98,7 @@ class StudyConfig(JsonConfig):
     output: str
     binary_checkpoint: str = ""
     multilabel_checkpoint: str = ""
-    methods: tuple[str, ...] = STUDY_METHODS
+    methods: tuple[str, ...] = PROTOCOL_METHODS
     size: int = 128
     threshold_mode: str = "nested"
     grid: tuple[float, float, float] = THRESHOLD_GRID
@@ -115,7 +120,7 @@ class StudyConfig(JsonConfig):
 
     def __post_init__(self):
         if not self.methods:
-            raise ValueError(f"no methods given; valid choices: {', '.join(STUDY_METHODS)}")
+            raise ValueError(f"no methods given; valid choices: {', '.join(PROTOCOL_METHODS)}")
         for name in self.methods:
             method_spec(name)
         repeated = sorted({m for m in self.methods if self.methods.count(m) > 1})
@@ -149,7 +154,7 @@ class StudyConfig(JsonConfig):
         """Whether any requested method reads ``model`` (binary, multilabel or baseline)."""
         return any(method_spec(m).model == model for m in self.methods)
 
-    def resolved(self) -> "StudyConfig":
+    def resolved(self) -> "ProtocolConfig":
         """The same config with absolute paths (so the saved ``config.yaml`` works from anywhere)."""
         return dataclasses.replace(self, **{k: str(Path(getattr(self, k)).resolve()) for k in PATH_KEYS
                                             if getattr(self, k)})
@@ -161,7 +166,7 @@ class StudyConfig(JsonConfig):
         return plain({**super().to_dict(), "baseline_epoch_overrides": dict(self.baseline_epoch_overrides)})
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any], base: str | Path | None = None) -> "StudyConfig":
+    def from_dict(cls, d: Mapping[str, Any], base: str | Path | None = None) -> "ProtocolConfig":
         """Build from plain values; unknown keys are an error naming the valid ones. Relative paths
         (manifest, root, output, checkpoints) are resolved against ``base`` when given."""
         cls.check_keys(d)
@@ -180,12 +185,12 @@ class StudyConfig(JsonConfig):
         return super().from_dict(d)
 
     @classmethod
-    def load(cls, path: str | Path) -> "StudyConfig":
-        """Read a study YAML (relative paths resolved against its folder); see :func:`load_config`."""
-        return load_config(path)
+    def load(cls, path: str | Path) -> "ProtocolConfig":
+        """Read a study YAML (relative paths resolved against its folder); see :func:`load_protocol_config`."""
+        return load_protocol_config(path)
 
 
-def load_config(path: str | Path, **overrides: Any) -> StudyConfig:
+def load_protocol_config(path: str | Path, **overrides: Any) -> ProtocolConfig:
     """Read a study YAML; ``overrides`` (e.g. ``output=...``) replace fields after path resolution."""
     path = Path(path)
     if not path.is_file():
@@ -193,5 +198,5 @@ def load_config(path: str | Path, **overrides: Any) -> StudyConfig:
     data = read_yaml(path) or {}
     if not isinstance(data, dict):
         raise ValueError(f"{path}: a study config is a YAML mapping of keys to values")
-    cfg = StudyConfig.from_dict(data, base=path.parent)
+    cfg = ProtocolConfig.from_dict(data, base=path.parent)
     return dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None}) if overrides else cfg

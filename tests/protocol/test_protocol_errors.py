@@ -6,16 +6,16 @@ import pytest
 
 import command_helpers
 from workbench.commands import evaluate
-from workbench.evaluation.study import load_study, run_study
-from workbench.evaluation.study_config import StudyConfig, load_config
-from workbench.evaluation.study_report import mask_rule_metrics
+from workbench.protocol.run import load_protocol, run_protocol
+from workbench.protocol.config import ProtocolConfig, load_protocol_config
+from workbench.protocol.report import mask_rule_metrics
 
 import torch
 
 
 def _cfg(cohort, tmp_path, **kw):
     manifest, root = cohort
-    return StudyConfig(**{"manifest": str(manifest), "root": str(root), "output": str(tmp_path / "out"), "size": 32,
+    return ProtocolConfig(**{"manifest": str(manifest), "root": str(root), "output": str(tmp_path / "out"), "size": 32,
                           **kw})
 
 
@@ -32,13 +32,13 @@ def test_a_method_without_its_checkpoint_is_refused(study_cohort, tmp_path):
 def test_missing_checkpoint_file_is_named(study_cohort, tmp_path):
     cfg = _cfg(study_cohort, tmp_path, methods=("hgi_sam",), binary_checkpoint=str(tmp_path / "nope" / "best"))
     with pytest.raises(FileNotFoundError, match="nope/best"):
-        run_study(cfg)
+        run_protocol(cfg)
     assert not (tmp_path / "out" / "cache").exists()
 
 
 def test_unknown_fold_and_bad_threshold_mode(study_cohort, study_classifiers, tmp_path):
     with pytest.raises(ValueError, match="folds present"):
-        run_study(_cfg(study_cohort, tmp_path, methods=("hgi_sam",), binary_checkpoint=str(study_classifiers["binary"]),
+        run_protocol(_cfg(study_cohort, tmp_path, methods=("hgi_sam",), binary_checkpoint=str(study_classifiers["binary"]),
                        folds=(0, 7)))
     with pytest.raises(ValueError, match="threshold mode 'best'.*nested, fixed"):
         _cfg(study_cohort, tmp_path, methods=("unet",), threshold_mode="best")
@@ -48,9 +48,9 @@ def test_unknown_yaml_key_lists_valid_keys(tmp_path):
     path = tmp_path / "s.yaml"
     path.write_text("manifest: m.csv\nroot: r\noutput: o\nmethod: [hgi_sam]\n")
     with pytest.raises(ValueError, match="unknown study config key.*'method'.*methods"):
-        load_config(path)
+        load_protocol_config(path)
     with pytest.raises(FileNotFoundError, match="not a study output folder"):
-        load_study(tmp_path)
+        load_protocol(tmp_path)
 
 
 def test_evaluate_cli_runs_a_yaml_study(study_cohort, study_classifiers, tmp_path, capsys):
@@ -76,9 +76,9 @@ def test_baseline_epoch_overrides_from_yaml(tmp_path):
     path = tmp_path / "s.yaml"
     path.write_text("manifest: m.csv\nroot: r\noutput: o\nmethods: [unet, swin_unetr]\nbaseline_epochs: 4\n"
                     "baseline_epoch_overrides: {swin_unetr: 2}\n")
-    cfg = load_config(path)
+    cfg = load_protocol_config(path)
     assert cfg.epochs_of("swin_unetr") == 2 and cfg.epochs_of("unet") == 4
-    assert load_config(path).to_dict()["baseline_epoch_overrides"] == {"swin_unetr": 2}
+    assert load_protocol_config(path).to_dict()["baseline_epoch_overrides"] == {"swin_unetr": 2}
     path.write_text("manifest: m.csv\nroot: r\noutput: o\nmethods: [unet]\nbaseline_epoch_overrides: {unet3: 2}\n")
     with pytest.raises(ValueError, match="unknown baseline in baseline_epoch_overrides 'unet3'.*unet, swin_unetr"):
-        load_config(path)
+        load_protocol_config(path)

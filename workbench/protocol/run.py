@@ -1,6 +1,6 @@
-"""The paper's study in one call: :func:`run_study` (``workbench evaluate --config F``).
+"""The paper's study in one call: :func:`run_protocol` (``workbench evaluate --config F``).
 
-Protocol (HGI-SAM paper, MELBA 2023, sections 3-4; docs/guide/study.md): K subject-wise folds of the evaluation
+Protocol (HGI-SAM paper, MELBA 2023, sections 3-4; docs/guide/protocol.md): K subject-wise folds of the evaluation
 manifest; weak methods read one classifier for all folds (trained on a separate cohort); the
 U-Net / SwinUNETR baselines are trained per test fold on the other folds' masks; every map is
 scored at every grid threshold once; thresholds are chosen per test fold on the OTHER folds only
@@ -9,7 +9,7 @@ scored at every grid threshold once; thresholds are chosen per test fold on the 
 Resumable: each (fold, method) writes ``cache/fold{k}/{method}.safetensors`` (per-slice statistics)
 and ``.json`` (signature of the settings, timing) atomically; a rerun skips every pair whose
 signature matches, and the baselines resume their own run folders. Outputs: see
-:mod:`workbench.evaluation.study_tables` and docs/guide/study.md.
+:mod:`workbench.protocol.tables` and docs/guide/protocol.md.
 """
 
 from __future__ import annotations
@@ -23,12 +23,14 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from workbench.baselines import BaselineTrainConfig, load_baseline, train_baseline
+from workbench.baselines.inference import baseline_maps
 from workbench.data.dataset import PLAIN_INPUT, SliceDataset
 from workbench.data.manifest import read_manifest
-from workbench.evaluation.study_config import StudyConfig, load_config, method_spec
-from workbench.evaluation.study_maps import STAT_KEYS, baseline_maps, score_maps, weak_maps
-from workbench.evaluation.study_tables import TABLES, build_tables, read_tables, study_grid, write_tables
+from workbench.evaluation.maps import STAT_KEYS, score_maps, weak_maps
 from workbench.models.checkpoint import checkpoint_paths, load_model, load_tensors, save_tensors
+from workbench.protocol.config import ProtocolConfig, load_protocol_config, method_spec
+from workbench.protocol.tables import TABLES, build_tables, read_tables, protocol_grid, write_tables
 from workbench.training.cache import CachedImages
 from workbench.training.state import holds_run
 from workbench.utils.errors import DataError
@@ -37,18 +39,18 @@ from workbench.utils.io import write_json_atomic
 from workbench.utils.processes import folder_lock
 from workbench.utils.progress import progress
 
-__all__ = ["StudyResult", "run_study", "load_study"]
+__all__ = ["ProtocolResult", "run_protocol", "load_protocol"]
 
 
 @dataclass(frozen=True)
-class StudyResult:
-    """Tables of a study (pandas frames, formats in docs/guide/study.md) and what this run computed.
+class ProtocolResult:
+    """Tables of a study (pandas frames, formats in docs/guide/protocol.md) and what this run computed.
 
     computed: ``"fold{k}/{method}"`` pairs computed by this call (empty when everything came from
-    the cache or from :func:`load_study`); timing: per (fold, method) seconds and slice counts.
+    the cache or from :func:`load_protocol`); timing: per (fold, method) seconds and slice counts.
     """
 
-    config: StudyConfig
+    config: ProtocolConfig
     out_dir: Path
     slices: pd.DataFrame
     folds: pd.DataFrame
@@ -63,7 +65,7 @@ def _checkpoint_stem(stem: str) -> Path:
     return p / "best" if p.is_dir() else p
 
 
-def _fold_fingerprints(cfg: StudyConfig, frame: pd.DataFrame, folds: list[int]) -> dict[int, str]:
+def _fold_fingerprints(cfg: ProtocolConfig, frame: pd.DataFrame, folds: list[int]) -> dict[int, str]:
     """Per fold: a fingerprint of its manifest rows and of every scan / mask / label file they read, so a
     fold's cache is reused by any run that includes it (a fold subset first, all folds later)."""
     root, out = Path(cfg.root), {}
@@ -76,7 +78,7 @@ def _fold_fingerprints(cfg: StudyConfig, frame: pd.DataFrame, folds: list[int]) 
     return out
 
 
-def _signature(cfg: StudyConfig, method: str, grid: torch.Tensor, data: str = "") -> str:
+def _signature(cfg: ProtocolConfig, method: str, grid: torch.Tensor, data: str = "") -> str:
     """Everything a method's cached statistics depend on, as a JSON string: settings, the data's and the
     checkpoint's content fingerprints (:mod:`workbench.utils.fingerprint`; ``data``: the fold's)."""
     spec = method_spec(method)
@@ -105,10 +107,8 @@ def _is_cached(out: Path, fold: int, method: str, signature: str) -> bool:
     return tensors.is_file() and meta.is_file() and json.loads(meta.read_text()).get("signature") == signature
 
 
-def _baseline_model(cfg: StudyConfig, name: str, fold: int, out: Path) -> torch.nn.Module:
+def _baseline_model(cfg: ProtocolConfig, name: str, fold: int, out: Path) -> torch.nn.Module:
     """The baseline of test fold ``fold``: loaded when its run finished, else trained (or resumed)."""
-    from workbench.baselines import BaselineTrainConfig, load_baseline, train_baseline
-
     run_dir = out / "baselines" / name / f"fold{fold}"
     tcfg = BaselineTrainConfig(model=name, preset=cfg.baseline_preset, batch_size=cfg.baseline_batch_size,
                                patience=cfg.baseline_patience, max_steps=cfg.baseline_max_steps, size=cfg.size,
@@ -130,7 +130,7 @@ def _baseline_model(cfg: StudyConfig, name: str, fold: int, out: Path) -> torch.
     return result.model
 
 
-def _run_group(cfg: StudyConfig, model: torch.nn.Module, methods: list[str], data: CachedImages,
+def _run_group(cfg: ProtocolConfig, model: torch.nn.Module, methods: list[str], data: CachedImages,
                grid: torch.Tensor, desc: str) -> dict[str, dict[str, torch.Tensor]]:
     """Statistics {method: {key: (M, ...)}} of ``methods`` (all of one model) over ``data``."""
     parts: dict[str, list[dict[str, torch.Tensor]]] = {m: [] for m in methods}
@@ -142,7 +142,7 @@ def _run_group(cfg: StudyConfig, model: torch.nn.Module, methods: list[str], dat
         if method_spec(methods[0]).model == "baseline":
             maps, prob = {methods[0]: baseline_maps(model, images, brain)}, None
         else:
-            maps, prob = weak_maps(model, images, brain, {m: method_spec(m) for m in methods})
+            maps, prob = weak_maps(model, images, brain, {m: method_spec(m).variant for m in methods})
         for m in methods:
             parts[m].append(score_maps(maps[m].detach(), masks, grid, cfg.min_pixels, prob))
     return {m: {k: torch.cat([p[k] for p in parts[m]]) for k in STAT_KEYS} for m in methods}
@@ -158,7 +158,7 @@ def _groups(methods: list[str]) -> list[tuple[str, list[str]]]:
     return out + [(m, [m]) for m in methods if method_spec(m).model == "baseline"]
 
 
-def _evaluation_frame(cfg: StudyConfig) -> tuple[pd.DataFrame, list[int]]:
+def _evaluation_frame(cfg: ProtocolConfig) -> tuple[pd.DataFrame, list[int]]:
     frame = read_manifest(cfg.manifest)
     present = sorted(int(f) for f in frame["fold"].unique())
     folds = list(cfg.folds) or present
@@ -179,20 +179,20 @@ def _input_key(inputs: dict) -> str:
                        else None}, sort_keys=True)
 
 
-def run_study(config: StudyConfig | str | Path) -> StudyResult:
-    """Run (or resume) the study of ``config`` (a :class:`StudyConfig` or a YAML path); see module doc."""
-    cfg = (config if isinstance(config, StudyConfig) else load_config(config)).resolved()
+def run_protocol(config: ProtocolConfig | str | Path) -> ProtocolResult:
+    """Run (or resume) the study of ``config`` (a :class:`ProtocolConfig` or a YAML path); see module doc."""
+    cfg = (config if isinstance(config, ProtocolConfig) else load_protocol_config(config)).resolved()
     out = Path(cfg.output)
     with folder_lock(out, what="evaluation study"):  # two runs would write the same cache and tables
         return _run_locked(cfg, out)
 
 
-def _run_locked(cfg: StudyConfig, out: Path) -> StudyResult:
+def _run_locked(cfg: ProtocolConfig, out: Path) -> ProtocolResult:
     cfg.save(out / "config.yaml")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     frame, folds = _evaluation_frame(cfg)
-    grid = study_grid(cfg)
+    grid = protocol_grid(cfg)
     for task in ("binary", "multilabel"):  # fail before any work on a missing checkpoint
         if cfg.uses(task):
             weights, config_path = checkpoint_paths(_checkpoint_stem(getattr(cfg, f"{task}_checkpoint")))
@@ -240,7 +240,7 @@ def _run_locked(cfg: StudyConfig, out: Path) -> StudyResult:
     tables = build_tables(cfg, frame, grid, stats)
     tables["timing"] = _timing(out, folds, cfg.methods)
     write_tables(out, tables)
-    return StudyResult(cfg, out, *(tables[t] for t in TABLES), computed=tuple(computed))
+    return ProtocolResult(cfg, out, *(tables[t] for t in TABLES), computed=tuple(computed))
 
 
 def _load_method(out: Path, folds: list[int], method: str) -> dict[str, torch.Tensor]:
@@ -254,10 +254,10 @@ def _timing(out: Path, folds: list[int], methods: tuple[str, ...]) -> pd.DataFra
     return pd.DataFrame([{k: v for k, v in r.items() if k != "signature"} for r in rows])
 
 
-def load_study(out_dir: str | Path) -> StudyResult:
+def load_protocol(out_dir: str | Path) -> ProtocolResult:
     """Read a finished study's tables and config from ``out_dir`` (no computation)."""
     out = Path(out_dir)
     if not (out / "config.yaml").is_file():
         raise FileNotFoundError(f"{out / 'config.yaml'}: not a study output folder (run `workbench evaluate` first)")
-    cfg = load_config(out / "config.yaml")
-    return StudyResult(cfg, out, *(read_tables(out)[t] for t in TABLES))
+    cfg = load_protocol_config(out / "config.yaml")
+    return ProtocolResult(cfg, out, *(read_tables(out)[t] for t in TABLES))

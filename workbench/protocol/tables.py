@@ -1,4 +1,4 @@
-"""The study's tables from the cached per-slice statistics (formats in docs/guide/study.md).
+"""The study's tables from the cached per-slice statistics (formats in docs/guide/protocol.md).
 
 - ``slices.csv``: one row per slice x method, at the threshold of the slice's fold;
 - ``folds.csv``: one row per method x fold: the threshold, how it was chosen, test-fold metrics;
@@ -6,7 +6,7 @@
   (fold -1);
 - ``summary.csv`` / ``summary.md``: the paper's format (mean +- std (SEM) over lesion slices pooled
   across folds, subject-level bootstrap 95 % CI), detection and hemorrhage-volume error;
-- ``timing.csv``: seconds per (fold, method) (written by :func:`~workbench.evaluation.study.run_study`).
+- ``timing.csv``: seconds per (fold, method) (written by :func:`~workbench.protocol.run.run_protocol`).
 """
 
 from __future__ import annotations
@@ -17,19 +17,20 @@ import pandas as pd
 import torch
 
 from workbench.evaluation.overlap import dice_from_counts, iou_from_counts, threshold_grid
-from workbench.evaluation.study_config import StudyConfig, method_spec
-from workbench.evaluation.study_report import summary_markdown, summary_table
+from workbench.evaluation.resample import model_spacing, source_shapes
 from workbench.evaluation.thresholds import FIXED_THRESHOLDS, FoldThreshold, fixed_thresholds, select_thresholds, \
     threshold_rows
+from workbench.protocol.config import ProtocolConfig, method_spec
+from workbench.protocol.report import summary_markdown, summary_table
 from workbench.utils.io import write_csv_atomic, write_text_atomic
 
-__all__ = ["TABLES", "study_grid", "choose_thresholds", "frame_positions", "slice_table", "fold_table", "curve_table", "build_tables",
+__all__ = ["TABLES", "protocol_grid", "choose_thresholds", "frame_positions", "slice_table", "fold_table", "curve_table", "build_tables",
            "write_tables", "read_tables"]
 
 TABLES = ("slices", "folds", "summary", "curves", "timing")
 
 
-def study_grid(cfg: StudyConfig) -> torch.Tensor:
+def protocol_grid(cfg: ProtocolConfig) -> torch.Tensor:
     """(Q,) float64 search grid plus the fixed thresholds in use (released constants, baselines'),
     so every threshold the study applies is a grid point and is scored in the single pass."""
     extra = [cfg.baseline_threshold, *FIXED_THRESHOLDS.values()]
@@ -41,7 +42,7 @@ def _grid_index(grid: torch.Tensor, t: float) -> int:
     return int(torch.argmin((grid - t).abs()))
 
 
-def choose_thresholds(cfg: StudyConfig, method: str, stats: dict[str, torch.Tensor], folds: torch.Tensor,
+def choose_thresholds(cfg: ProtocolConfig, method: str, stats: dict[str, torch.Tensor], folds: torch.Tensor,
                       grid: torch.Tensor) -> dict[int, FoldThreshold]:
     """{test fold: FoldThreshold}. Baselines: fixed ``baseline_threshold``; ``fixed`` mode: the released
     constant where the method has one; otherwise nested (the test fold's rows are dropped first)."""
@@ -56,7 +57,7 @@ def choose_thresholds(cfg: StudyConfig, method: str, stats: dict[str, torch.Tens
     return select_thresholds(curves, folds, grid)
 
 
-def slice_table(cfg: StudyConfig, frame: pd.DataFrame, spacing: torch.Tensor, method: str,
+def slice_table(cfg: ProtocolConfig, frame: pd.DataFrame, spacing: torch.Tensor, method: str,
                 stats: dict[str, torch.Tensor], chosen: dict[int, FoldThreshold], grid: torch.Tensor) -> pd.DataFrame:
     """Rows of one method (M slices) at each slice's fold threshold. spacing: (N, 3) model-pixel mm
     of the evaluation frame's rows; ``stats["row"]`` holds manifest row numbers (the frame's index)."""
@@ -116,11 +117,9 @@ def curve_table(method: str, stats: dict[str, torch.Tensor], folds: torch.Tensor
     return pd.concat(parts, ignore_index=True)
 
 
-def build_tables(cfg: StudyConfig, frame: pd.DataFrame, grid: torch.Tensor,
+def build_tables(cfg: ProtocolConfig, frame: pd.DataFrame, grid: torch.Tensor,
                  stats: dict[str, dict[str, torch.Tensor]]) -> dict[str, pd.DataFrame]:
     """slices, folds, curves and summary frames from {method: statistics}; frame: evaluation rows."""
-    from workbench.evaluation.resample import model_spacing, source_shapes
-
     spacing = model_spacing(frame, source_shapes(frame, cfg.root), cfg.size)
     slices, curves, chosen = [], [], {}
     for method, st in stats.items():

@@ -13,25 +13,25 @@ import pandas as pd
 import pytest
 
 from workbench.data.manifest import read_manifest
-from workbench.evaluation.study import load_study, run_study
-from workbench.evaluation.study_config import StudyConfig, load_config
+from workbench.protocol.run import load_protocol, run_protocol
+from workbench.protocol.config import ProtocolConfig, load_protocol_config
 from workbench.evaluation.thresholds import FIXED_THRESHOLDS
 
 WEAK = ("swin_sam_binary", "swin_sam_multilabel", "swin_gradcam", "hgi_sam", "rollout", "grad_rollout")
 
 
-def _config(cohort, classifiers, out: Path, **kw) -> StudyConfig:
+def _config(cohort, classifiers, out: Path, **kw) -> ProtocolConfig:
     manifest, root = cohort
     base = dict(manifest=str(manifest), root=str(root), output=str(out), binary_checkpoint=str(classifiers["binary"]),
                 multilabel_checkpoint=str(classifiers["multilabel"]), size=32, batch_size=32, methods=WEAK + ("unet",),
                 baseline_epochs=1, baseline_max_steps=1, baseline_batch_size=8, bootstrap_resamples=50, threads=1)
-    return StudyConfig(**{**base, **kw})
+    return ProtocolConfig(**{**base, **kw})
 
 
 @pytest.fixture(scope="module")
 def study(study_cohort, study_classifiers, tmp_path_factory):
     cfg = _config(study_cohort, study_classifiers, tmp_path_factory.mktemp("study") / "out")
-    return cfg, run_study(cfg)
+    return cfg, run_protocol(cfg)
 
 
 def test_study_writes_every_table(study, study_cohort):
@@ -69,10 +69,10 @@ def test_study_writes_every_table(study, study_cohort):
 
 def test_rerun_skips_finished_work_and_load_study_reads_it(study):
     cfg, first = study
-    again = run_study(cfg)
+    again = run_protocol(cfg)
     assert again.computed == ()
     pd.testing.assert_frame_equal(again.slices, first.slices)
-    loaded = load_study(cfg.output)
+    loaded = load_protocol(cfg.output)
     assert loaded.config == cfg.resolved()
     pd.testing.assert_frame_equal(loaded.summary.drop(columns="thresholds"), first.summary.drop(columns="thresholds"),
                                   check_dtype=False)
@@ -83,7 +83,7 @@ def test_a_changed_setting_recomputes_only_what_it_touches(study, tmp_path):
     cfg, _ = study
     out = tmp_path / "copy"
     shutil.copytree(cfg.output, out)
-    result = run_study(dataclasses.replace(cfg, output=str(out), min_pixels=5, methods=("hgi_sam",)))
+    result = run_protocol(dataclasses.replace(cfg, output=str(out), min_pixels=5, methods=("hgi_sam",)))
     assert sorted(result.computed) == ["fold0/hgi_sam", "fold1/hgi_sam", "fold2/hgi_sam"]
 
 
@@ -92,17 +92,17 @@ def test_a_finished_baseline_trained_with_other_settings_is_not_reused(study, tm
     out = tmp_path / "copy"
     shutil.copytree(cfg.output, out)
     with pytest.raises(ValueError, match="unet/fold0 holds a finished baseline trained with other settings"):
-        run_study(dataclasses.replace(cfg, output=str(out), baseline_batch_size=4))
+        run_protocol(dataclasses.replace(cfg, output=str(out), baseline_batch_size=4))
 
 
 def test_a_fold_subset_run_caches_rows_a_full_run_can_reuse(study_cohort, study_classifiers, tmp_path):
     """Cached rows are manifest row numbers, so statistics from a run over folds (1, 2) land on the right
     slices of a later run over every fold (regression: they were positions in the subset)."""
     kw = dict(methods=("hgi_sam",))
-    run_study(_config(study_cohort, study_classifiers, tmp_path / "a", folds=(1, 2), **kw))
-    resumed = run_study(_config(study_cohort, study_classifiers, tmp_path / "a", **kw))
+    run_protocol(_config(study_cohort, study_classifiers, tmp_path / "a", folds=(1, 2), **kw))
+    resumed = run_protocol(_config(study_cohort, study_classifiers, tmp_path / "a", **kw))
     assert resumed.computed == ("fold0/hgi_sam",)
-    fresh = run_study(_config(study_cohort, study_classifiers, tmp_path / "b", **kw))
+    fresh = run_protocol(_config(study_cohort, study_classifiers, tmp_path / "b", **kw))
     pd.testing.assert_frame_equal(resumed.slices, fresh.slices)
 
 
@@ -120,9 +120,9 @@ def _perturb_fold(manifest: Path, root: Path, fold: int, dest: Path) -> Path:
 def test_nested_threshold_of_a_fold_ignores_that_folds_data(study_cohort, study_classifiers, tmp_path):
     manifest, root = study_cohort
     kw = dict(methods=("swin_sam_binary", "hgi_sam"))
-    base = run_study(_config(study_cohort, study_classifiers, tmp_path / "a", **kw))
+    base = run_protocol(_config(study_cohort, study_classifiers, tmp_path / "a", **kw))
     moved = _perturb_fold(manifest, root, 0, tmp_path / "moved")
-    pert = run_study(_config((manifest, moved), study_classifiers, tmp_path / "b", **kw))
+    pert = run_protocol(_config((manifest, moved), study_classifiers, tmp_path / "b", **kw))
     a, b = base.folds.set_index(["method", "fold"]), pert.folds.set_index(["method", "fold"])
     for method in kw["methods"]:
         assert a.loc[(method, 0), "threshold"] == b.loc[(method, 0), "threshold"]
@@ -136,7 +136,7 @@ def test_nested_threshold_of_a_fold_ignores_that_folds_data(study_cohort, study_
 
 
 def test_fixed_mode_uses_released_constants_where_they_exist(study_cohort, study_classifiers, tmp_path):
-    result = run_study(_config(study_cohort, study_classifiers, tmp_path / "f", threshold_mode="fixed",
+    result = run_protocol(_config(study_cohort, study_classifiers, tmp_path / "f", threshold_mode="fixed",
                                methods=("hgi_sam", "rollout")))
     folds = result.folds.set_index(["method", "fold"])
     assert (folds.loc["hgi_sam", "threshold"] == FIXED_THRESHOLDS["hgi_sam"]).all()
@@ -148,7 +148,7 @@ def test_yaml_config_resolves_relative_paths(study_cohort, study_classifiers, tm
     path = tmp_path / "s.yaml"
     path.write_text(f"manifest: {manifest}\nroot: {root}\noutput: out\nbinary_checkpoint: {study_classifiers['binary']}\n"
                     "methods: [hgi_sam]\nsize: 32\n")
-    cfg = load_config(path)
+    cfg = load_protocol_config(path)
     assert cfg.output == str((tmp_path / "out").resolve()) and cfg.methods == ("hgi_sam",)
 
 
@@ -164,7 +164,7 @@ def test_a_skull_stripped_classifier_is_fed_its_own_input_recipe(study_cohort, t
     save_model(model, tmp_path / "strip" / "best")
     cfg = _config(study_cohort, {"binary": tmp_path / "strip" / "best", "multilabel": tmp_path / "strip" / "best"},
                   tmp_path / "out", methods=("swin_sam_binary",))
-    result = run_study(cfg)
+    result = run_protocol(cfg)
     slices = result.slices
     got = slices.set_index(["subject_id", "slice_index"])["prob"]
 
@@ -179,8 +179,8 @@ def test_a_skull_stripped_classifier_is_fed_its_own_input_recipe(study_cohort, t
     assert np.abs(got - plain.loc[got.index]).max() > 1e-2  # the plain windows would have given other answers
 
     # the method gallery re-computes the map from the model's own input, not from the display dataset's
-    from workbench.evaluation.study_config import method_spec
-    from workbench.evaluation.study_maps import weak_maps
+    from workbench.protocol.config import method_spec
+    from workbench.evaluation.maps import weak_maps
     from workbench.explore.compare import extremes, gallery_panels
 
     picks = extremes(slices, "swin_sam_binary", k=1).head(1)
@@ -192,7 +192,7 @@ def test_a_skull_stripped_classifier_is_fed_its_own_input_recipe(study_cohort, t
         at = np.flatnonzero((ds.frame["subject_id"].astype(str) == str(pick.subject_id)).to_numpy()
                             & (ds.frame["slice_index"] == pick.slice_index).to_numpy())[0]
         item = ds[int(at)]
-        spec = {"swin_sam_binary": method_spec("swin_sam_binary")}
+        spec = {"swin_sam_binary": method_spec("swin_sam_binary").variant}
         return weak_maps(model, item["image"][None], item["brain_mask"][None] if cfg.brain_mask else None,
                          spec)[0]["swin_sam_binary"][0].detach()
 
@@ -211,10 +211,10 @@ def test_a_regenerated_cohort_at_the_same_paths_is_not_served_from_the_cache(stu
         return tmp_path / "manifest.csv", root
 
     cfg = _config(cohort(11), study_classifiers, tmp_path / "out", methods=("hgi_sam",))
-    first = run_study(cfg)
-    assert run_study(cfg).computed == ()  # unchanged inputs: all from the cache
+    first = run_protocol(cfg)
+    assert run_protocol(cfg).computed == ()  # unchanged inputs: all from the cache
     shutil.rmtree(tmp_path / "cohort")
     cohort(12)  # other scans, same paths, same manifest name
-    again = run_study(cfg)
+    again = run_protocol(cfg)
     assert len(again.computed) == 2, "a regenerated cohort must be recomputed"
     assert not again.slices["prob"].equals(first.slices["prob"])

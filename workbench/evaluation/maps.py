@@ -8,52 +8,45 @@ threshold search and the final scores need no second pass over the images.
   (:func:`workbench.explain`), then upsampling, brain mask and per-sample min-max
   (:func:`~workbench.operators.postprocess`); the classifier's probability comes from the same
   forward (:func:`~workbench.models.ich_probability`).
-- baselines: foreground probability (:func:`~workbench.baselines.predict_baseline`) times the
-  brain mask, no min-max (they are probabilities, thresholded at a fixed 0.5).
+- baselines (:func:`workbench.baselines.inference.baseline_maps`): foreground probability times
+  the brain mask, no min-max (they are probabilities, thresholded at a fixed 0.5); scored by the
+  same :func:`score_maps`.
 """
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Any, Mapping
 
 import torch
 from torch import nn
 
 from workbench.api import explain
-from workbench.baselines.inference import predict_baseline
 from workbench.evaluation.detection import detection_score
 from workbench.evaluation.localisation import energy_pointing_game, map_auc, pointing_game
 from workbench.evaluation.overlap import overlap_curve
-from workbench.evaluation.study_config import MethodSpec
 from workbench.models.ich import ich_index, ich_probability, model_task
 
-__all__ = ["STAT_KEYS", "weak_maps", "baseline_maps", "score_maps"]
+__all__ = ["STAT_KEYS", "weak_maps", "score_maps"]
 
 #: Per-slice statistics cached for every (fold, method): (M, Q) counts and (M,) values.
 STAT_KEYS = ("inter", "pred_n", "target_n", "pointing", "energy", "map_auc", "det_score", "prob")
 
 
 def weak_maps(model: nn.Module, images: torch.Tensor, brain: torch.Tensor | None,
-              specs: Mapping[str, MethodSpec]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-    """Maps of several weak methods of one classifier from one forward + backward.
+              variants: Mapping[str, tuple[str, Mapping[str, Any]]]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """Maps of several weak methods of one classifier from one forward + backward, for its ICH logit.
 
-    images: (B, C, S, S); brain: (B, S, S) or None; specs: {study method: spec}
-    -> ({method: (B, S, S) float in [0, 1] (min-max after the brain mask)}, P(ICH) (B,) float64).
+    images: (B, C, S, S); brain: (B, S, S) or None; variants: {name: (operator, options)}
+    -> ({name: (B, S, S) float in [0, 1] (min-max after the brain mask)}, P(ICH) (B,) float64).
     """
     out = explain(model, images, (), ich_index(model), brain, normalize=True, return_capture=True,
-                  variants={name: (spec.operator, dict(spec.options)) for name, spec in specs.items()})
+                  variants={name: (op, dict(options)) for name, (op, options) in variants.items()})
     maps = {name: m.float() for name, m in out.maps.items()}
     prob = ich_probability(model_task(model), out.result.logits.detach().double())
     if not bool(torch.isfinite(prob).all()):  # never a silent "no bleed" from a broken classifier
         raise FloatingPointError(f"the classifier gave non-finite P(ICH) on {int((~torch.isfinite(prob)).sum())} of "
                                  f"{len(prob)} slices: corrupted weights or input; nothing was written for them")
     return maps, prob
-
-
-def baseline_maps(model: nn.Module, images: torch.Tensor, brain: torch.Tensor | None) -> torch.Tensor:
-    """Foreground probability maps (B, S, S) of a baseline, times the brain mask when given."""
-    probs = predict_baseline(model, images, batch_size=images.shape[0])
-    return probs if brain is None else probs * brain.to(probs.dtype)
 
 
 def score_maps(maps: torch.Tensor, masks: torch.Tensor, grid: torch.Tensor, min_pixels: int,

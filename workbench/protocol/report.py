@@ -20,7 +20,7 @@ import torch
 from workbench.evaluation._common import safe_div
 from workbench.evaluation.aggregate import bootstrap_ci, group_sum, summarize, volume_errors
 from workbench.evaluation.detection import detection_metrics
-from workbench.evaluation.study_config import StudyConfig, method_spec
+from workbench.protocol.config import ProtocolConfig, method_spec
 
 __all__ = ["mask_rule_metrics", "summary_table", "summary_markdown"]
 
@@ -40,7 +40,7 @@ def _tensor(series: pd.Series, dtype=torch.float64) -> torch.Tensor:
     return torch.as_tensor(series.to_numpy(copy=True), dtype=dtype)
 
 
-def _segmentation(rows: pd.DataFrame, cfg: StudyConfig) -> dict[str, float]:
+def _segmentation(rows: pd.DataFrame, cfg: ProtocolConfig) -> dict[str, float]:
     lesion = rows[rows["has_lesion"].astype(bool)]
     out: dict[str, float] = {"n_lesion_slices": len(lesion)}
     for metric in ("dice", "iou"):
@@ -65,7 +65,7 @@ def _volume(rows: pd.DataFrame) -> dict[str, float]:
             "volume_bias_ml": float(err["error_ml"].mean()), "true_volume_ml": float(true.mean())}
 
 
-def summary_table(slices: pd.DataFrame, cfg: StudyConfig) -> pd.DataFrame:
+def summary_table(slices: pd.DataFrame, cfg: ProtocolConfig) -> pd.DataFrame:
     """One row per method (kind weak / supervised) plus one per classifier (kind classifier)."""
     rows, classifier_rows = [], {}
     for method in cfg.methods:

@@ -1,4 +1,4 @@
-"""Session fixtures of the study / explain-export tests: a tiny synthetic cohort (9 subjects x 6 slices at
+"""Session fixtures of the protocol / explain-export tests (a plugin of tests/conftest.py): a tiny synthetic cohort (9 subjects x 6 slices at
 48 px, 3 subject-wise folds) and randomly initialised ``test-tiny`` classifiers (32 px), saved as checkpoints."""
 
 from __future__ import annotations
