@@ -128,6 +128,8 @@ def test_explorer_notebook_with_other_parameters(tiny_demo, tmp_path):
     r = read_results(out)
     assert r["subject"] == "synthetic-002" and r["slice_index"] == 1 and r["threshold"] == 0.3
     assert r["methods"] == ["hgi_sam", "gradcam"] and r["n_heads"] == 2 and len(r["head_weights"]) == 2
+    weights = r["head_weights"]  # 1-based: the head with the largest gradient weight
+    assert weights[0] != weights[1] and r["top_head"] == 1 + max(range(2), key=lambda h: weights[h])
     nb = json.loads(out.read_text())
     assert "application/vnd.jupyter.widget-view+json" not in out.read_text()  # batch: no widgets
     assert sum("application/vnd.plotly.v1+json" in o.get("data", {}) for c in nb["cells"] for o in c.get("outputs", [])) == 3
