@@ -65,6 +65,15 @@ def test_study_writes_every_table(study, study_cohort):
     assert "+-" in (out / "summary.md").read_text()
     curves = result.curves
     assert set(curves["fold"]) == {-1, 0, 1, 2} and len(curves) == len(cfg.methods) * 4 * curves["threshold"].nunique()
+    # gated masks: a slice below its fold's gate has an empty mask; above it, the mask at the gated threshold
+    below = slices["prob"] < slices["gate"]
+    assert (slices.loc[below, "gated_pred_pixels"] == 0).all() and (~slices.loc[below, "gated_detected"]).all()
+    same = ~below & np.isclose(slices["gated_threshold"], slices["threshold"])
+    assert (slices.loc[same, "gated_pred_pixels"] == slices.loc[same, "pred_pixels"]).all()
+    assert (slices.loc[slices["method"] == "unet", "gate"] == 0).all()
+    assert (slices.groupby(["method", "fold"])["gate"].nunique() == 1).all()
+    assert {"gated_volume_dice_mean", "gated_det_specificity", "gated_fp_ml_clean_median"} <= set(result.summary)
+    assert "Gated masks on whole scans" in (out / "summary.md").read_text()
 
 
 def test_rerun_skips_finished_work_and_load_study_reads_it(study):
@@ -127,6 +136,8 @@ def test_nested_threshold_of_a_fold_ignores_that_folds_data(study_cohort, study_
     for method in kw["methods"]:
         assert a.loc[(method, 0), "threshold"] == b.loc[(method, 0), "threshold"]
         assert a.loc[(method, 0), "train_mean_dice"] == b.loc[(method, 0), "train_mean_dice"]
+        assert a.loc[(method, 0), "gate"] == b.loc[(method, 0), "gate"]  # the gate is nested too
+        assert a.loc[(method, 0), "gated_threshold"] == b.loc[(method, 0), "gated_threshold"]
     # the perturbation did reach the scores of fold 0 (and only those)
     sa, sb = base.slices, pert.slices
     f0 = (sa["fold"] == 0) & sa["has_lesion"]

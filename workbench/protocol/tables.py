@@ -1,7 +1,8 @@
 """The study's tables from the cached per-slice statistics (formats in docs/guide/protocol.md).
 
 - ``slices.csv``: one row per slice x method, at the threshold of the slice's fold;
-- ``folds.csv``: one row per method x fold: the threshold, how it was chosen, test-fold metrics;
+- ``folds.csv``: one row per method x fold: the threshold, how it was chosen, test-fold metrics, and
+  the (gate, threshold) pair of the gated masks (:mod:`workbench.evaluation.gating`);
 - ``curves.csv``: mean Dice / IoU over lesion slices at every grid threshold, per fold and pooled
   (fold -1);
 - ``summary.csv`` / ``summary.md``: the paper's format (mean +- std (SEM) over lesion slices pooled
@@ -16,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from workbench.evaluation.gating import FoldGate, select_gate_thresholds
 from workbench.evaluation.overlap import dice_from_counts, iou_from_counts, threshold_grid
 from workbench.evaluation.resample import model_spacing, source_shapes
 from workbench.evaluation.thresholds import FIXED_THRESHOLDS, FoldThreshold, fixed_thresholds, select_thresholds, \
@@ -24,7 +26,7 @@ from workbench.protocol.config import ProtocolConfig, method_spec
 from workbench.protocol.report import summary_markdown, summary_table
 from workbench.utils.io import write_csv_atomic, write_text_atomic
 
-__all__ = ["TABLES", "protocol_grid", "choose_thresholds", "frame_positions", "slice_table", "fold_table", "curve_table", "build_tables",
+__all__ = ["TABLES", "protocol_grid", "choose_thresholds", "choose_gates", "frame_positions", "slice_table", "fold_table", "curve_table", "build_tables",
            "write_tables", "read_tables"]
 
 TABLES = ("slices", "folds", "summary", "curves", "timing")
@@ -57,10 +59,25 @@ def choose_thresholds(cfg: ProtocolConfig, method: str, stats: dict[str, torch.T
     return select_thresholds(curves, folds, grid)
 
 
+def choose_gates(cfg: ProtocolConfig, method: str, stats: dict[str, torch.Tensor], folds: torch.Tensor,
+                 subjects: list, grid: torch.Tensor) -> dict[int, FoldGate]:
+    """{test fold: FoldGate}: the gate on the classifier's P(ICH) and the map threshold of the gated
+    masks, chosen together on the other folds. Baselines have no classifier: gate 0 at their fixed
+    ``baseline_threshold`` (their masks are already empty where the network sees no bleed)."""
+    distinct = sorted(set(folds.tolist()))
+    if method_spec(method).model == "baseline":
+        return {k: FoldGate(k, 0.0, cfg.baseline_threshold, tuple(j for j in distinct if j != k), float("nan"), 0)
+                for k in distinct}
+    return select_gate_thresholds(stats["inter"], stats["pred_n"], stats["target_n"], stats["prob"], subjects,
+                                  folds, grid)
+
+
 def slice_table(cfg: ProtocolConfig, frame: pd.DataFrame, spacing: torch.Tensor, method: str,
-                stats: dict[str, torch.Tensor], chosen: dict[int, FoldThreshold], grid: torch.Tensor) -> pd.DataFrame:
-    """Rows of one method (M slices) at each slice's fold threshold. spacing: (N, 3) model-pixel mm
-    of the evaluation frame's rows; ``stats["row"]`` holds manifest row numbers (the frame's index)."""
+                stats: dict[str, torch.Tensor], chosen: dict[int, FoldThreshold], grid: torch.Tensor,
+                gates: dict[int, FoldGate] | None = None) -> pd.DataFrame:
+    """Rows of one method (M slices) at each slice's fold threshold, and (``gates``) of its gated masks
+    at the fold's (gate, threshold). spacing: (N, 3) model-pixel mm of the evaluation frame's rows;
+    ``stats["row"]`` holds manifest row numbers (the frame's index)."""
     rows = frame_positions(frame, stats["row"])
     sub = frame.iloc[rows.numpy()]
     folds = torch.as_tensor(sub["fold"].to_numpy().copy())
@@ -68,6 +85,17 @@ def slice_table(cfg: ProtocolConfig, frame: pd.DataFrame, spacing: torch.Tensor,
     inter, pred_n = stats["inter"].gather(1, q)[:, 0], stats["pred_n"].gather(1, q)[:, 0]
     target_n = stats["target_n"]
     voxel_ml = spacing[rows].prod(-1) / 1000.0  # (M,) mL of one model pixel
+    gated = {}
+    if gates is not None:
+        gq = torch.tensor([_grid_index(grid, gates[int(k)].threshold) for k in folds.tolist()])[:, None]
+        gate = torch.tensor([gates[int(k)].gate for k in folds.tolist()], dtype=torch.float64)
+        keep = stats["prob"].to(torch.float64) >= gate  # each slice against its own fold's gate: (M,)
+        g_inter = torch.where(keep, stats["inter"].gather(1, gq)[:, 0], 0)
+        g_pred = torch.where(keep, stats["pred_n"].gather(1, gq)[:, 0], 0)
+        gated = {"gate": gate.numpy(), "gated_threshold": grid[gq[:, 0]].numpy(), "gated_pred_pixels": g_pred.numpy(),
+                 "gated_dice": dice_from_counts(g_inter, g_pred, target_n).numpy(),
+                 "gated_inter_pixels": g_inter.numpy(), "gated_detected": (g_pred > cfg.min_pixels).numpy(),
+                 "gated_pred_ml": (g_pred * voxel_ml).numpy()}
     return pd.DataFrame({
         "subject_id": sub["subject_id"].to_numpy(), "volume_id": sub["volume_id"].to_numpy(),
         "slice_index": sub["slice_index"].to_numpy(), "fold": folds.numpy(), "method": method,
@@ -77,6 +105,7 @@ def slice_table(cfg: ProtocolConfig, frame: pd.DataFrame, spacing: torch.Tensor,
         "energy": stats["energy"].numpy(), "map_auc": stats["map_auc"].numpy(), "pred_pixels": pred_n.numpy(),
         "detected": (pred_n > cfg.min_pixels).numpy(), "det_score": stats["det_score"].numpy(),
         "prob": stats["prob"].numpy(), "gt_ml": (target_n * voxel_ml).numpy(), "pred_ml": (pred_n * voxel_ml).numpy(),
+        "inter_pixels": inter.numpy(), **gated,
     })
 
 
@@ -96,9 +125,14 @@ def fold_table(slices: pd.DataFrame, chosen: dict[str, dict[int, FoldThreshold]]
         for rec in threshold_rows(by_fold, method):
             test = slices[(slices["method"] == method) & (slices["fold"] == rec["fold"])]
             lesion = test[test["has_lesion"]]
+            gated = {}
+            if "gate" in test:
+                gated = {"gate": float(test["gate"].iloc[0]), "gated_threshold": float(test["gated_threshold"].iloc[0]),
+                         "gated_dice": lesion["gated_dice"].mean(),
+                         "gated_det_accuracy": float((test["gated_detected"] == (test["label_any"] == 1)).mean())}
             rows.append({**rec, "n_slices": len(test), "n_lesion_slices": len(lesion),
                          "dice": lesion["dice"].mean(), "iou": lesion["iou"].mean(),
-                         "det_accuracy": float((test["detected"] == (test["label_any"] == 1)).mean())})
+                         "det_accuracy": float((test["detected"] == (test["label_any"] == 1)).mean()), **gated})
     return pd.DataFrame(rows)
 
 
@@ -125,7 +159,9 @@ def build_tables(cfg: ProtocolConfig, frame: pd.DataFrame, grid: torch.Tensor,
     for method, st in stats.items():
         folds = torch.as_tensor(frame["fold"].to_numpy().copy())[frame_positions(frame, st["row"])]
         chosen[method] = choose_thresholds(cfg, method, st, folds, grid)
-        slices.append(slice_table(cfg, frame, spacing, method, st, chosen[method], grid))
+        subjects = list(frame["subject_id"].astype(str).to_numpy()[frame_positions(frame, st["row"]).numpy()])
+        gates = choose_gates(cfg, method, st, folds, subjects, grid)
+        slices.append(slice_table(cfg, frame, spacing, method, st, chosen[method], grid, gates))
         curves.append(curve_table(method, st, folds, grid))
     slices_df = pd.concat(slices, ignore_index=True)
     return {"slices": slices_df, "folds": fold_table(slices_df, chosen), "curves": pd.concat(curves, ignore_index=True),
