@@ -160,10 +160,8 @@ class SliceDataset(Dataset):
         """The same slices (rows, root, brain mask, resize factor) through another input recipe:
         ``size`` and any of ``windows`` / ``input_mask`` / ``input_margin_mm`` (e.g. a model's
         ``size=config.arch.img_size, **config.input_kwargs()``); ``self`` when nothing changes."""
-        unknown = sorted(set(recipe) - {"windows", "input_mask", "input_margin_mm"})
-        if unknown:
-            raise ValueError(f"unknown input recipe field {unknown[0]!r}; valid choices: input_margin_mm, input_mask, "
-                             f"size, windows")
+        for key in sorted(recipe):
+            check_choice("input recipe field", key, ("input_margin_mm", "input_mask", "windows"))
         now = {"size": self.size, "windows": self.windows, "input_mask": self.input_mask,
                "input_margin_mm": self.input_margin_mm}
         new = {**now, **({} if size is None else {"size": int(size)}),

@@ -6,6 +6,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from workbench.utils.config import JsonConfig
+from workbench.utils.errors import check_choice
 
 __all__ = ["CLASSIFIER_SOURCES", "DemoSettings", "TINY", "step_settings"]
 
@@ -57,15 +58,13 @@ class DemoSettings(JsonConfig):
     workers: int = 2
 
     def __post_init__(self):
-        if self.classifiers not in CLASSIFIER_SOURCES:
-            raise ValueError(f"unknown classifiers {self.classifiers!r}; valid choices: {', '.join(CLASSIFIER_SOURCES)}")
+        check_choice("classifiers", self.classifiers, CLASSIFIER_SOURCES)
 
     def updated(self, **changes: Any) -> "DemoSettings":
         """A copy with ``changes`` applied (None values ignored); unknown names are an error."""
         valid = {f.name for f in fields(self)}
-        bad = sorted(set(changes) - valid)
-        if bad:
-            raise ValueError(f"unknown demo setting {bad[0]!r}; valid choices: {', '.join(sorted(valid))}")
+        for key in sorted(changes):
+            check_choice("demo setting", key, sorted(valid))
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 

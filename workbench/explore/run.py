@@ -20,6 +20,7 @@ from pathlib import Path
 
 
 from workbench.models.reference import resolve_stem
+from workbench.utils.errors import choice_error
 
 __all__ = ["DEMO_FILE", "RunPaths", "resolve_run", "load_run"]
 
@@ -46,7 +47,7 @@ def _demo_paths(run_dir: Path, model: str) -> tuple[Path, Path, Path]:
             raise ValueError(f"unknown model {model!r} for demo {run_dir}; valid choices: "
                              f"{', '.join(models) or '(no model trained yet)'} or a checkpoint path")
     else:
-        raise ValueError(f"demo {run_dir}: no model given; valid choices: {', '.join(models)}")
+        raise choice_error("model", model, models, f" for demo {run_dir}")
     data = info["eval"]
     return checkpoint, run_dir / data["manifest"], run_dir / data["root"]
 

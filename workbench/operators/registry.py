@@ -86,9 +86,8 @@ def get_operator(name: str) -> Operator:
 def make_options(name: str, **options: Any) -> Any:
     """The options dataclass of operator ``name`` from keywords; unknown keywords are an error."""
     op = get_operator(name)
-    unknown = sorted(set(options) - set(op.option_names))
-    if unknown:
-        raise ValueError(f"unknown option {unknown[0]!r} for {name}; valid choices: {', '.join(op.option_names) or 'none'}")
+    for key in sorted(options):
+        check_choice("option", key, op.option_names, f" for {name}")
     return op.options(**options)
 
 
