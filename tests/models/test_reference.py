@@ -97,3 +97,17 @@ def test_recorded_auc_is_reproduced_on_the_check_cohort(name):
     assert got["auc_any"] == pytest.approx(check["auc_any"], abs=0.01)
     # the small cohort is a sample of the full held-out cohort: same ballpark
     assert got["auc_any"] == pytest.approx(record["heldout"]["auc_any"], abs=0.1)
+
+
+@pytest.mark.parametrize("name", REFERENCE_NAMES)
+def test_shipped_explain_defaults_come_from_the_validation_cohort(name):
+    from workbench.api import DEFAULT_METHODS
+    from workbench.models.reference import explain_defaults
+
+    record = provenance(name)
+    defaults = explain_defaults(name)
+    assert set(defaults["methods"]) == set(DEFAULT_METHODS)
+    for m in defaults["methods"].values():
+        assert 0.0 <= m["gate"] <= 1.0 and 0.0 <= m["threshold"] <= 1.0
+    assert defaults["cohort"]["seed"] == record["validation_cohort"]["seed"] != record["heldout_cohort"]["seed"]
+    assert defaults["subjects"] == record["validation_cohort"]["subjects"]

@@ -33,6 +33,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="VALUE for every method or METHOD=VALUE each (default: the released constants)")
     p.add_argument("--batch-size", type=at_least(1), default=16)
     p.add_argument("--no-brain-mask", action="store_true", help="do not multiply the maps by the HU brain mask")
+    p.add_argument("--gate", type=fraction, default=None,
+                   help="P(ICH) below which a slice gets an empty mask (default: the checkpoint's calibrated gate, "
+                        "else 0 = no gating)")
     p.add_argument("--min-pixels", type=at_least(0), default=None,
                    help="a slice counts as detected when its mask holds MORE than this many source pixels "
                         "(default: the released code's rule, workbench.evaluation.detection.MIN_LESION_PIXELS)")
@@ -62,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
                        methods=tuple(args.methods), threshold=shared[-1] if shared else None,
                        thresholds=tuple((name, v) for name, v in args.threshold if name),
                        batch_size=args.batch_size, brain_mask=not args.no_brain_mask,
-                       **({} if args.min_pixels is None else {"min_pixels": args.min_pixels}))
+                       gate=args.gate, **({} if args.min_pixels is None else {"min_pixels": args.min_pixels}))
     result = export_explanations(cfg)
     print(f"{len(result.files)} NIfTI files, probabilities.csv and volumes.csv written to {result.out_dir}")
     return 0

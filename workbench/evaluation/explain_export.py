@@ -5,10 +5,16 @@ Outputs in ``out``::
 
     export_config.yaml                       the ExportConfig
     maps/<volume_id>_<method>_map.nii.gz     float32 map in [0, 1] (min-max per slice after the brain mask)
-    maps/<volume_id>_<method>_mask.nii.gz    uint8 0/1: map > threshold
+    maps/<volume_id>_<method>_mask.nii.gz    uint8 0/1: map > threshold, on slices with P(ICH) >= gate
     probabilities.csv                        per slice: subject_id, volume_id, slice_index, prob,
                                              and per method pred_voxels_<m>, detected_<m>
-    volumes.csv                              per volume and method: threshold, voxels, volume_ml
+    volumes.csv                              per volume and method: threshold, gate (and where each came
+                                             from: given / calibrated / released constant), voxels, volume_ml
+
+Defaults for a user's own scans: a checkpoint whose provenance carries ``explain_defaults`` (the
+shipped reference classifiers do: chosen on their validation subjects,
+:mod:`workbench.evaluation.calibration`) gets its calibrated gate and thresholds, so slices the
+classifier calls clean get empty masks and volumes mean something; ``--gate 0`` turns gating off.
 
 Maps are computed at the model input (S, S), brought back to the source slice size by undoing the
 centre crop (zeros outside the model's field of view) and the resize (bilinear), then thresholded
@@ -26,8 +32,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from workbench.data.dataset import SliceDataset
-from workbench.data.dataset import RESIZE_FACTOR, crop_geometry
+from workbench.data.dataset import RESIZE_FACTOR, SliceDataset, crop_geometry
 from workbench.data.manifest import read_manifest
 from workbench.evaluation.aggregate import lesion_volume_ml
 from workbench.evaluation.detection import MIN_LESION_PIXELS
@@ -36,6 +41,7 @@ from workbench.evaluation.resample import uncrop
 from workbench.evaluation.source_volume import source_display_shape, write_source_volume
 from workbench.evaluation.thresholds import FIXED_THRESHOLDS
 from workbench.models.checkpoint import load_model
+from workbench.models.reference import explain_defaults
 from workbench.operators.registry import REGISTRY
 from workbench.utils.config import JsonConfig
 from workbench.utils.errors import DataError, check_choice
@@ -63,12 +69,15 @@ class ExportConfig(JsonConfig):
     brain_mask: bool = True
     resize_factor: float = RESIZE_FACTOR
     min_pixels: int = MIN_LESION_PIXELS
+    gate: float | None = None
 
     def __post_init__(self):
         if not self.methods:
             raise ValueError(f"no methods given; valid choices: {', '.join(sorted(REGISTRY))}")
         for m in (*self.methods, *(k for k, _ in self.thresholds)):
             check_choice("explanation method", m, sorted(REGISTRY))
+        if self.gate is not None and not 0.0 <= self.gate <= 1.0:
+            raise ValueError(f"gate {self.gate!r} is not a probability in [0, 1] (0: no gating)")
 
 
 @dataclass(frozen=True)
@@ -85,14 +94,26 @@ def default_threshold(method: str, task: str) -> float | None:
     return FIXED_THRESHOLDS.get(key)
 
 
-def _thresholds(cfg: ExportConfig, task: str) -> dict[str, float]:
+def _settings(cfg: ExportConfig, task: str) -> dict[str, dict]:
+    """Per method: threshold and gate, and where each came from. Thresholds: ``METHOD=VALUE`` >
+    ``VALUE`` > the checkpoint's calibrated one (``explain_defaults`` in its provenance) > the
+    released constant. Gate: ``cfg.gate`` > the calibrated one > 0 (no gating)."""
     given = dict(cfg.thresholds)
-    out = {m: given.get(m, cfg.threshold if cfg.threshold is not None else default_threshold(m, task))
-           for m in cfg.methods}
-    missing = [m for m, t in out.items() if t is None]
-    if missing:
-        raise ValueError(f"no threshold for {missing}: only {', '.join(FIXED_THRESHOLDS)} have released constants; "
-                         f"give --threshold VALUE or METHOD=VALUE (e.g. from a study's folds.csv)")
+    calibrated = (explain_defaults(cfg.checkpoint) or {}).get("methods", {})
+    out = {}
+    for m in cfg.methods:
+        cal = calibrated.get(m, {})
+        for value, source in ((given.get(m), "given"), (cfg.threshold, "given"), (cal.get("threshold"), "calibrated"),
+                              (default_threshold(m, task), "released constant")):
+            if value is not None:
+                break
+        else:
+            raise ValueError(f"no threshold for {m!r}: the checkpoint carries no calibrated one and only "
+                             f"{', '.join(FIXED_THRESHOLDS)} have released constants; give --threshold VALUE or "
+                             f"METHOD=VALUE (e.g. from a protocol's folds.csv)")
+        gate, gate_source = ((cfg.gate, "given") if cfg.gate is not None else
+                             (cal["gate"], "calibrated") if "gate" in cal else (0.0, "none"))
+        out[m] = {"threshold": float(value), "threshold_source": source, "gate": float(gate), "gate_source": gate_source}
     return out
 
 
@@ -128,7 +149,7 @@ def export_explanations(cfg: ExportConfig) -> ExportResult:
     """Export maps, masks and tables of every volume of ``cfg.manifest`` (see module docstring)."""
     model = load_model(cfg.checkpoint)
     task = model.workbench_config.task
-    thresholds = _thresholds(cfg, task)
+    settings = _settings(cfg, task)
     size = cfg.size or model.workbench_config.arch.img_size
     frame = read_manifest(cfg.manifest)
     final = Path(cfg.out)
@@ -149,7 +170,9 @@ def export_explanations(cfg: ExportConfig) -> ExportResult:
         spacing = (float(first["spacing_row"]), float(first["spacing_col"]), float(first["spacing_slice"]))
         for m in cfg.methods:
             display = _to_source(maps[m], rows, shape, size, cfg.resize_factor)
-            mask = display > thresholds[m]
+            mask = display > settings[m]["threshold"]
+            below = rows["slice_index"].to_numpy()[probs.numpy() < settings[m]["gate"]]
+            mask[below] = False  # gated: a slice the classifier calls clean gets an empty mask
             stem = out / "maps" / f"{volume_id}_{m}"
             files.append(write_source_volume(f"{stem}_map.nii.gz", display, first, cfg.root, np.float32))
             files.append(write_source_volume(f"{stem}_mask.nii.gz", mask.astype(np.uint8), first, cfg.root, np.uint8))
@@ -158,7 +181,7 @@ def export_explanations(cfg: ExportConfig) -> ExportResult:
             table[f"detected_{m}"] = per_slice > cfg.min_pixels
             voxels = int(mask.sum())
             vol_rows.append({"subject_id": first["subject_id"], "volume_id": volume_id, "method": m,
-                             "threshold": thresholds[m], "voxels": voxels,
+                             **settings[m], "voxels": voxels,
                              "volume_ml": float(lesion_volume_ml(torch.tensor([voxels]), spacing)[0])})
         prob_rows.append(table)
     probabilities = pd.concat(prob_rows, ignore_index=True)

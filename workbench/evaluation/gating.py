@@ -30,7 +30,7 @@ import torch
 from workbench.evaluation.aggregate import group_index
 from workbench.evaluation.overlap import threshold_grid
 
-__all__ = ["GATE_GRID", "FoldGate", "gate_slices", "subject_volume_scores", "select_gate_thresholds"]
+__all__ = ["GATE_GRID", "FoldGate", "gate_slices", "subject_volume_scores", "best_gate_threshold", "select_gate_thresholds"]
 
 GATE_GRID = (0.0, 1.0, 0.01)
 """(start, stop, step) of the P(ICH) gates searched (gate 0 = no gating)."""
@@ -73,18 +73,37 @@ def subject_volume_scores(inter: torch.Tensor, pred_n: torch.Tensor, target_n: t
     return ids, torch.where(t > 0, dice, empty)
 
 
+def _gate_grid(gates: torch.Tensor | None) -> torch.Tensor:
+    gates = threshold_grid(*GATE_GRID) if gates is None else torch.as_tensor(gates, dtype=torch.float64)
+    if not bool((gates == 0).any()):
+        gates = torch.cat([gates.new_zeros(1), gates])
+    return torch.unique(gates)  # sorted: ties go to the lowest gate
+
+
+def best_gate_threshold(inter: torch.Tensor, pred_n: torch.Tensor, target_n: torch.Tensor, prob: torch.Tensor,
+                        subjects: Sequence, thresholds: torch.Tensor,
+                        gates: torch.Tensor | None = None) -> tuple[float, float, float, int]:
+    """The (gate, threshold) with the highest mean per-subject volume score over all the subjects given
+    -> (gate, threshold, mean score, number of subjects). Ties: lowest gate, then lowest threshold."""
+    thresholds = torch.as_tensor(thresholds, dtype=torch.float64)
+    if inter.shape[1] != thresholds.shape[0]:
+        raise ValueError(f"counts of {inter.shape[1]} thresholds do not fit a grid of {thresholds.shape[0]}")
+    best, best_at, n_subjects = -math.inf, (0.0, 0.0), 0
+    for gate in _gate_grid(gates).tolist():
+        ids, scores = subject_volume_scores(gate_slices(inter, prob, gate), gate_slices(pred_n, prob, gate),
+                                            target_n, subjects)
+        mean = scores.mean(0)  # (Q,)
+        q = int(torch.argmax(mean))  # first maximum = lowest threshold
+        if float(mean[q]) > best:
+            best, best_at, n_subjects = float(mean[q]), (gate, float(thresholds[q])), len(ids)
+    return best_at[0], best_at[1], best, n_subjects
+
+
 def select_gate_thresholds(inter: torch.Tensor, pred_n: torch.Tensor, target_n: torch.Tensor, prob: torch.Tensor,
                            subjects: Sequence, folds: torch.Tensor, thresholds: torch.Tensor,
                            gates: torch.Tensor | None = None) -> dict[int, FoldGate]:
     """Per test fold, the (gate, threshold) with the highest mean per-subject volume score over the
     subjects of the other folds (the test fold's rows are dropped before anything is summed)."""
-    thresholds = torch.as_tensor(thresholds, dtype=torch.float64)
-    gates = threshold_grid(*GATE_GRID) if gates is None else torch.as_tensor(gates, dtype=torch.float64)
-    if inter.shape[1] != thresholds.shape[0]:
-        raise ValueError(f"counts of {inter.shape[1]} thresholds do not fit a grid of {thresholds.shape[0]}")
-    if not bool((gates == 0).any()):
-        gates = torch.cat([gates.new_zeros(1), gates])
-    gates = torch.unique(gates)  # sorted: ties go to the lowest gate
     folds = torch.as_tensor(folds)
     subjects = list(subjects)
     distinct = sorted(torch.unique(folds).tolist())
@@ -92,17 +111,8 @@ def select_gate_thresholds(inter: torch.Tensor, pred_n: torch.Tensor, target_n: 
         raise ValueError(f"nested gate search needs at least 2 folds; got {distinct}")
     out = {}
     for k in distinct:
-        train = (folds != k).nonzero()[:, 0]
-        sub = [subjects[j] for j in train.tolist()]
-        best, best_at, n_subjects = -math.inf, (0, 0), 0
-        for g, gate in enumerate(gates.tolist()):
-            i = gate_slices(inter[train], prob[train], gate)
-            p = gate_slices(pred_n[train], prob[train], gate)
-            ids, scores = subject_volume_scores(i, p, target_n[train], sub)
-            mean = scores.mean(0)  # (Q,)
-            q = int(torch.argmax(mean))  # first maximum = lowest threshold
-            if float(mean[q]) > best:
-                best, best_at, n_subjects = float(mean[q]), (g, q), len(ids)
-        out[k] = FoldGate(k, float(gates[best_at[0]]), float(thresholds[best_at[1]]),
-                          tuple(j for j in distinct if j != k), best, n_subjects)
+        train = (folds != k).nonzero()[:, 0]  # the test fold's rows are dropped first
+        gate, threshold, score, n = best_gate_threshold(inter[train], pred_n[train], target_n[train], prob[train],
+                                                        [subjects[j] for j in train.tolist()], thresholds, gates)
+        out[k] = FoldGate(k, gate, threshold, tuple(j for j in distinct if j != k), score, n)
     return out

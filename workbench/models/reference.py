@@ -17,7 +17,8 @@ from pathlib import Path
 
 from workbench.utils.errors import choice_error
 
-__all__ = ["REFERENCE_DIR", "REFERENCE_NAMES", "CHECK_SUBJECTS", "reference_stem", "resolve_stem", "provenance"]
+__all__ = ["REFERENCE_DIR", "REFERENCE_NAMES", "CHECK_SUBJECTS", "reference_stem", "resolve_stem", "provenance",
+           "provenance_path", "explain_defaults"]
 
 REFERENCE_DIR = Path(__file__).resolve().parents[1] / "reference_models"
 REFERENCE_NAMES: tuple[str, ...] = ("reference-binary", "reference-multilabel")
@@ -50,3 +51,20 @@ def provenance(name: str) -> dict:
         reference_stem(name)  # unknown name -> the choice error
         raise FileNotFoundError(f"{path}: no provenance for {name!r}")
     return json.loads(path.read_text())
+
+
+def provenance_path(stem: str | Path) -> Path:
+    """``<stem>.provenance.json`` beside a checkpoint stem (a shipped name is resolved first)."""
+    path = resolve_stem(stem)
+    if (path / "best.json").is_file():  # a run folder
+        path = path / "best"
+    return path.with_name(path.name + ".provenance.json")
+
+
+def explain_defaults(stem: str | Path) -> dict | None:
+    """The per-method ``{"gate", "threshold"}`` a checkpoint carries in its provenance
+    (``explain_defaults.methods``, chosen on its validation subjects), or None when it has none."""
+    path = provenance_path(stem)
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text()).get("explain_defaults")

@@ -1,4 +1,5 @@
-"""Shipping a training run as a reference classifier, and re-scoring a shipped one.
+"""Shipping a training run as a reference classifier, re-scoring a shipped one, and calibrating its
+explain defaults.
 
 :func:`export_reference` writes ``workbench/reference_models/<name>`` (float16 safetensors, config,
 provenance); :func:`check_cohort_auc` regenerates the first subjects of the held-out seed in memory
@@ -20,11 +21,15 @@ from workbench.data.label_volumes import volume_slice_labels
 from workbench.data.synth import generate_subject
 from workbench.models.checkpoint import load_model, save_tensors
 from workbench.models.factory import model_config
-from workbench.models.reference import CHECK_SUBJECTS, REFERENCE_DIR, reference_stem
+from workbench.api import DEFAULT_METHODS
+from workbench.data.dataset import SliceDataset
+from workbench.evaluation.calibration import calibrate
+from workbench.models.reference import CHECK_SUBJECTS, REFERENCE_DIR, provenance_path, reference_stem
+from workbench.training.recipes import CohortSpec, ensure_cohort
 from workbench.training.heldout import heldout_report
 from workbench.utils.io import write_json_atomic
 
-__all__ = ["check_cohort_auc", "export_reference"]
+__all__ = ["check_cohort_auc", "export_reference", "calibrate_reference"]
 
 
 def check_cohort_auc(model: torch.nn.Module, heldout_seed: int, subjects: int = CHECK_SUBJECTS,
@@ -79,3 +84,28 @@ def export_reference(run_dir: str | Path, name: str, dest_dir: str | Path = REFE
         "seed": held["seed"], "subjects": CHECK_SUBJECTS, "size": held["size"], "slices_per_subject": held["slices"],
         **check_cohort_auc(shipped, held["seed"], CHECK_SUBJECTS, held["size"], held["slices"])}}
     return write_json_atomic(dest / f"{name}.provenance.json", record)
+
+
+def calibrate_reference(stem: str | Path, data_dir: str | Path = "runs/reference_data",
+                        methods: tuple[str, ...] = DEFAULT_METHODS, batch_size: int = 16) -> dict:
+    """Choose the explain defaults of a reference classifier (``reference-binary`` or a stem with a
+    provenance) on its own validation cohort (``validation_cohort`` of the provenance: the subjects
+    that picked its checkpoint, never the held-out ones) and record them in the provenance as
+    ``explain_defaults``: per method the P(ICH) gate and map threshold
+    (:func:`workbench.evaluation.calibration.calibrate`). Returns that record."""
+    path = provenance_path(stem)
+    record = json.loads(path.read_text())
+    val = record["validation_cohort"]
+    spec = CohortSpec(val["seed"], val["subjects"], val["size"], val["slices"])
+    root, frame = ensure_cohort(spec, Path(data_dir))
+    model = load_model(stem).eval()
+    cfg = model_config(model)
+    dataset = SliceDataset(frame, root, size=cfg.arch.img_size, brain_mask=True, **cfg.input_kwargs())
+    defaults = calibrate(model, dataset, methods, batch_size)
+    record["explain_defaults"] = {
+        **defaults, "cohort": {"seed": spec.seed, "subjects": spec.subjects, "size": spec.size, "slices": spec.slices},
+        "criterion": "mean per-subject volume score: volume Dice of a subject with hemorrhage, 1 for an ICH-free "
+                     "subject with an empty mask (else 0); brain mask on; maps min-max per slice",
+    }
+    write_json_atomic(path, record)
+    return record["explain_defaults"]

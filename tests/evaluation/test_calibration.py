@@ -1,0 +1,73 @@
+"""Explain defaults: calibrated on validation subjects, recorded beside the checkpoint, used by
+``workbench explain`` unless overridden; gated masks are empty where P(ICH) is below the gate."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench.api import DEFAULT_METHODS
+from workbench.data.dataset import SliceDataset
+from workbench.data.manifest import read_manifest
+from workbench.evaluation.calibration import calibrate
+from workbench.evaluation.explain_export import ExportConfig, export_explanations
+from workbench.models import load_model
+from workbench.models.reference import explain_defaults, provenance_path
+
+
+def test_calibrate_chooses_a_gate_and_threshold_per_method(study_cohort, study_classifiers):
+    manifest, root = study_cohort
+    model = load_model(study_classifiers["binary"])
+    ds = SliceDataset(read_manifest(manifest), root, size=32, **model.workbench_config.input_kwargs())
+    out = calibrate(model, ds, ("hgi_sam", "gradcam"), batch_size=8)
+    assert set(out["methods"]) == {"hgi_sam", "gradcam"} and out["slices"] == len(ds) and out["subjects"] == 9
+    for m in out["methods"].values():
+        assert 0.0 <= m["gate"] <= 1.0 and 0.0 <= m["threshold"] <= 1.0 and 0.0 <= m["volume_score"] <= 1.0
+    assert set(DEFAULT_METHODS) >= set(out["methods"])
+
+
+def _with_defaults(stem, tmp_path, defaults):
+    """A copy of checkpoint ``stem`` whose provenance carries ``defaults`` as explain defaults."""
+    dest = tmp_path / "calibrated" / "best"
+    dest.parent.mkdir(parents=True)
+    for suffix in (".json", ".safetensors"):
+        shutil.copy(stem.with_suffix(suffix), dest.with_suffix(suffix))
+    provenance_path(dest).write_text(json.dumps({"explain_defaults": {"methods": defaults}}))
+    return dest
+
+
+def test_explain_uses_the_calibrated_gate_and_threshold_unless_given(study_cohort, study_classifiers, tmp_path):
+    manifest, root = study_cohort
+    frame = read_manifest(manifest)
+    one = frame[frame["volume_id"] == frame["volume_id"].iloc[0]]
+    path = tmp_path / "one.csv"
+    one.to_csv(path, index=False)
+    base = export_explanations(ExportConfig(str(study_classifiers["binary"]), str(path), str(root), str(tmp_path / "a"),
+                                            methods=("hgi_sam",)))
+    probs = base.probabilities["prob"].to_numpy()
+    gate = float(np.median(probs))  # half the slices below it
+    stem = _with_defaults(study_classifiers["binary"], tmp_path, {"hgi_sam": {"gate": gate, "threshold": 0.3}})
+    assert explain_defaults(stem)["methods"]["hgi_sam"]["threshold"] == 0.3
+    cal = export_explanations(ExportConfig(str(stem), str(path), str(root), str(tmp_path / "b"), methods=("hgi_sam",)))
+    vol = cal.volumes.iloc[0]
+    assert (vol["threshold"], vol["threshold_source"], vol["gate"], vol["gate_source"]) == (0.3, "calibrated", gate,
+                                                                                            "calibrated")
+    mask = np.asarray(nib.load(str(tmp_path / "b" / "maps" / f"{one['volume_id'].iloc[0]}_hgi_sam_mask.nii.gz")).dataobj)
+    table = cal.probabilities
+    below = table["prob"].to_numpy() < gate
+    assert below.any() and (table.loc[below, "pred_voxels_hgi_sam"] == 0).all()  # gated slices are empty
+    assert int(mask.sum()) == int(table["pred_voxels_hgi_sam"].sum()) == vol["voxels"]
+    given = export_explanations(ExportConfig(str(stem), str(path), str(root), str(tmp_path / "c"), methods=("hgi_sam",),
+                                             gate=0.0, threshold=0.3)).volumes.iloc[0]
+    assert (given["gate"], given["gate_source"], given["threshold_source"]) == (0.0, "given", "given")
+    assert given["voxels"] >= vol["voxels"]  # the same threshold without the gate keeps every slice's pixels
+    plain = base.volumes.iloc[0]  # no provenance: released constant, no gate
+    assert (plain["threshold"], plain["threshold_source"], plain["gate"]) == (0.05, "released constant", 0.0)
+    with pytest.raises(ValueError, match="gate 1.5 is not a probability"):
+        ExportConfig(str(stem), str(path), str(root), str(tmp_path / "d"), gate=1.5)
+    assert isinstance(cal.volumes, pd.DataFrame)

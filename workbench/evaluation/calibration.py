@@ -1,0 +1,57 @@
+"""Explain defaults of a classifier: per method, the P(ICH) gate and map threshold that give the best
+whole-scan masks on a set of validation subjects with lesion masks.
+
+``workbench explain`` on a user's own scans has no study at hand to choose thresholds. A classifier
+can carry them instead: :func:`calibrate` scores every method's maps on validation subjects (never
+the subjects a result is reported on) and picks, per method, the (gate, threshold) pair with the
+highest mean per-subject volume score (:func:`~workbench.evaluation.gating.best_gate_threshold`).
+The shipped reference classifiers record the result in their provenance (``explain_defaults``).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from workbench.data.dataset import SliceDataset
+from workbench.evaluation.detection import MIN_LESION_PIXELS
+from workbench.evaluation.gating import best_gate_threshold
+from workbench.evaluation.maps import score_maps, weak_maps
+from workbench.evaluation.overlap import threshold_grid
+from workbench.utils.progress import progress
+
+__all__ = ["calibrate"]
+
+
+def calibrate(model: nn.Module, dataset: SliceDataset, methods: Sequence[str], batch_size: int = 16,
+              grid: torch.Tensor | None = None, brain_mask: bool = True) -> dict:
+    """``{"methods": {m: {"gate", "threshold", "volume_score"}}, "subjects", "slices", "lesion_slices"}``
+    for ``model`` on ``dataset`` (its own input recipe, lesion masks required)."""
+    grid = threshold_grid() if grid is None else grid
+    methods = list(dict.fromkeys(methods))
+    variants = {m: (m, {}) for m in methods}
+    stats: dict[str, dict[str, list[torch.Tensor]]] = {m: {"inter": [], "pred_n": [], "target_n": []} for m in methods}
+    probs = []
+    for idx in progress(torch.arange(len(dataset)).split(batch_size), desc="calibrating", leave=False):
+        items = [dataset[int(i)] for i in idx]
+        images = torch.stack([it["image"] for it in items])
+        masks = torch.stack([it["mask"] for it in items])
+        brain = torch.stack([it["brain_mask"] for it in items]) if brain_mask else None
+        maps, prob = weak_maps(model, images, brain, variants)
+        probs.append(prob)
+        for m in methods:
+            s = score_maps(maps[m].detach(), masks, grid, MIN_LESION_PIXELS, prob)
+            for key in ("inter", "pred_n", "target_n"):
+                stats[m][key].append(s[key])
+    prob = torch.cat(probs)
+    subjects = list(dataset.frame["subject_id"].astype(str))
+    out = {}
+    for m in methods:
+        inter, pred_n, target_n = (torch.cat(stats[m][k]) for k in ("inter", "pred_n", "target_n"))
+        gate, threshold, score, _ = best_gate_threshold(inter, pred_n, target_n, prob, subjects, grid)
+        out[m] = {"gate": round(gate, 6), "threshold": round(threshold, 6), "volume_score": score}
+    target = torch.cat(stats[methods[0]]["target_n"])
+    return {"methods": out, "subjects": len(set(subjects)), "slices": len(dataset),
+            "lesion_slices": int((target > 0).sum())}
