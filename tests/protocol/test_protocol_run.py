@@ -229,3 +229,31 @@ def test_a_regenerated_cohort_at_the_same_paths_is_not_served_from_the_cache(stu
     again = run_protocol(cfg)
     assert len(again.computed) == 2, "a regenerated cohort must be recomputed"
     assert not again.slices["prob"].equals(first.slices["prob"])
+
+
+def test_a_classifier_of_another_input_size_is_fed_its_own_size(study_cohort, study_classifiers, tmp_path):
+    """Regression: every classifier was fed the protocol's size; a 48 px model now reads 48 px slices and
+    its maps are resampled to the protocol's 32 px, where all methods are scored."""
+    import torch
+
+    from workbench.data.dataset import SliceDataset
+    from workbench.explore.compare import extremes, gallery_panels
+    from workbench.models import create_model, load_model, save_model
+
+    manifest, root = study_cohort
+    torch.manual_seed(2)
+    save_model(create_model("test-tiny", task="binary", img_size=48), tmp_path / "big" / "best")
+    cfg = _config(study_cohort, {"binary": tmp_path / "big" / "best", "multilabel": study_classifiers["multilabel"]},
+                  tmp_path / "out", methods=("hgi_sam", "swin_sam_multilabel"))
+    result = run_protocol(cfg)
+    model = load_model(tmp_path / "big" / "best")
+    ds = SliceDataset(manifest, root, size=48, brain_mask=False)
+    with torch.no_grad():
+        want = torch.softmax(model(torch.stack([ds[i]["image"] for i in range(len(ds))])), 1)[:, 1]
+    want = pd.Series(want.numpy(), index=pd.MultiIndex.from_frame(ds.frame[["subject_id", "slice_index"]]))
+    hgi = result.slices[result.slices["method"] == "hgi_sam"].set_index(["subject_id", "slice_index"])["prob"]
+    assert np.abs(hgi - want.loc[hgi.index]).max() < 2e-3  # P(ICH) from the model's own 48 px input
+    lesion = result.slices[result.slices["has_lesion"]]
+    assert lesion["lesion_pixels"].max() <= 32 * 32 and lesion.groupby("method")["dice"].count().min() > 0
+    (panel,) = gallery_panels(result, extremes(result.slices, "hgi_sam", k=1).head(1))
+    assert tuple(panel.heat.shape) == (48, 48) == tuple(panel.image.shape[:2])

@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from workbench.data.dataset import PLAIN_INPUT, SliceDataset
+from workbench.data.dataset import SliceDataset
 from workbench.data.labels import LABEL_COLUMNS
 from workbench.data.manifest import read_manifest
 from workbench.evaluation.maps import weak_maps
 from workbench.models import load_model
-from workbench.explore.panels import display_hu
+from workbench.explore.panels import display_hu, model_input
 from workbench.protocol.config import method_spec
 from workbench.utils.errors import check_choice
 from workbench.viz import Panel, windowed
@@ -81,18 +81,15 @@ def gallery_panels(result, picks: pd.DataFrame, window: str = "brain") -> list[P
         spec = method_spec(pick.method)
         if spec.model == "baseline":
             continue
-        if spec.model not in models:
+        if spec.model not in models:  # each classifier reads the slices through its own input recipe (size too)
             net = load_model(getattr(cfg, f"{spec.model}_checkpoint"))
-            recipe = net.workbench_config.input_kwargs()
-            models[spec.model] = net, ds if recipe == PLAIN_INPUT else SliceDataset(
-                frame, cfg.root, size=cfg.size, brain_mask=False, **recipe)
+            models[spec.model] = net, model_input(net, ds)
         net, inputs = models[spec.model]
         row = index[(str(pick.subject_id), str(pick.volume_id), int(pick.slice_index))]
-        item = ds[row]
+        item = inputs[row]
         brain = item["brain_mask"][None] if cfg.brain_mask else None
-        image = item["image"] if inputs is ds else inputs[row]["image"]  # decode once for the plain recipe
-        maps, _ = weak_maps(net, image[None], brain, {pick.method: spec.variant})
+        maps, _ = weak_maps(net, item["image"][None], brain, {pick.method: spec.variant})
         heat = maps[pick.method][0].detach()
-        panels.append(Panel(windowed(display_hu(ds, row), window), heat, item["mask"], heat > pick.threshold,
+        panels.append(Panel(windowed(display_hu(inputs, row), window), heat, item["mask"], heat > pick.threshold,
                             f"{pick.method} · {pick.rank} · Dice {pick.dice:.2f}", pick.method))
     return panels

@@ -29,6 +29,7 @@ from workbench.data.dataset import PLAIN_INPUT, SliceDataset
 from workbench.data.manifest import read_manifest
 from workbench.evaluation.maps import STAT_KEYS, score_maps, weak_maps
 from workbench.models.checkpoint import checkpoint_paths, load_model, load_tensors, save_tensors
+from workbench.operators import upsample
 from workbench.protocol.config import ProtocolConfig, load_protocol_config, method_spec
 from workbench.protocol.tables import TABLES, build_tables, read_tables, protocol_grid, write_tables
 from workbench.training.cache import CachedImages
@@ -131,20 +132,24 @@ def _baseline_model(cfg: ProtocolConfig, name: str, fold: int, out: Path) -> tor
 
 
 def _run_group(cfg: ProtocolConfig, model: torch.nn.Module, methods: list[str], data: CachedImages,
-               grid: torch.Tensor, desc: str) -> dict[str, dict[str, torch.Tensor]]:
-    """Statistics {method: {key: (M, ...)}} of ``methods`` (all of one model) over ``data``."""
+               grid: torch.Tensor, desc: str, scored: CachedImages | None = None) -> dict[str, dict[str, torch.Tensor]]:
+    """Statistics {method: {key: (M, ...)}} of ``methods`` (all of one model) over ``data`` (the
+    model's own input). ``scored``: the same slices at the protocol's ``size`` when the model's input
+    size differs; its maps are then resampled (bilinear) to that size and scored on its masks, so
+    every method is measured at one resolution."""
     parts: dict[str, list[dict[str, torch.Tensor]]] = {m: [] for m in methods}
     n = len(data)
     for idx in progress(torch.arange(n).split(cfg.batch_size), desc=desc, leave=False):
         images = data.data["image"][idx].float().div_(255.0)
-        masks = data.data["mask"][idx]
+        masks = (scored or data).data["mask"][idx]
         brain = data.data["brain_mask"][idx].float() if cfg.brain_mask else None
         if method_spec(methods[0]).model == "baseline":
             maps, prob = {methods[0]: baseline_maps(model, images, brain)}, None
         else:
             maps, prob = weak_maps(model, images, brain, {m: method_spec(m).variant for m in methods})
         for m in methods:
-            parts[m].append(score_maps(maps[m].detach(), masks, grid, cfg.min_pixels, prob))
+            heat = upsample(maps[m].detach(), tuple(masks.shape[-2:])).clamp_(0.0, 1.0)
+            parts[m].append(score_maps(heat, masks, grid, cfg.min_pixels, prob))
     return {m: {k: torch.cat([p[k] for p in parts[m]]) for k in STAT_KEYS} for m in methods}
 
 
@@ -215,19 +220,23 @@ def _run_locked(cfg: ProtocolConfig, out: Path) -> ProtocolResult:
                 if group not in classifiers:
                     classifiers[group] = load_model(_checkpoint_stem(getattr(cfg, f"{group}_checkpoint")))
                 model = classifiers[group]
-                inputs = model.workbench_config.input_kwargs()
+                inputs = {"size": model.workbench_config.arch.img_size, **model.workbench_config.input_kwargs()}
             else:
                 t_train = time.perf_counter()
                 model = _baseline_model(cfg, group, k, out)
                 extra["train_seconds"] = time.perf_counter() - t_train
-                inputs = PLAIN_INPUT  # the baselines train on SliceDataset's default input
-            key = _input_key(inputs)
-            if key not in fold_data:
-                fold_data[key] = CachedImages(
-                    SliceDataset(frame.loc[rows], cfg.root, size=cfg.size, brain_mask=cfg.brain_mask, **inputs),
-                    desc=f"fold {k}: loading", keys=("image", "mask", "brain_mask"))
+                inputs = {"size": cfg.size, **PLAIN_INPUT}  # the baselines train on SliceDataset's default input
+            score_recipe = {"size": cfg.size, **PLAIN_INPUT}  # masks at the protocol's size (any windows)
+            for recipe in (inputs, score_recipe) if inputs["size"] != cfg.size else (inputs,):
+                key = _input_key(recipe)
+                if key not in fold_data:
+                    fold_data[key] = CachedImages(
+                        SliceDataset(frame.loc[rows], cfg.root, brain_mask=cfg.brain_mask, **recipe),
+                        desc=f"fold {k}: loading", keys=("image", "mask", "brain_mask"))
+            data = fold_data[_input_key(inputs)]
+            scored = None if inputs["size"] == cfg.size else fold_data[_input_key(score_recipe)]
             t0 = time.perf_counter()
-            stats = _run_group(cfg, model, names, fold_data[key], grid, desc=f"fold {k}: {group}")
+            stats = _run_group(cfg, model, names, data, grid, desc=f"fold {k}: {group}", scored=scored)
             seconds = time.perf_counter() - t0
             for m in names:
                 tensors_path, meta_path = _cache_paths(out, k, m)
