@@ -52,3 +52,16 @@ def test_live_slider_redraws_plotly_figure(lab_server, browser):  # noqa: F811
         assert "power 2" in before and "power 3" in after
     finally:
         page.close()
+
+
+def test_a_report_folder_page_draws_with_the_shared_plotlyjs_offline(executed, tmp_path):
+    import shutil
+
+    from workbench.reports import build_reports
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    shutil.copy(executed["tiny"], runs / "tiny.ipynb")
+    build_reports(runs, tmp_path / "out", no_input=True)
+    dom = dump_dom(tmp_path / "out" / "tiny.html", offline=True)
+    assert "js-plotly-plot" in dom and dom.count('class="main-svg"') >= 2  # plotly.js loaded from plotly.min.js

@@ -62,3 +62,25 @@ def test_a_truncated_notebook_is_listed_and_the_others_still_exported(executed, 
     page = index.read_text()
     assert (tmp_path / "reports" / "good.html").is_file() and not (tmp_path / "reports" / "killed.html").exists()
     assert "killed" in page and "not a readable notebook" in page and "2 runs, 1 failed" in page
+
+
+def test_a_report_folder_shares_one_plotlyjs(executed, tmp_path):
+    import shutil
+
+    from workbench.reports import build_reports
+    from workbench.reports.export import SHARED_PLOTLYJS
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    for name in ("a", "b", "c"):
+        shutil.copy(executed["tiny"], runs / f"{name}.ipynb")
+    build_reports(runs, tmp_path / "out")
+    pages = sorted((tmp_path / "out").glob("[abc].html"))
+    shared = tmp_path / "out" / SHARED_PLOTLYJS
+    assert len(pages) == 3 and shared.is_file() and PLOTLYJS_BANNER in shared.read_text()[:500]
+    for page in pages:
+        html = page.read_text()
+        assert f'src="{SHARED_PLOTLYJS}"' in html and PLOTLYJS_BANNER not in html  # loaded, not embedded
+        assert not REMOTE_SCRIPT.search(html) and page.stat().st_size < shared.stat().st_size / 4
+    single = export_html(executed["tiny"], tmp_path / "alone.html").read_text()
+    assert single.count(PLOTLYJS_BANNER) == 1  # a page exported on its own still embeds it

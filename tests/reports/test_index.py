@@ -34,7 +34,7 @@ def test_report_command_on_a_study_folder_and_plain_notebooks(executed, tmp_path
     out = study / "report"  # inside --runs: skipped when looking for notebooks
     assert run_command(report_command, ["--runs", str(study), "--out", str(out), "--no-input"]) == 0
     assert f"report: {out / 'index.html'}" in capsys.readouterr().out
-    assert sorted(p.name for p in out.iterdir()) == ["explorer.html", "index.html", "scale-2.0-abc.html"]
+    assert sorted(p.name for p in out.iterdir()) == ["explorer.html", "index.html", "plotly.min.js", "scale-2.0-abc.html"]
     page = (out / "index.html").read_text()
     assert 'href="scale-2.0-abc.html"' in page and 'href="explorer.html"' in page and "28" in page
     explorer = next(r for r in find_runs(study) if r.run_id == "explorer")

@@ -6,7 +6,7 @@ import dataclasses
 import os
 from pathlib import Path
 
-from workbench.reports.export import export_html
+from workbench.reports.export import SHARED_PLOTLYJS, export_html, write_plotlyjs
 from workbench.reports.index import write_index
 from workbench.reports.runs import find_runs
 from workbench.utils.progress import progress
@@ -16,7 +16,8 @@ __all__ = ["build_reports"]
 
 def build_reports(runs_dir: str | os.PathLike, out_dir: str | os.PathLike, no_input: bool = False,
                   title: str | None = None) -> Path:
-    """Export every run under ``runs_dir`` to ``OUT/<run_id>.html`` and write ``OUT/index.html``.
+    """Export every run under ``runs_dir`` to ``OUT/<run_id>.html`` and write ``OUT/index.html``; the
+    pages share one ``OUT/plotly.min.js`` (a folder of reports weighs one plotly.js, not one per page).
 
     Returns the index path. Raises FileNotFoundError naming ``runs_dir`` when it holds no notebook.
     """
@@ -26,13 +27,14 @@ def build_reports(runs_dir: str | os.PathLike, out_dir: str | os.PathLike, no_in
         raise FileNotFoundError(f"no executed notebook (*.ipynb) under {runs_dir}")
     links: dict[str, str] = {}
     listed = []
+    write_plotlyjs(out_dir)
     for run in progress(runs, desc="reports"):
         name = f"{run.run_id}.html"
         if run.state == "unreadable":  # find_runs could not parse it
             listed.append(run)
             continue
         try:
-            export_html(run.notebook, out_dir / name, no_input=no_input, title=run.run_id)
+            export_html(run.notebook, out_dir / name, no_input=no_input, title=run.run_id, shared_js=SHARED_PLOTLYJS)
         except Exception as err:  # a truncated / invalid notebook: listed as such, the other reports still built
             run = dataclasses.replace(run, state="unreadable",
                                       error=f"{run.notebook}: cannot export ({type(err).__name__}: {str(err)[:200]})")

@@ -15,9 +15,11 @@ import nbformat
 
 from workbench.utils.io import write_text_atomic
 
-__all__ = ["OFFLINE_TEMPLATE", "html_exporter", "export_html"]
+__all__ = ["OFFLINE_TEMPLATE", "SHARED_PLOTLYJS", "html_exporter", "export_html", "write_plotlyjs"]
 
 OFFLINE_TEMPLATE = "workbench_offline.html.j2"
+SHARED_PLOTLYJS = "plotly.min.js"
+"""The one plotly.js of a report folder (the pages load it by relative path: still offline)."""
 _TEMPLATE_SOURCE = """{%- extends 'index.html.j2' -%}
 {%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
 {%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
@@ -26,8 +28,9 @@ _TEMPLATE_SOURCE = """{%- extends 'index.html.j2' -%}
 """
 
 
-def html_exporter(no_input: bool = False):
-    """An nbconvert HTMLExporter for offline reports; ``no_input`` hides code cells and prompts."""
+def html_exporter(no_input: bool = False, shared_js: str = ""):
+    """An nbconvert HTMLExporter for offline reports; ``no_input`` hides code cells and prompts;
+    ``shared_js``: load plotly.js from that file beside the page instead of embedding it."""
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import CoalesceStreamsPreprocessor
     from traitlets.config import Config
@@ -42,15 +45,24 @@ def html_exporter(no_input: bool = False):
                             extra_loaders=[jinja2.DictLoader({OFFLINE_TEMPLATE: _TEMPLATE_SOURCE})])
     exporter.register_preprocessor(CoalesceStreamsPreprocessor(enabled=True), enabled=True)
     exporter.register_preprocessor(InlineWidgetOutputs(), enabled=True)
-    exporter.register_preprocessor(PlotlyToHTML(), enabled=True)
+    exporter.register_preprocessor(PlotlyToHTML(shared_js=shared_js), enabled=True)
     return exporter
 
 
 def export_html(notebook_path: str | os.PathLike, html_path: str | os.PathLike, no_input: bool = False,
-                title: str | None = None) -> Path:
-    """Write ``notebook_path`` as offline HTML to ``html_path`` (atomically); returns ``html_path``."""
+                title: str | None = None, shared_js: str = "") -> Path:
+    """Write ``notebook_path`` as offline HTML to ``html_path`` (atomically); returns ``html_path``.
+    ``shared_js``: a plotly.js file name beside ``html_path`` (see :func:`write_plotlyjs`); empty: embedded."""
     nb = nbformat.read(Path(notebook_path), as_version=4)
     if title:
         nb.metadata["title"] = title
-    body, _ = html_exporter(no_input).from_notebook_node(nb, resources={"metadata": {"name": Path(notebook_path).stem}})
+    body, _ = html_exporter(no_input, shared_js).from_notebook_node(nb, resources={"metadata": {"name": Path(notebook_path).stem}})
     return write_text_atomic(html_path, body)
+
+
+def write_plotlyjs(folder: str | os.PathLike, name: str = SHARED_PLOTLYJS) -> Path:
+    """Write the installed plotly's plotly.js to ``folder/name`` (atomically), for pages exported with
+    ``shared_js=name``."""
+    from plotly.offline import get_plotlyjs
+
+    return write_text_atomic(Path(folder) / name, get_plotlyjs())

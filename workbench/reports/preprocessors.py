@@ -15,6 +15,7 @@ from typing import Any
 
 import nbformat
 from nbconvert.preprocessors import Preprocessor
+from traitlets import Unicode
 
 __all__ = ["PLOTLY_MIMETYPE", "WIDGET_VIEW_MIMETYPE", "InlineWidgetOutputs", "PlotlyToHTML"]
 
@@ -24,7 +25,11 @@ WIDGET_STATE_MIMETYPE = "application/vnd.jupyter.widget-state+json"
 
 
 class PlotlyToHTML(Preprocessor):
-    """Add a ``text/html`` rendering to every plotly figure output (plotly.js with the first one)."""
+    """Add a ``text/html`` rendering to every plotly figure output. plotly.js is embedded with the
+    first figure, or, with ``shared_js`` (a file name beside the page, e.g. ``plotly.min.js``),
+    loaded from that one file that every page of a report folder shares."""
+
+    shared_js = Unicode("", help="relative path of a shared plotly.js; empty: embed it in the page").tag(config=True)
 
     def preprocess(self, nb, resources):
         self._embedded = False
@@ -42,8 +47,8 @@ class PlotlyToHTML(Preprocessor):
 
         figure = copy.deepcopy(dict(figure))
         config = figure.pop("config", None) or {}
-        html = pio.to_html(figure, config=config, include_plotlyjs=not self._embedded, full_html=False,
-                           validate=False)
+        include = (self.shared_js if not self._embedded else False) if self.shared_js else not self._embedded
+        html = pio.to_html(figure, config=config, include_plotlyjs=include, full_html=False, validate=False)
         self._embedded = True
         return html
 
