@@ -24,11 +24,12 @@ def test_controls_redraw_and_follow_each_other(app):
     app.threshold.value = 0.7
     assert "threshold 0.70" in app.info.value
     old = app.row
-    app.position.value = (app.position.value + 1) % (app.position.max + 1)
+    assert app.subject.min == app.position.min == 1 and app.subject.max == len(ex.subjects)  # 1-based, as shown
+    app.position.value = app.position.value % app.position.max + 1
     assert app.row != old and ex.label(app.row) in app.info.value
-    app.subject.value = (app.subject.value + 1) % len(ex.subjects)
-    assert app.position.max == len(ex.slices(app.subject.value)) - 1
-    assert ex.label(app.row).startswith(f"subject {ex.subjects[app.subject.value]}")
+    app.subject.value = app.subject.value % len(ex.subjects) + 1
+    assert app.position.max == len(ex.slices(app.subject.value - 1))
+    assert ex.label(app.row).startswith(f"subject {ex.subjects[app.subject.value - 1]}")
     app.stage.value = 2
     assert (app.block.max, app.head.max) == (2, 2)  # test-tiny stage 2: 2 blocks, 2 heads
     app.head.value, app.gradient.value = 2, "probs"

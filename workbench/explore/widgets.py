@@ -23,7 +23,9 @@ __all__ = ["ExplorerApp"]
 class ExplorerApp:
     """``ExplorerApp(explorer).widget`` is the whole UI; the figures are redrawn on every change.
 
-    Stage, block and head are 1-based, like the operators' ``stages`` option.
+    Every number shown is 1-based: subject and slice (the k-th subject of the cohort, the k-th slice
+    of the subject), stage, block and head (like the operators' ``stages`` option). The ``subject`` and
+    ``position`` arguments are 0-based indices, as :meth:`Explorer.default_slice` returns them.
     """
 
     def __init__(self, explorer: Explorer, methods: Sequence[str] | None = None, subject: int = 0,
@@ -33,8 +35,8 @@ class ExplorerApp:
         self.ex = explorer
         self._quiet = False
         slider = {"continuous_update": False, "style": {"description_width": "70px"}}
-        self.subject = w.IntSlider(value=subject, min=0, max=len(explorer.subjects) - 1, description="subject", **slider)
-        self.position = w.IntSlider(value=position, min=0, max=len(explorer.slices(subject)) - 1,
+        self.subject = w.IntSlider(value=subject + 1, min=1, max=len(explorer.subjects), description="subject", **slider)
+        self.position = w.IntSlider(value=position + 1, min=1, max=len(explorer.slices(subject)),
                                     description="slice", **slider)
         self.threshold = w.FloatSlider(value=threshold, min=0.0, max=0.99, step=0.01, description="threshold",
                                        readout_format=".2f", **slider)
@@ -64,7 +66,7 @@ class ExplorerApp:
 
     @property
     def row(self) -> int:
-        return self.ex.row(self.subject.value, self.position.value)
+        return self.ex.row(self.subject.value - 1, self.position.value - 1)
 
     @contextlib.contextmanager
     def _batch(self):
@@ -77,9 +79,13 @@ class ExplorerApp:
 
     def _on_subject(self, change) -> None:
         with self._batch():
-            _, position = self.ex.default_slice(change["new"])
-            self.position.max = len(self.ex.slices(change["new"])) - 1
-            self.position.value = position
+            subject = change["new"] - 1
+            _, position = self.ex.default_slice(subject)
+            n = len(self.ex.slices(subject))
+            if self.position.value > n:  # keep the value inside the new range before the range moves
+                self.position.value = n
+            self.position.max = n
+            self.position.value = position + 1
         self.redraw()
 
     def _on_stage(self, change) -> None:
