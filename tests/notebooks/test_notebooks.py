@@ -31,6 +31,16 @@ def is_dice(v) -> bool:
     return isinstance(v, float) and 0.0 <= v <= 1.0
 
 
+def test_executed_notebooks_carry_no_progress_bars_or_stderr(tiny_demo):
+    """Progress belongs in a terminal, never in an executed notebook or its report."""
+    executed = sorted((tiny_demo / "studies").rglob("*.ipynb"))
+    assert len(executed) >= 4
+    for path in executed:
+        cells = json.loads(path.read_text())["cells"]
+        stderr = [o.get("text", "") for c in cells for o in c.get("outputs", []) if o.get("name") == "stderr"]
+        assert not stderr, (path.name, "".join(stderr)[:300])
+
+
 def test_the_four_notebooks_exist():
     assert [p.name for p in ALL] == ["01_explore.ipynb", "02_compare_methods.ipynb", "03_learning_strategy.ipynb",
                                      "04_heads_and_stages.ipynb"]

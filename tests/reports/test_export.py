@@ -22,7 +22,7 @@ def test_plotly_figure_embedded_offline(executed, tmp_path):
     assert not REMOTE_SCRIPT.search(html), REMOTE_SCRIPT.search(html)
     assert "mathjax" not in html.lower().split("</head>")[0] and "require.min.js" not in html
     stderr = re.findall(r'data-mime-type="application/vnd.jupyter.stderr"[^>]*>\s*<pre>(.*?)</pre>', html, re.S)
-    assert len(stderr) == 1 and "100%" in stderr[0] and " 0%" not in stderr[0]  # progress bar: last state only
+    assert stderr == []  # the notebook's progress bar is off in a batch run: nothing pink in the report
 
 
 def test_plotlyjs_only_with_the_first_figure():

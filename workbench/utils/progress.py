@@ -1,7 +1,9 @@
 """One progress-bar helper that picks the right kind for the context.
 
 - a live notebook kernel: ``tqdm.auto`` (a widget);
-- a batch notebook run (papermill sets ``WORKBENCH_BATCH=1``), CI, or a terminal: text tqdm;
+- CI or a terminal: text tqdm;
+- a batch notebook run (papermill sets ``WORKBENCH_BATCH=1``): disabled, so progress never lands
+  in an executed notebook or the report made from it (the study grid shows progress in the terminal);
 - a distributed rank other than 0, or ``WORKBENCH_PROGRESS=0``: disabled.
 
 ``TQDM_DISABLE`` does not silence ``tqdm.auto`` in a kernel, so this helper reads its own switch.
@@ -23,8 +25,8 @@ def _in_kernel() -> bool:
 
 
 def progress_enabled() -> bool:
-    """False for ranks other than 0 and when ``WORKBENCH_PROGRESS=0``."""
-    if os.environ.get("WORKBENCH_PROGRESS", "1") == "0":
+    """False for ranks other than 0, in batch notebook runs and when ``WORKBENCH_PROGRESS=0``."""
+    if os.environ.get("WORKBENCH_PROGRESS", "1") == "0" or os.environ.get("WORKBENCH_BATCH", "0") == "1":
         return False
     return os.environ.get("RANK", "0") == "0"
 
