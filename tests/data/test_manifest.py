@@ -49,7 +49,7 @@ def test_folds_are_subject_wise_balanced_and_deterministic():
 
 
 def test_too_few_subjects_for_folds():
-    with pytest.raises(ValueError, match="3 subjects cannot fill 5 folds"):
+    with pytest.raises(ValueError, match="3 subjects cannot fill 5 folds: pass --folds 3 or fewer"):
         assign_folds(fake_manifest(3), n_folds=5)
 
 

@@ -150,7 +150,9 @@ def assign_folds(frame: pd.DataFrame, n_folds: int = 5, seed: int = 0) -> pd.Dat
         raise ValueError(f"n_folds must be >= 2, got {n_folds}")
     subjects = frame.groupby("subject_id", sort=True)["any"].sum()
     if len(subjects) < n_folds:
-        raise ValueError(f"{len(subjects)} subjects cannot fill {n_folds} folds; use fewer folds")
+        hint = (f"pass --folds {len(subjects)} or fewer (or --folds 0 to leave folds unassigned)" if len(subjects) >= 2
+                else "pass --folds 0 to leave folds unassigned")
+        raise ValueError(f"{len(subjects)} subjects cannot fill {n_folds} folds: {hint}")
     strata = _strata(subjects, n_folds)
     splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     fold_of: dict[str, int] = {}
