@@ -10,8 +10,9 @@ Key sources, first found wins:
 1. the reader option ``id_key`` (a string of at least :data:`MIN_KEY_LEN` characters);
 2. the reader option ``id_key_file`` (a file whose stripped content is the key);
 3. the environment variable ``WORKBENCH_ID_KEY``;
-4. the environment variable ``WORKBENCH_ID_KEY_FILE``.
-Without any of them a reader of DICOM data stops with an error saying how to set one.
+4. the environment variable ``WORKBENCH_ID_KEY_FILE``;
+5. the per-user key file ``$XDG_CONFIG_HOME/workbench/id_key`` (``~/.config/workbench/id_key``),
+   created on first use with a random key (file mode 0600; its path is printed once, on stderr).
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import secrets
+import sys
 from pathlib import Path
 
-__all__ = ["ENV_KEY", "ENV_KEY_FILE", "MIN_KEY_LEN", "resolve_id_key", "pseudonym", "key_fingerprint"]
+__all__ = ["ENV_KEY", "ENV_KEY_FILE", "MIN_KEY_LEN", "user_key_path", "resolve_id_key", "pseudonym", "key_fingerprint"]
 
 ENV_KEY = "WORKBENCH_ID_KEY"
 ENV_KEY_FILE = "WORKBENCH_ID_KEY_FILE"
@@ -53,11 +56,29 @@ def resolve_id_key(id_key: str | bytes | None = None, id_key_file: str | os.Path
         return _check(os.environ[ENV_KEY], f"${ENV_KEY}")
     if os.environ.get(ENV_KEY_FILE):
         return _read_key_file(os.environ[ENV_KEY_FILE], f"${ENV_KEY_FILE}")
-    raise ValueError(
-        "DICOM readers need a secret key for pseudonymous subject ids: set the environment variable "
-        f"{ENV_KEY} (at least {MIN_KEY_LEN} characters) or {ENV_KEY_FILE} (a file holding it), or pass "
-        "the reader option id_key / id_key_file. Keep the key: the same key gives the same ids."
-    )
+    path = user_key_path()
+    if not path.is_file():
+        _create_user_key(path)
+    return _read_key_file(path, "the per-user key file")
+
+
+def user_key_path() -> Path:
+    """``$XDG_CONFIG_HOME/workbench/id_key`` (``~/.config/workbench/id_key`` without XDG_CONFIG_HOME)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "workbench" / "id_key"
+
+
+def _create_user_key(path: Path) -> None:
+    """Write a random key readable by its owner only (0600), never replacing one that appeared meanwhile."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process created it first: use theirs
+        return
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_urlsafe(32) + "\n")
+    print(f"workbench: created a secret key for pseudonymous DICOM ids at {path} (mode 0600); keep it: the same "
+          f"key gives the same ids ({ENV_KEY} / {ENV_KEY_FILE} override it)", file=sys.stderr)
 
 
 def pseudonym(key: bytes, kind: str, value: str, prefix: str) -> str:

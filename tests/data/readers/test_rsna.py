@@ -106,10 +106,26 @@ def test_keyed_ids_stable_per_key(rsna_root, monkeypatch):
     b = {r["subject_id"] for r in get_reader("rsna")(rsna_root, id_key="another-key-0123456789").rows}
     assert a.isdisjoint(b)
     monkeypatch.delenv("WORKBENCH_ID_KEY")
-    with pytest.raises(ValueError, match="WORKBENCH_ID_KEY"):
-        get_reader("rsna")(rsna_root)
     with pytest.raises(ValueError, match="at least 16"):
         get_reader("rsna")(rsna_root, id_key="short")
+
+
+def test_a_per_user_key_is_created_once_and_reused(rsna_root, monkeypatch, tmp_path, capsys):
+    import stat
+
+    from workbench.data.pseudonym import user_key_path
+
+    monkeypatch.delenv("WORKBENCH_ID_KEY")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    a = {r["subject_id"] for r in get_reader("rsna")(rsna_root).rows}
+    path = user_key_path()
+    assert path == tmp_path / "config" / "workbench" / "id_key" and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert str(path) in capsys.readouterr().err  # the path is printed once, when the key is made
+    key = path.read_text()
+    assert a == {r["subject_id"] for r in get_reader("rsna")(rsna_root).rows} and path.read_text() == key
+    assert str(path) not in capsys.readouterr().err
+    monkeypatch.setenv("WORKBENCH_ID_KEY", "an-override-key-0123456789")  # the environment still wins
+    assert a.isdisjoint({r["subject_id"] for r in get_reader("rsna")(rsna_root).rows})
 
 
 def test_unknown_option_lists_valid_ones(rsna_root):
