@@ -28,6 +28,18 @@ def test_navigation_and_default_slice_is_a_bleed(explorer):
     row = explorer.row(s, p)
     assert explorer.dataset.frame.loc[row, "any"] == 1
     assert explorer.row(s, 99) == explorer.slices(s)[-1]  # clamped
+    frame = explorer.dataset.frame
+    for k in range(len(explorer.subjects)):  # a subject opens on a bleed, or mid-volume when it has none
+        s2, p2 = explorer.default_slice(k)
+        rows = explorer.slices(k)
+        bleeding = [i for i, r in enumerate(rows) if frame.loc[r, "any"] == 1]
+        assert s2 == k and (p2 in bleeding if bleeding else p2 == len(rows) // 2)
+    saved = frame["any"].copy()
+    try:  # subject 0 made ICH-free: it opens mid-volume, not on the skull base at slice 0
+        frame.loc[explorer.slices(0), "any"] = 0
+        assert explorer.default_slice(0) == (0, len(explorer.slices(0)) // 2) != (0, 0)
+    finally:
+        frame["any"] = saved
     with pytest.raises(ValueError, match="unknown subject 'x'"):
         explorer.slices("x")
 

@@ -101,7 +101,8 @@ class Explorer:
 
     def default_slice(self, subject: int | str = "") -> tuple[int, int]:
         """(subject index, slice position): the middle ICH slice of ``subject`` ("" = the first subject
-        with a bleed); slice 0 of the first subject when the cohort has none."""
+        with a bleed); the middle slice of an ICH-free subject (not the skull base at slice 0), and of
+        the first subject when the cohort has no bleed."""
         frame = self.dataset.frame
         order = range(len(self.subjects)) if subject == "" else [self.subject_index(subject)]
         for s in order:
@@ -109,7 +110,8 @@ class Explorer:
             positive = [i for i, r in enumerate(rows) if frame.loc[r, "any"] == 1]
             if positive:
                 return s, positive[len(positive) // 2]
-        return (0 if subject == "" else order[0]), 0
+        s = 0 if subject == "" else order[0]
+        return s, len(self.slices(s)) // 2
 
     def subject_index(self, subject: int | str) -> int:
         if isinstance(subject, int):
