@@ -12,7 +12,8 @@ from timm.models.swin_transformer import SwinTransformer
 from torch import nn
 
 from workbench.models import load_model
-from workbench.models.importing import import_checkpoint, read_state_dict
+from workbench.models.importing import import_checkpoint
+from workbench.models.state_files import read_state_dict
 from workbench.utils.errors import DataError
 
 TINY = dict(img_size=32, patch_size=4, embed_dim=16, depths=(2, 2), num_heads=(1, 2), window_size=4)

@@ -52,6 +52,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="steps between validations / checkpoints (0: one class-balanced pass over the training set)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--img-size", type=at_least(16), default=None, help="override the preset's input size")
+    p.add_argument("--pretrained", default=None, metavar="SOURCE",
+                   help="start the backbone from a timm-format file (.safetensors, or .pth / .bin read with "
+                        "weights_only=True) or a timm / Hugging Face name (needs network); the head is the task's own")
     p.add_argument("--windows", nargs="+", default=list(DEFAULT_WINDOWS), choices=sorted(WINDOW_PRESETS),
                    help="CT windows stacked as input channels (default: the paper's brain subdural bone)")
     p.add_argument("--input-mask", default="none", choices=INPUT_MASKS,
@@ -121,7 +124,7 @@ def run(args) -> int:
         torch.manual_seed(args.seed)  # same initial weights on every rank (DDP also broadcasts rank 0's)
         overrides = {"img_size": args.img_size} if args.img_size else {}
         model = create_model(args.preset, task=args.task, windows=tuple(args.windows), input_mask=args.input_mask,
-                             input_margin_mm=args.input_margin_mm, **overrides)
+                             input_margin_mm=args.input_margin_mm, pretrained=args.pretrained, **overrides)
         mcfg = model.workbench_config
 
         def dataset(frame, what):

@@ -92,6 +92,8 @@ class ModelConfig(JsonConfig):
     ``windows`` are the CT windows of the input channels, in channel order; ``input_mask`` /
     ``input_margin_mm`` say whether the input was skull-stripped (``SliceDataset``'s arguments of the
     same names). Every dataset that feeds this model is built from :meth:`input_kwargs`.
+    ``pretrained`` / ``pretrained_sha256``: what the backbone started from ("" = random init), so a
+    run says what it started from.
     """
 
     task: str
@@ -101,6 +103,8 @@ class ModelConfig(JsonConfig):
     windows: tuple[str, ...] = ("brain", "subdural", "bone")
     input_mask: str = "none"
     input_margin_mm: float = DEFAULT_INPUT_MARGIN_MM
+    pretrained: str = ""
+    pretrained_sha256: str = ""
 
     def __post_init__(self):
         check_choice("task", self.task, TASKS)

@@ -11,6 +11,7 @@ timm's fused attention is switched off on every block, because the explainabilit
 from __future__ import annotations
 
 import dataclasses
+import sys
 
 import torch.nn as nn
 from timm.models.swin_transformer import SwinTransformer, WindowAttention
@@ -18,6 +19,7 @@ from timm.models.swin_transformer import SwinTransformer, WindowAttention
 from workbench.data.dataset import DEFAULT_INPUT_MARGIN_MM
 from workbench.models.config import ModelConfig, SwinArch, default_class_names
 from workbench.models.presets import get_preset
+from workbench.models.state_files import load_pretrained
 from workbench.utils.errors import check_choice
 from workbench.models.config import TASKS
 
@@ -70,9 +72,11 @@ def create_model(
     windows: tuple[str, ...] = ("brain", "subdural", "bone"),
     input_mask: str = "none",
     input_margin_mm: float = DEFAULT_INPUT_MARGIN_MM,
+    pretrained: str | None = None,
     **overrides,
 ) -> SwinTransformer:
-    """A timm SwinTransformer from a named preset, never pretrained.
+    """A timm SwinTransformer from a named preset: randomly initialised, or its backbone from
+    ``pretrained`` (a local timm-format file, or a timm / Hugging Face name when there is network).
 
     Args:
         preset: a name in :data:`workbench.models.presets.PRESETS` (``paper``, ``cpu-small``...).
@@ -81,6 +85,10 @@ def create_model(
         class_names: defaults to ``("no_ich", "ich")`` or ``LABEL_COLUMNS``.
         windows / input_mask / input_margin_mm: the input recipe recorded in the model's config
             (:class:`ModelConfig`); datasets for the model are built from it.
+        pretrained: :func:`workbench.models.state_files.load_pretrained` loads the backbone (the
+            head is the task's own; patch embedding and relative-position tables are resampled to
+            the preset's geometry); the summary line goes to stderr; source and sha256 are recorded
+            in the model's config.
         overrides: :class:`SwinArch` fields to change (``img_size=64``, ``drop_path_rate=0``...).
 
     Returns a model mapping images (B, C, S, S) to logits (B, num_classes).
@@ -102,8 +110,15 @@ def create_model(
     if unknown:
         raise ValueError(f"unknown architecture override(s) {unknown}; valid: {sorted(fields)}")
     arch = dataclasses.replace(get_preset(preset), **overrides)
-    return build_model(ModelConfig(task=task, class_names=names, arch=arch, preset=preset, windows=tuple(windows),
-                                   input_mask=input_mask, input_margin_mm=float(input_margin_mm)))
+    config = ModelConfig(task=task, class_names=names, arch=arch, preset=preset, windows=tuple(windows),
+                         input_mask=input_mask, input_margin_mm=float(input_margin_mm))
+    model = build_model(config)
+    if pretrained:
+        record = load_pretrained(model, pretrained)
+        print(record["summary"], file=sys.stderr)
+        model.workbench_config = dataclasses.replace(config, pretrained=record["source"],
+                                                     pretrained_sha256=record["sha256"])
+    return model
 
 
 def unwrap(model: nn.Module) -> nn.Module:

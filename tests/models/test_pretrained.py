@@ -1,0 +1,60 @@
+"""A pretrained backbone from a timm-format file the test writes: geometry adapted, head replaced,
+what did not load reported, source and sha256 recorded; a backbone that mostly fails is an error."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+import torch
+from safetensors.torch import save_file
+from timm.models.swin_transformer import SwinTransformer
+
+from workbench.models import create_model, load_model, save_model
+from workbench.utils.errors import DataError
+
+TINY = dict(patch_size=4, embed_dim=16, depths=(2, 2), num_heads=(1, 2))
+
+
+def _timm_file(tmp_path, name="swin.safetensors", **kw):
+    torch.manual_seed(0)
+    src = SwinTransformer(num_classes=1000, **{**TINY, "img_size": 64, "window_size": 8, **kw})  # ImageNet-like head
+    path = tmp_path / name
+    if path.suffix == ".safetensors":
+        save_file({k: v.contiguous() for k, v in src.state_dict().items()}, str(path))
+    else:
+        torch.save(src.state_dict(), path)
+    return src, path
+
+
+@pytest.mark.parametrize("name", ["swin.safetensors", "swin.pth"])
+def test_backbone_loads_adapted_and_recorded(tmp_path, capsys, name):
+    src, path = _timm_file(tmp_path, name)
+    model = create_model("test-tiny", task="binary", pretrained=str(path))  # 32 px, window 4: tables resampled
+    sd = model.state_dict()
+    assert torch.equal(sd["layers.0.blocks.0.mlp.fc1.weight"], src.state_dict()["layers.0.blocks.0.mlp.fc1.weight"])
+    assert sd["layers.0.blocks.0.attn.relative_position_bias_table"].shape == (49, 1)  # (2 * 4 - 1)^2 rows
+    assert sd["head.fc.weight"].shape == (2, 32)  # the task's own head
+    err = capsys.readouterr().err
+    assert f"pretrained {path}: loaded" in err and "head replaced" in err and "0 skipped" in err
+    cfg = model.workbench_config
+    assert cfg.pretrained == str(path) and cfg.pretrained_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    save_model(model, tmp_path / "run" / "best")
+    assert load_model(tmp_path / "run" / "best").workbench_config.pretrained_sha256 == cfg.pretrained_sha256
+
+
+def test_a_conv_stem_skips_the_patchify_conv_and_says_so(tmp_path, capsys):
+    _, path = _timm_file(tmp_path)
+    create_model("test-tiny", task="multilabel", stem="conv", pretrained=str(path))
+    err = capsys.readouterr().err
+    assert "2 skipped (first: patch_embed.proj." in err and "the model has a convolutional stem)" in err
+    assert "not in the file (first: patch_embed.proj.0.weight)" in err  # the stem starts from scratch
+
+
+def test_a_backbone_that_mostly_fails_is_an_error(tmp_path):
+    _, path = _timm_file(tmp_path, embed_dim=24)  # another width: nothing fits
+    with pytest.raises(DataError, match=r"swin\.safetensors: the backbone mostly failed to load: "
+                                        r".*loaded 4 of 61 backbone tensors \(1 %"):
+        create_model("test-tiny", task="binary", pretrained=str(path))
+    with pytest.raises(DataError, match="neither a local file nor a model timm could fetch"):
+        create_model("test-tiny", task="binary", pretrained="not-a-model-name-xyz")

@@ -1,0 +1,123 @@
+"""Reading state dicts the workbench did not write, and loading a pretrained backbone.
+
+Files are read without unpickling code: ``.safetensors`` with safetensors, ``.pth`` / ``.pt`` /
+``.bin`` / ``.ckpt`` with ``torch.load(weights_only=True)`` (tensors and plain containers only); a
+file that needs arbitrary objects is refused with a message saying so. Key layouts are converted
+with timm's own ``checkpoint_filter_fn`` (old "downsample at the end of a stage" checkpoints, head
+naming, patch-embedding and relative-position tables resampled to the model's geometry).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+from timm.models.swin_transformer import checkpoint_filter_fn
+from torch import nn
+
+from workbench.utils.errors import DataError, check_choice
+
+__all__ = ["FORMATS", "read_state_dict", "convert_state_dict", "load_pretrained"]
+
+FORMATS = ("timm", "hgi-sam")
+_WRAPPERS = ("state_dict", "model", "model_state_dict", "net")
+_DROPPED_PREFIXES = ("refinement_unet.",)
+HEAD_PREFIX = "head.fc."
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """The tensors of a checkpoint file: {key: tensor}. A ``{"state_dict": ...}`` / ``{"model": ...}``
+    wrapper is unwrapped. Errors name the file and the problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, "checkpoint file does not exist")
+    try:
+        if path.suffix == ".safetensors":
+            state = load_file(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise DataError(path, "refused: it needs unpickling of arbitrary Python objects (weights_only=True); "
+                              "save a plain state_dict (torch.save(model.state_dict(), ...)) or safetensors "
+                              f"[{str(err).splitlines()[0][:160]}]") from None
+    except Exception as err:  # truncated zip, bad header, not a checkpoint at all
+        raise DataError(path, f"cannot read a checkpoint ({type(err).__name__}: {str(err).splitlines()[0][:160]})") from None
+    for key in _WRAPPERS:
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise DataError(path, "holds no state dict of tensors")
+    return state
+
+
+def convert_state_dict(state: dict[str, torch.Tensor], fmt: str, model: nn.Module) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """Keys of ``fmt`` renamed to the workbench's timm Swin ``model`` -> (state, dropped keys)."""
+    check_choice("checkpoint format", fmt, FORMATS)
+    dropped = [k for k in state if k.startswith(_DROPPED_PREFIXES)]
+    state = {k: v for k, v in state.items() if not k.startswith(_DROPPED_PREFIXES)}
+    if fmt == "hgi-sam":
+        if not any(k.startswith("swin.") for k in state):
+            raise ValueError("no key starts with 'swin.': not the HGI-SAM SwinWeak layout (try --format timm)")
+        dropped += [k for k in state if not k.startswith("swin.")]
+        state = {k[len("swin."):]: v for k, v in state.items() if k.startswith("swin.")}
+    return checkpoint_filter_fn(state, model), dropped
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fetch(name: str) -> dict[str, torch.Tensor]:
+    """A timm / Hugging Face model name's weights, fetched by timm (needs network access)."""
+    import timm
+
+    try:
+        return timm.create_model(name, pretrained=True, num_classes=0).state_dict()
+    except Exception as err:
+        raise DataError(name, "neither a local file nor a model timm could fetch "
+                              f"({type(err).__name__}: {str(err).splitlines()[0][:160]}); without network, "
+                              "pass a downloaded .safetensors / .pth file") from None
+
+
+def load_pretrained(model: nn.Module, source: str | Path) -> dict:
+    """Load the backbone weights of ``source`` (a local file, or a timm / Hugging Face name fetched by
+    timm) into ``model``; the classification head stays the model's own (replaced for the task).
+
+    Tensors whose shape cannot be adapted, keys the model lacks and model keys the file lacks are
+    reported in one summary line; fewer than half of the backbone's parameters loaded is an error.
+    -> ``{"source", "sha256", "loaded", "skipped", "missing", "summary"}``."""
+    path = Path(source)
+    if path.is_file():
+        state, sha = read_state_dict(path), _file_sha256(path)
+    else:
+        state, sha = _fetch(str(source)), ""
+    skipped_stem = {}
+    if not isinstance(model.patch_embed.proj, nn.Conv2d):  # a convolutional stem: the file's patchify conv cannot go in
+        skipped_stem = {k: "the model has a convolutional stem" for k in state if k.startswith("patch_embed.proj.")}
+        state = {k: v for k, v in state.items() if k not in skipped_stem}
+    state, _ = convert_state_dict(state, "timm", model)
+    own = model.state_dict()
+    backbone = [k for k in own if not k.startswith(HEAD_PREFIX) and not k.endswith(("relative_position_index",
+                                                                                      "attn_mask"))]
+    fits = {k: v for k, v in state.items() if k in own and not k.startswith(HEAD_PREFIX) and v.shape == own[k].shape}
+    skipped = {**skipped_stem, **{k: ("shape " + "x".join(map(str, v.shape)) if k in own else "not in the model")
+                                  for k, v in state.items() if k not in fits and not k.startswith(HEAD_PREFIX)}}
+    missing = [k for k in backbone if k not in fits]
+    total = sum(own[k].numel() for k in backbone)
+    loaded = sum(own[k].numel() for k in fits)
+    summary = (f"pretrained {source}: loaded {len(fits)} of {len(backbone)} backbone tensors "
+               f"({100 * loaded / max(total, 1):.0f} % of its parameters); head replaced; "
+               f"{len(skipped)} skipped{' (first: ' + next(iter(skipped)) + ', ' + next(iter(skipped.values())) + ')' if skipped else ''}; "
+               f"{len(missing)} not in the file{' (first: ' + missing[0] + ')' if missing else ''}")
+    if loaded < 0.5 * total:
+        raise DataError(source, f"the backbone mostly failed to load: {summary}")
+    model.load_state_dict(fits, strict=False)
+    return {"source": str(source), "sha256": sha, "loaded": len(fits), "skipped": len(skipped),
+            "missing": len(missing), "summary": summary}
