@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pandas as pd
 import pytest
@@ -138,3 +139,43 @@ def test_an_interrupted_run_leaves_the_model_in_the_mode_it_was_given(tmp_path, 
     with pytest.raises(KeyboardInterrupt):
         fit(model, TRAIN, VAL, dataclasses.replace(CFG, epochs=2), tmp_path / mode, on_epoch_end=interrupt)
     assert all(m.training == (mode == "train") for m in model.modules())
+
+
+def test_two_stage_fine_tuning_trains_the_head_first_then_everything(tmp_path):
+    """The paper's fine-tuning: epoch 1 head only (backbone learning rate 0), then all layers with the
+    backbone at its own learning rate."""
+    cfg = dataclasses.replace(CFG, epochs=2, freeze_backbone_epochs=1, backbone_lr=1e-4, augment=CFG.augment)
+    model = _model()
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    lrs = []
+
+    def after_epoch(epoch, row):
+        state = model.state_dict()
+        backbone = [k for k in start if not k.startswith("head.") and start[k].is_floating_point()
+                    and "relative_position_index" not in k]
+        moved = [k for k in backbone if not torch.equal(state[k], start[k])]
+        lrs.append((epoch, len(moved), not torch.equal(state["head.fc.weight"], start["head.fc.weight"])))
+
+    fit(model, TRAIN, VAL, cfg, tmp_path / "two", on_epoch_end=after_epoch)
+    (e0, moved0, head0), (e1, moved1, head1) = lrs
+    assert (e0, e1) == (0, 1) and head0 and head1
+    assert moved0 == 0  # frozen: the backbone did not move in epoch 1
+    assert moved1 > 0  # then it trains
+    saved = json.loads((tmp_path / "two" / "train_config.json").read_text())
+    assert saved["freeze_backbone_epochs"] == 1 and saved["backbone_lr"] == 1e-4
+
+
+def test_backbone_scale_and_groups():
+    from workbench.training.loop import backbone_scale, make_optimizer
+    from workbench.training.schedule import set_backbone_scale, set_lr
+
+    cfg = dataclasses.replace(CFG, freeze_backbone_epochs=2, backbone_lr=1e-4)
+    assert [backbone_scale(cfg, e) for e in range(3)] == [0.0, 0.0, pytest.approx(0.1)]
+    opt = make_optimizer(_model(), cfg)
+    assert sorted(g["part"] for g in opt.param_groups) == ["backbone", "backbone", "head", "head"]
+    head = sum(p.numel() for g in opt.param_groups if g["part"] == "head" for p in g["params"])
+    assert head == 32 * 2 + 2  # test-tiny's head: Linear(32, 2)
+    set_backbone_scale(opt, 0.5)
+    set_lr(opt, 1e-3)
+    assert {g["part"]: g["lr"] for g in opt.param_groups} == {"backbone": 5e-4, "head": 1e-3}
+    assert len(make_optimizer(_model(), CFG).param_groups) == 2  # one-stage runs keep the two groups

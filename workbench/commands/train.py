@@ -45,6 +45,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--warmup-steps", type=at_least(0), default=d.warmup_steps)
     p.add_argument("--patience", type=at_least(1), default=d.patience)
     p.add_argument("--min-epochs", type=at_least(0), default=d.min_epochs, help="epochs that never count against --patience")
+    p.add_argument("--freeze-backbone-epochs", type=at_least(0), default=d.freeze_backbone_epochs,
+                   help="train the head only for this many epochs, then every layer (the paper's fine-tuning)")
+    p.add_argument("--backbone-lr", type=float, default=d.backbone_lr,
+                   help="the backbone's learning rate once it trains (0 = --lr)")
     p.add_argument("--monitor", default=d.monitor, choices=MONITORS,
                    help="picks the best checkpoint and drives early stopping (val_loss lower, val_auc higher)")
     p.add_argument("--max-steps", type=at_least(0), default=0, help="stop after this many steps (0: no limit)")
@@ -79,6 +83,7 @@ def _config(args) -> TrainConfig:
         task=args.task, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
         warmup_steps=args.warmup_steps, patience=args.patience, min_epochs=args.min_epochs, monitor=args.monitor,
         seed=args.seed, max_steps=args.max_steps, steps_per_epoch=args.steps_per_epoch,
+        freeze_backbone_epochs=args.freeze_backbone_epochs, backbone_lr=args.backbone_lr,
         num_workers=args.num_workers or 0, device=args.device, precision=args.precision,
         augment=AugmentConfig(0, 0, 0, 0, 0, 0) if args.no_augment else AugmentConfig(),
     )

@@ -34,6 +34,9 @@ class TrainConfig(JsonConfig):
     runs it natively; :mod:`workbench.training.precision`). ``steps_per_epoch`` (0 = one class-balanced
     pass over the training set) is required for a synthetic stream, which has no end: an epoch is then
     this many steps, followed by validation and a checkpoint.
+    ``freeze_backbone_epochs`` / ``backbone_lr``: the paper's two-stage fine-tuning of a pretrained
+    backbone: the first N epochs train the head only (the backbone's learning rate is 0), then every
+    layer trains, the backbone at ``backbone_lr`` (0 = ``lr``) under the same warm-up / cosine shape.
     """
 
     task: str = "binary"
@@ -56,6 +59,8 @@ class TrainConfig(JsonConfig):
     monitor: str = "val_loss"
     precision: str = "fp32"
     steps_per_epoch: int = 0
+    freeze_backbone_epochs: int = 0
+    backbone_lr: float = 0.0
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self):
@@ -67,7 +72,9 @@ class TrainConfig(JsonConfig):
         if self.steps_per_epoch < 0 or self.max_steps < 0:
             raise ValueError(f"steps_per_epoch and max_steps must be >= 0 (0 = no limit), got "
                              f"{self.steps_per_epoch} and {self.max_steps}")
-        check_at_least(self, ("min_epochs",), minimum=0)
+        check_at_least(self, ("min_epochs", "freeze_backbone_epochs"), minimum=0)
+        if self.backbone_lr < 0:
+            raise ValueError(f"backbone_lr must be >= 0 (0 = lr), got {self.backbone_lr}")
         if self.lr <= 0 or self.warmup_steps < 0 or self.patience < 1:
             raise ValueError(f"need lr > 0, warmup_steps >= 0, patience >= 1 (got {self.lr}, "
                              f"{self.warmup_steps}, {self.patience})")

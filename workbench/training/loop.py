@@ -29,8 +29,18 @@ def collate(items: list[dict]) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
-    """AdamW over decayed / undecayed groups (see :func:`param_groups`)."""
-    return torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr)
+    """AdamW over decayed / undecayed groups (see :func:`param_groups`), split into head and backbone
+    when the config fine-tunes in two stages (``freeze_backbone_epochs`` or ``backbone_lr``)."""
+    two_stage = cfg.freeze_backbone_epochs > 0 or cfg.backbone_lr > 0
+    return torch.optim.AdamW(param_groups(model, cfg.weight_decay, "head." if two_stage else None), lr=cfg.lr)
+
+
+def backbone_scale(cfg: TrainConfig, epoch: int) -> float:
+    """Backbone learning rate / ``lr`` in 0-based ``epoch``: 0 while the backbone is frozen, then
+    ``backbone_lr / lr`` (1 when ``backbone_lr`` is 0)."""
+    if epoch < cfg.freeze_backbone_epochs:
+        return 0.0
+    return cfg.backbone_lr / cfg.lr if cfg.backbone_lr > 0 else 1.0
 
 
 def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, images: torch.Tensor, labels: torch.Tensor,

@@ -39,9 +39,10 @@ from workbench.models.factory import model_config, unwrap
 from workbench.training.config import TrainConfig
 from workbench.training.core import RESUME_FREE_FIELDS, TrainerHooks, TrainResult, best_row, run_epochs, start_run
 from workbench.training.distributed import DistInfo, dist_info, resolve_device
-from workbench.training.loop import collate, evaluate, make_optimizer, train_step
+from workbench.training.loop import backbone_scale, collate, evaluate, make_optimizer, train_step
 from workbench.training.metrics import classification_metrics
 from workbench.training.sampler import ClassBalancedSampler
+from workbench.training.schedule import set_backbone_scale
 from workbench.training.state import RunState
 from workbench.training.stream import SyntheticStream
 
@@ -116,7 +117,11 @@ def fit(model: nn.Module, train_data: Dataset, val_data: Dataset | None, cfg: Tr
     run = start_run(out, resume, cfg, model, optimizer, device, write_config=info.is_main)
     ddp = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) \
         if info.distributed else model
-    epoch_batches, steps_per_epoch = _batches(train_data, cfg, run, info, device, positives)
+    stream_batches, steps_per_epoch = _batches(train_data, cfg, run, info, device, positives)
+
+    def epoch_batches(epoch: int):  # the stage of a two-stage fine-tuning is set per epoch
+        set_backbone_scale(optimizer, backbone_scale(cfg, epoch))
+        return stream_batches(epoch)
 
     def step(batch, generator: torch.Generator, lr: float):
         images, labels = (t.to(device, non_blocking=True) for t in batch)
