@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 import command_helpers
 from workbench.commands import evaluate
-from workbench.protocol.run import load_protocol, run_protocol
 from workbench.protocol.config import ProtocolConfig, load_protocol_config
 from workbench.protocol.report import mask_rule_metrics
-
-import torch
+from workbench.protocol.run import load_protocol, run_protocol
 
 
 def _cfg(cohort, tmp_path, **kw):
@@ -22,6 +21,17 @@ def _cfg(cohort, tmp_path, **kw):
 def test_unknown_method_lists_the_choices(study_cohort, tmp_path):
     with pytest.raises(ValueError, match="unknown study method 'hgi'.*hgi_sam.*swin_unetr"):
         _cfg(study_cohort, tmp_path, methods=("hgi",), binary_checkpoint="x")
+
+
+def test_devices_are_checked(study_cohort, study_classifiers, tmp_path):
+    with pytest.raises(ValueError, match="unknown device 'gpu'; valid choices: auto, cpu, cuda"):
+        _cfg(study_cohort, tmp_path, methods=("hgi_sam",), binary_checkpoint=str(study_classifiers["binary"]),
+             device="gpu")
+    if not torch.cuda.is_available():
+        cfg = _cfg(study_cohort, tmp_path, methods=("hgi_sam",), binary_checkpoint=str(study_classifiers["binary"]),
+                   device="cuda")
+        with pytest.raises(RuntimeError, match="--device cuda asked for, but torch sees no GPU"):
+            run_protocol(cfg)
 
 
 def test_a_method_without_its_checkpoint_is_refused(study_cohort, tmp_path):

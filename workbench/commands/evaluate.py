@@ -16,14 +16,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--methods", nargs="+", default=None, help="override the config's methods")
     p.add_argument("--threshold-mode", default=None, choices=("nested", "fixed"), help="override the config's mode")
     p.add_argument("--threads", type=at_least(1), default=None, help="torch threads (default: the config's)")
+    p.add_argument("--device", default=None, choices=("auto", "cpu", "cuda"),
+                   help="where the classifiers and baselines run (default: the config's, auto)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from workbench.protocol.run import run_protocol
-    from workbench.protocol.config import load_protocol_config
+    from workbench.protocol import load_protocol_config, run_protocol
 
     cfg = load_protocol_config(args.config, output=args.out, methods=tuple(args.methods) if args.methods else None,
-                      threshold_mode=args.threshold_mode, threads=args.threads)
+                                  threshold_mode=args.threshold_mode, threads=args.threads, device=args.device)
     result = run_protocol(cfg)
     print((result.out_dir / "summary.md").read_text())
     print(f"study written to {result.out_dir} ({len(result.computed)} fold x method pairs computed, "

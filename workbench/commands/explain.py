@@ -33,6 +33,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="VALUE for every method or METHOD=VALUE each (default: the released constants)")
     p.add_argument("--batch-size", type=at_least(1), default=16)
     p.add_argument("--no-brain-mask", action="store_true", help="do not multiply the maps by the HU brain mask")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                   help="where the classifier runs (auto: a GPU when torch sees one)")
     p.add_argument("--gate", type=fraction, default=None,
                    help="P(ICH) below which a slice gets an empty mask (default: the checkpoint's calibrated gate, "
                         "else 0 = no gating)")
@@ -65,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
                        methods=tuple(args.methods), threshold=shared[-1] if shared else None,
                        thresholds=tuple((name, v) for name, v in args.threshold if name),
                        batch_size=args.batch_size, brain_mask=not args.no_brain_mask,
-                       gate=args.gate, **({} if args.min_pixels is None else {"min_pixels": args.min_pixels}))
+                       gate=args.gate, device=args.device, **({} if args.min_pixels is None else {"min_pixels": args.min_pixels}))
     result = export_explanations(cfg)
     print(f"{len(result.files)} NIfTI files, probabilities.csv and volumes.csv written to {result.out_dir}")
     return 0

@@ -44,6 +44,7 @@ from workbench.models.checkpoint import load_model
 from workbench.models.reference import explain_defaults
 from workbench.operators.registry import REGISTRY
 from workbench.utils.config import JsonConfig
+from workbench.utils.devices import DEVICES, resolve_device
 from workbench.utils.errors import DataError, check_choice
 from workbench.utils.io import write_csv_atomic
 from workbench.utils.progress import progress
@@ -70,12 +71,14 @@ class ExportConfig(JsonConfig):
     resize_factor: float = RESIZE_FACTOR
     min_pixels: int = MIN_LESION_PIXELS
     gate: float | None = None
+    device: str = "auto"
 
     def __post_init__(self):
         if not self.methods:
             raise ValueError(f"no methods given; valid choices: {', '.join(sorted(REGISTRY))}")
         for m in (*self.methods, *(k for k, _ in self.thresholds)):
             check_choice("explanation method", m, sorted(REGISTRY))
+        check_choice("device", self.device, DEVICES)
         if self.gate is not None and not 0.0 <= self.gate <= 1.0:
             raise ValueError(f"gate {self.gate!r} is not a probability in [0, 1] (0: no gating)")
 
@@ -127,12 +130,13 @@ def volume_maps(model: torch.nn.Module, rows: pd.DataFrame, cfg: ExportConfig,
     probs = []
     for idx in torch.arange(len(ds)).split(cfg.batch_size):
         items = [ds[int(i)] for i in idx]
-        images = torch.stack([it["image"] for it in items])
-        brain = torch.stack([it["brain_mask"] for it in items]) if cfg.brain_mask else None
+        device = next(model.parameters()).device
+        images = torch.stack([it["image"] for it in items]).to(device)
+        brain = torch.stack([it["brain_mask"] for it in items]).to(device) if cfg.brain_mask else None
         batch, prob = weak_maps(model, images, brain, variants)
         for m in cfg.methods:
-            maps[m].append(batch[m].detach())
-        probs.append(prob)
+            maps[m].append(batch[m].detach().cpu())
+        probs.append(prob.cpu())
     return {m: torch.cat(v) for m, v in maps.items()}, torch.cat(probs)
 
 
@@ -147,7 +151,7 @@ def _to_source(maps: torch.Tensor, rows: pd.DataFrame, shape: tuple[int, int, in
 
 def export_explanations(cfg: ExportConfig) -> ExportResult:
     """Export maps, masks and tables of every volume of ``cfg.manifest`` (see module docstring)."""
-    model = load_model(cfg.checkpoint)
+    model = load_model(cfg.checkpoint, resolve_device(cfg.device))
     task = model.workbench_config.task
     settings = _settings(cfg, task)
     size = cfg.size or model.workbench_config.arch.img_size

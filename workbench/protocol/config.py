@@ -21,6 +21,7 @@ from workbench.evaluation.detection import MIN_LESION_PIXELS
 from workbench.evaluation.overlap import THRESHOLD_GRID
 from workbench.training.precision import PRECISIONS
 from workbench.utils.config import JsonConfig, plain
+from workbench.utils.devices import DEVICES
 from workbench.utils.errors import check_choice, check_at_least
 from workbench.utils.io import read_yaml
 
@@ -117,8 +118,10 @@ class ProtocolConfig(JsonConfig):
     bootstrap_resamples: int = 2000
     seed: int = 0
     threads: int = 0  # torch threads (0: torch's default)
+    device: str = "auto"  # where the classifiers and baselines run (auto: a GPU when torch sees one)
 
     def __post_init__(self):
+        check_choice("device", self.device, DEVICES)
         if not self.methods:
             raise ValueError(f"no methods given; valid choices: {', '.join(PROTOCOL_METHODS)}")
         for name in self.methods:

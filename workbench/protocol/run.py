@@ -34,6 +34,7 @@ from workbench.protocol.config import ProtocolConfig, load_protocol_config, meth
 from workbench.protocol.tables import TABLES, build_tables, read_tables, protocol_grid, write_tables
 from workbench.training.cache import CachedImages
 from workbench.training.state import holds_run
+from workbench.utils.devices import resolve_device
 from workbench.utils.errors import DataError
 from workbench.utils.fingerprint import files_fingerprint, weights_fingerprint
 from workbench.utils.io import write_json_atomic
@@ -114,14 +115,15 @@ def _baseline_model(cfg: ProtocolConfig, name: str, fold: int, out: Path) -> tor
     tcfg = BaselineTrainConfig(model=name, preset=cfg.baseline_preset, batch_size=cfg.baseline_batch_size,
                                patience=cfg.baseline_patience, max_steps=cfg.baseline_max_steps, size=cfg.size,
                                epochs=cfg.epochs_of(name), threshold=cfg.baseline_threshold, min_pixels=cfg.min_pixels,
-                               seed=cfg.seed, device="cpu", precision=cfg.baseline_precision)
+                               seed=cfg.seed, device=resolve_device(cfg.device).type, precision=cfg.baseline_precision)
     if (run_dir / "done.json").is_file():
         done = json.loads((run_dir / "done.json").read_text())
         done_cfg = BaselineTrainConfig.from_dict(done.get("config", {})).to_dict()  # older runs: defaults filled
         if json.loads(json.dumps(done_cfg)) != json.loads(json.dumps(tcfg.to_dict())):
             raise ValueError(f"{run_dir} holds a finished baseline trained with other settings; delete the folder "
                              f"to retrain it with the current config")
-        return load_baseline(run_dir / ("best" if (run_dir / "best.json").is_file() else "last"))
+        return load_baseline(run_dir / ("best" if (run_dir / "best.json").is_file() else "last"),
+                             resolve_device(cfg.device))
     t0 = time.perf_counter()
     result = train_baseline(cfg.manifest, cfg.root, name, fold, run_dir, epochs=tcfg.epochs, size=cfg.size,
                             config=tcfg, resume=holds_run(run_dir))
@@ -139,17 +141,19 @@ def _run_group(cfg: ProtocolConfig, model: torch.nn.Module, methods: list[str], 
     every method is measured at one resolution."""
     parts: dict[str, list[dict[str, torch.Tensor]]] = {m: [] for m in methods}
     n = len(data)
+    device = next(model.parameters()).device
     for idx in progress(torch.arange(n).split(cfg.batch_size), desc=desc, leave=False):
-        images = data.data["image"][idx].float().div_(255.0)
-        masks = (scored or data).data["mask"][idx]
-        brain = data.data["brain_mask"][idx].float() if cfg.brain_mask else None
+        images = data.data["image"][idx].to(device).float().div_(255.0)
+        masks = (scored or data).data["mask"][idx].to(device)
+        brain = data.data["brain_mask"][idx].to(device).float() if cfg.brain_mask else None
         if method_spec(methods[0]).model == "baseline":
             maps, prob = {methods[0]: baseline_maps(model, images, brain)}, None
         else:
             maps, prob = weak_maps(model, images, brain, {m: method_spec(m).variant for m in methods})
         for m in methods:
             heat = upsample(maps[m].detach(), tuple(masks.shape[-2:])).clamp_(0.0, 1.0)
-            parts[m].append(score_maps(heat, masks, grid, cfg.min_pixels, prob))
+            stats = score_maps(heat, masks, grid.to(device), cfg.min_pixels, prob)
+            parts[m].append({k: v.cpu() for k, v in stats.items()})
     return {m: {k: torch.cat([p[k] for p in parts[m]]) for k in STAT_KEYS} for m in methods}
 
 
@@ -218,7 +222,8 @@ def _run_locked(cfg: ProtocolConfig, out: Path) -> ProtocolResult:
             extra = {}
             if group in ("binary", "multilabel"):
                 if group not in classifiers:
-                    classifiers[group] = load_model(_checkpoint_stem(getattr(cfg, f"{group}_checkpoint")))
+                    classifiers[group] = load_model(_checkpoint_stem(getattr(cfg, f"{group}_checkpoint")),
+                                                    resolve_device(cfg.device))
                 model = classifiers[group]
                 inputs = {"size": model.workbench_config.arch.img_size, **model.workbench_config.input_kwargs()}
             else:

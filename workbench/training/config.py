@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from workbench.models.config import TASKS, JsonConfig
 from workbench.training.augment import AugmentConfig
 from workbench.training.precision import PRECISIONS
+from workbench.utils.devices import DEVICES
 from workbench.utils.errors import check_choice, check_at_least
 
 __all__ = ["TrainConfig", "DEVICES", "MONITORS"]
 
-DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 MONITORS: tuple[str, ...] = ("val_loss", "val_auc")
 """What picks the best checkpoint and drives early stopping: lower ``val_loss`` or higher ``val_auc``
 (ROC-AUC of ``any`` for both tasks)."""

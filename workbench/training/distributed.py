@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from workbench.utils.errors import check_choice
+from workbench.utils.devices import resolve_device
 
 __all__ = ["DistInfo", "resolve_device", "init_distributed", "dist_info", "gather_rows", "all_mean", "shutdown"]
 
@@ -31,16 +31,6 @@ class DistInfo:
     @property
     def is_main(self) -> bool:
         return self.rank == 0
-
-
-def resolve_device(choice: str = "auto", local_rank: int = 0) -> torch.device:
-    """``auto``: ``cuda:LOCAL_RANK`` when a GPU is present, else CPU. ``cuda`` without a GPU is an error."""
-    check_choice("device", choice, ("auto", "cpu", "cuda"))
-    if choice == "cpu" or (choice == "auto" and not torch.cuda.is_available()):
-        return torch.device("cpu")
-    if not torch.cuda.is_available():
-        raise RuntimeError("--device cuda asked for, but torch sees no GPU; use --device auto or cpu")
-    return torch.device("cuda", local_rank % torch.cuda.device_count())
 
 
 def dist_info() -> DistInfo:
