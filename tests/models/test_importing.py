@@ -31,6 +31,18 @@ class SwinWeak(nn.Module):
         return self.swin(x)
 
 
+class SwinWeakOwnHead(nn.Module):
+    """The later released layout: a headless timm Swin (pooled features) and a Linear head beside it."""
+
+    def __init__(self, num_classes: int):
+        super().__init__()
+        self.swin = SwinTransformer(num_classes=0, drop_path_rate=0.0, **TINY)
+        self.head = nn.Linear(self.swin.num_features, num_classes)
+
+    def forward(self, x):
+        return self.head(self.swin(x))
+
+
 def _old_timm_layout(state: dict) -> dict:
     """timm < 0.9 names: PatchMerging at the end of the previous stage, the head as a bare Linear."""
     out = {}
@@ -43,13 +55,13 @@ def _old_timm_layout(state: dict) -> dict:
 
 
 @pytest.mark.parametrize("task, classes", [("binary", 2), ("multilabel", 6)])
-@pytest.mark.parametrize("layout", ["hgi-sam", "hgi-sam-old-timm", "timm-safetensors"])
+@pytest.mark.parametrize("layout", ["hgi-sam", "hgi-sam-own-head", "hgi-sam-old-timm", "timm-safetensors"])
 def test_imported_model_gives_the_source_logits(layout, task, classes, tmp_path):
     torch.manual_seed(0)
-    source = SwinWeak(classes).eval()
+    source = (SwinWeakOwnHead if layout == "hgi-sam-own-head" else SwinWeak)(classes).eval()
     x = torch.randn(2, 3, 32, 32)
     want = source(x)
-    if layout == "hgi-sam":
+    if layout in ("hgi-sam", "hgi-sam-own-head"):
         path, fmt = tmp_path / "SwinWeak.pth", "hgi-sam"
         torch.save(source.state_dict(), path)
     elif layout == "hgi-sam-old-timm":

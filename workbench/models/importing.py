@@ -3,9 +3,11 @@ released classifiers (HealthX-Lab/HGI-SAM), turned into workbench classifiers.
 
 Layouts of the released HGI-SAM code (``models/swin_weak.py`` in its history):
 
-- ``swin.*``: a timm ``swin_base_patch4_window12_384`` with its classification head inside
-  (``swin.head.fc.*``, or ``swin.head.*`` in older timm), next to a refinement U-Net
-  (``refinement_unet.*``, not part of the classifier: dropped and reported);
+- ``swin.*`` + ``head.*``: a headless timm ``swin_base_patch4_window12_384_in22k`` (``num_classes=-1``:
+  pooled, normed features) and its own ``nn.Linear(1024, num_classes)`` head beside it;
+- ``swin.*`` alone: the same Swin with its classification head inside (``swin.head.fc.*``, or
+  ``swin.head.*`` in older timm), next to a refinement U-Net (``refinement_unet.*``, not part of the
+  classifier: dropped);
 - old timm checkpoints keep PatchMerging at the end of a stage (``layers.0.downsample``) and the head
   as ``head.*``: converted by timm's own ``checkpoint_filter_fn``
   (:func:`workbench.models.state_files.convert_state_dict`).

@@ -61,8 +61,11 @@ def convert_state_dict(state: dict[str, torch.Tensor], fmt: str, model: nn.Modul
     if fmt == "hgi-sam":
         if not any(k.startswith("swin.") for k in state):
             raise ValueError("no key starts with 'swin.': not the HGI-SAM SwinWeak layout (try --format timm)")
-        dropped += [k for k in state if not k.startswith("swin.")]
+        own_head = {f"head.fc.{k[len('head.'):]}": v for k, v in state.items() if k in ("head.weight", "head.bias")}
+        dropped += [k for k in state if not k.startswith("swin.") and k not in ("head.weight", "head.bias")]
         state = {k[len("swin."):]: v for k, v in state.items() if k.startswith("swin.")}
+        if own_head:  # the released layout with a headless Swin and its own Linear head beside it
+            state = {**{k: v for k, v in state.items() if not k.startswith("head.")}, **own_head}
     return checkpoint_filter_fn(state, model), dropped
 
 
