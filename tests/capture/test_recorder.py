@@ -165,3 +165,14 @@ def test_uncaptured_gradient_and_layer_raise_the_same_error():
         result.feature("layers.0")
     with pytest.raises(ValueError, match="unknown gradient 'grad'; valid choices: logits, probs"):
         result.blocks[0].gradient("grad")
+
+
+def test_a_capture_moves_to_another_device_whole():
+    model = tiny_swin("square")
+    result = capture(model, images_for(model, 2), target=1, gradients=("logits",), layers=("layers.0",))
+    moved = result.to("cpu")
+    assert moved is not result and torch.equal(moved.logits, result.logits)
+    assert all(torch.equal(a.attn, b.attn) and torch.equal(a.grad_logits, b.grad_logits) and b.grad_attn is None
+               for a, b in zip(result.blocks, moved.blocks))
+    assert torch.equal(moved.feature("layers.0").value, result.feature("layers.0").value)
+    assert moved.image_size == result.image_size and moved.stage_downsample == result.stage_downsample

@@ -91,3 +91,15 @@ def test_dice_is_nan_without_lesion(tiny_run):
     if len(negatives) == 0:
         pytest.skip("the tiny cohort has no slice without a lesion")
     assert math.isnan(ex.dice(int(negatives[0]), 0.5)["swin_sam"])
+
+
+def test_device_choice_is_checked(tiny_run):
+    with pytest.raises(ValueError, match="unknown device 'gpu'; valid choices: auto, cpu, cuda"):
+        Explorer.from_run(tiny_run["demo"], methods="swin_sam", device="gpu")
+    ex = Explorer.from_run(tiny_run["demo"], methods="swin_sam", device="auto")
+    assert next(ex.model.parameters()).device == ex.device
+    view = ex.view(ex.row(*ex.default_slice()))
+    assert view.map("swin_sam").device.type == "cpu" and view.explained.result.logits.device.type == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="torch sees no GPU"):
+            Explorer.from_run(tiny_run["demo"], methods="swin_sam", device="cuda")

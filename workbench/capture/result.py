@@ -6,7 +6,7 @@ functions) can be tested on hand-built records without a model.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Mapping
 
 import torch
@@ -87,6 +87,16 @@ class CaptureResult:
     def stage_blocks(self, stage: int) -> tuple[BlockRecord, ...]:
         """Blocks of a 0-based stage, in forward order."""
         return tuple(b for b in self.blocks if b.stage == stage)
+
+    def to(self, device: torch.device | str) -> "CaptureResult":
+        """A copy with every tensor on ``device`` (e.g. a GPU capture brought to the CPU for plotting)."""
+        def move(t):
+            return None if t is None else t.to(device)
+
+        blocks = tuple(replace(b, attn=move(b.attn), grad_logits=move(b.grad_logits), grad_attn=move(b.grad_attn))
+                       for b in self.blocks)
+        features = {k: replace(f, value=move(f.value), grad=move(f.grad)) for k, f in self.features.items()}
+        return replace(self, blocks=blocks, features=features, logits=move(self.logits), targets=move(self.targets))
 
     def feature(self, name: str) -> FeatureRecord:
         if name not in self.features:

@@ -24,8 +24,9 @@ from workbench.evaluation import dice
 from workbench.explore.maps import block_heads, stage_raw_maps
 from workbench.explore.run import load_run
 from workbench.models.ich import ich_index, ich_probability, model_task
-from workbench.viz import head_grid, methods_figure, stage_grid, threshold_slider_figure, windowed
+from workbench.utils.devices import resolve_device
 from workbench.utils.errors import choice_error
+from workbench.viz import head_grid, methods_figure, stage_grid, threshold_slider_figure, windowed
 
 __all__ = ["SliceView", "Explorer", "parse_methods"]
 
@@ -68,8 +69,9 @@ class Explorer:
     """A model and a cohort for interactive exploration; ``methods`` are computed for every slice."""
 
     def __init__(self, model: nn.Module, dataset: SliceDataset, methods: Sequence[str] = DEFAULT_METHODS,
-                 cache_size: int = 16):
-        self.model, self.dataset = model.eval(), dataset
+                 cache_size: int = 16, device: str = "cpu"):
+        self.device = resolve_device(device)
+        self.model, self.dataset = model.eval().to(self.device), dataset
         self.methods = parse_methods(methods)
         self.target, self.task = ich_index(model), model_task(model)
         frame = dataset.frame
@@ -81,10 +83,11 @@ class Explorer:
 
     @classmethod
     def from_run(cls, run_dir: str | os.PathLike = "", model: str = "binary", manifest: str | os.PathLike = "",
-                 root: str | os.PathLike = "", methods: str | Sequence[str] = "") -> "Explorer":
-        """Load a run (see :func:`workbench.explore.run.resolve_run`) for exploration."""
+                 root: str | os.PathLike = "", methods: str | Sequence[str] = "", device: str = "cpu") -> "Explorer":
+        """Load a run (see :func:`workbench.explore.run.resolve_run`) for exploration; ``device``:
+        where the captures run (``auto`` / ``cpu`` / ``cuda``; the views are kept on the CPU)."""
         net, ds = load_run(run_dir, model, manifest, root)
-        return cls(net, ds, parse_methods(methods))
+        return cls(net, ds, parse_methods(methods), device=device)
 
     # -- navigation ------------------------------------------------------------------------------
     def slices(self, subject: int | str) -> list[int]:
@@ -137,8 +140,11 @@ class Explorer:
         hu = resize_crop(torch.as_tensor(hu, dtype=torch.float32)[None], self.dataset.size,
                          self.dataset.resize_factor)[0]
         image = item["image"][None]
-        explained = explain(self.model, image, self.methods, self.target, item["brain_mask"][None], normalize=True,
-                            gradients=("logits", "probs"), return_capture=True)
+        explained = explain(self.model, image.to(self.device), self.methods, self.target,
+                            item["brain_mask"][None].to(self.device), normalize=True, gradients=("logits", "probs"),
+                            return_capture=True)
+        if self.device.type != "cpu":  # figures and cached views live on the CPU
+            explained = Explanation({k: v.cpu() for k, v in explained.maps.items()}, explained.result.to("cpu"))
         prob = float(ich_probability(self.task, explained.result.logits)[0])
         view = SliceView(row, item["image"], hu, item["mask"], item["brain_mask"], prob, explained)
         self._cache[row] = view
