@@ -48,7 +48,7 @@ def test_a_conv_stem_skips_the_patchify_conv_and_says_so(tmp_path, capsys):
     create_model("test-tiny", task="multilabel", stem="conv", pretrained=str(path))
     err = capsys.readouterr().err
     assert "2 skipped (first: patch_embed.proj." in err and "the model has a convolutional stem)" in err
-    assert "not in the file (first: patch_embed.proj.0.weight)" in err  # the stem starts from scratch
+    assert "not in the file (first: patch_embed.proj.0.weight;" in err  # the stem starts from scratch
 
 
 def test_a_backbone_that_mostly_fails_is_an_error(tmp_path):
@@ -58,3 +58,12 @@ def test_a_backbone_that_mostly_fails_is_an_error(tmp_path):
         create_model("test-tiny", task="binary", pretrained=str(path))
     with pytest.raises(DataError, match="neither a local file nor a model timm could fetch"):
         create_model("test-tiny", task="binary", pretrained="not-a-model-name-xyz")
+
+
+def test_other_input_channels_are_adapted_like_timm(tmp_path, capsys):
+    src, path = _timm_file(tmp_path)
+    model = create_model("test-tiny", task="binary", windows=("brain", "subdural", "bone", "stroke"), pretrained=str(path))
+    w = model.state_dict()["patch_embed.proj.weight"]
+    assert w.shape[1] == 4  # 3 RGB channels -> 4 CT windows (timm's adapt_input_conv: repeated and rescaled)
+    assert torch.allclose(w[:, :3] * 4 / 3, src.state_dict()["patch_embed.proj.weight"], atol=1e-6)
+    assert "0 skipped" in capsys.readouterr().err

@@ -109,6 +109,9 @@ class ModelConfig(JsonConfig):
     def __post_init__(self):
         check_choice("task", self.task, TASKS)
         check_choice("input mask", self.input_mask, INPUT_MASKS)
+        if len(self.windows) != self.arch.in_chans:
+            raise ValueError(f"{len(self.windows)} CT windows {tuple(self.windows)} for a model of {self.arch.in_chans} "
+                             "input channels; give one window per channel")
         expected = len(default_class_names(self.task))
         if len(self.class_names) != expected:
             raise ValueError(

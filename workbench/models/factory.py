@@ -109,6 +109,7 @@ def create_model(
     unknown = sorted(set(overrides) - fields)
     if unknown:
         raise ValueError(f"unknown architecture override(s) {unknown}; valid: {sorted(fields)}")
+    overrides.setdefault("in_chans", len(tuple(windows)))  # one input channel per CT window
     arch = dataclasses.replace(get_preset(preset), **overrides)
     config = ModelConfig(task=task, class_names=names, arch=arch, preset=preset, windows=tuple(windows),
                          input_mask=input_mask, input_margin_mm=float(input_margin_mm))

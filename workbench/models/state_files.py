@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
+from timm.models import adapt_input_conv
 from timm.models.swin_transformer import checkpoint_filter_fn
 from torch import nn
 
@@ -89,6 +90,13 @@ def _fetch(name: str) -> dict[str, torch.Tensor]:
                               "pass a downloaded .safetensors / .pth file") from None
 
 
+def _listed(keys: dict[str, str], most: int = 5) -> str:
+    """``first: key, reason; key, reason ...`` for a summary line, at most ``most`` keys (then a count)."""
+    shown = [f"{k}, {why}" if why else k for k, why in list(keys.items())[:most]]
+    more = f"; and {len(keys) - most} more" if len(keys) > most else ""
+    return "first: " + "; ".join(shown) + more
+
+
 def load_pretrained(model: nn.Module, source: str | Path) -> dict:
     """Load the backbone weights of ``source`` (a local file, or a timm / Hugging Face name fetched by
     timm) into ``model``; the classification head stays the model's own (replaced for the task).
@@ -105,6 +113,10 @@ def load_pretrained(model: nn.Module, source: str | Path) -> dict:
     if not isinstance(model.patch_embed.proj, nn.Conv2d):  # a convolutional stem: the file's patchify conv cannot go in
         skipped_stem = {k: "the model has a convolutional stem" for k in state if k.startswith("patch_embed.proj.")}
         state = {k: v for k, v in state.items() if k not in skipped_stem}
+    elif "patch_embed.proj.weight" in state:  # other input channels (e.g. 3 RGB -> N CT windows): timm's adaptation
+        w, in_chans = state["patch_embed.proj.weight"], model.patch_embed.proj.in_channels
+        if w.shape[1] != in_chans:
+            state = {**state, "patch_embed.proj.weight": adapt_input_conv(in_chans, w)}
     state, _ = convert_state_dict(state, "timm", model)
     own = model.state_dict()
     backbone = [k for k in own if not k.startswith(HEAD_PREFIX) and not k.endswith(("relative_position_index",
@@ -117,8 +129,8 @@ def load_pretrained(model: nn.Module, source: str | Path) -> dict:
     loaded = sum(own[k].numel() for k in fits)
     summary = (f"pretrained {source}: loaded {len(fits)} of {len(backbone)} backbone tensors "
                f"({100 * loaded / max(total, 1):.0f} % of its parameters); head replaced; "
-               f"{len(skipped)} skipped{' (first: ' + next(iter(skipped)) + ', ' + next(iter(skipped.values())) + ')' if skipped else ''}; "
-               f"{len(missing)} not in the file{' (first: ' + missing[0] + ')' if missing else ''}")
+               f"{len(skipped)} skipped{' (' + _listed(skipped) + ')' if skipped else ''}; "
+               f"{len(missing)} not in the file{' (' + _listed(dict.fromkeys(missing, '')) + ')' if missing else ''}")
     if loaded < 0.5 * total:
         raise DataError(source, f"the backbone mostly failed to load: {summary}")
     model.load_state_dict(fits, strict=False)
