@@ -90,11 +90,12 @@ def _fetch(name: str) -> dict[str, torch.Tensor]:
                               "pass a downloaded .safetensors / .pth file") from None
 
 
-def _listed(keys: dict[str, str], most: int = 5) -> str:
-    """``first: key, reason; key, reason ...`` for a summary line, at most ``most`` keys (then a count)."""
-    shown = [f"{k}, {why}" if why else k for k, why in list(keys.items())[:most]]
-    more = f"; and {len(keys) - most} more" if len(keys) > most else ""
-    return "first: " + "; ".join(shown) + more
+def _listed(keys: dict[str, str]) -> str:
+    """Every key with its reason, grouped by reason, for the one summary line: ``reason: k1, k2; ...``."""
+    by_reason: dict[str, list[str]] = {}
+    for k, why in keys.items():
+        by_reason.setdefault(why, []).append(k)
+    return "; ".join(f"{why}: {', '.join(ks)}" if why else ", ".join(ks) for why, ks in by_reason.items())
 
 
 def load_pretrained(model: nn.Module, source: str | Path) -> dict:
