@@ -61,7 +61,7 @@ def test_a_truncated_notebook_is_listed_and_the_others_still_exported(executed, 
     index = build_reports(runs, tmp_path / "reports")
     page = index.read_text()
     assert (tmp_path / "reports" / "good.html").is_file() and not (tmp_path / "reports" / "killed.html").exists()
-    assert "killed" in page and "not a readable notebook" in page and "2 runs, 1 failed" in page
+    assert "killed" in page and "not a readable notebook" in page and "2 runs of 2 notebooks, 1 failed" in page
 
 
 def test_a_report_folder_shares_one_plotlyjs(executed, tmp_path):

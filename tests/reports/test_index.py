@@ -44,3 +44,23 @@ def test_report_command_on_a_study_folder_and_plain_notebooks(executed, tmp_path
 def test_report_on_an_empty_folder_says_so(tmp_path):
     with pytest.raises(FileNotFoundError, match="no executed notebook"):
         run_command(report_command, ["--runs", str(tmp_path), "--out", str(tmp_path / "r")])
+
+
+def test_index_has_one_section_per_notebook_with_its_own_columns(tmp_path):
+    runs = [ReportRun("x1", tmp_path, {"STAGE": 1}, {"dice": 0.5}, title="01 · Explore"),
+            ReportRun("c1", tmp_path, {"MODEL": "binary"}, {"auc": 0.9}, title="02 · Compare"),
+            ReportRun("x2", tmp_path, {"STAGE": 2}, {"dice": 0.6}, title="01 · Explore")]
+    page = index_html(runs, {}, "T")
+    explore, compare = page.index("<h2>01 · Explore</h2>"), page.index("<h2>02 · Compare</h2>")  # sorted by title
+    assert explore < compare and page.count("<table>") == 2 and "3 runs of 2 notebooks" in page
+    first, second = page[explore:compare], page[compare:]
+    assert "<th>STAGE</th>" in first and "<th>auc</th>" not in first  # no column of another notebook
+    assert "<th>auc</th>" in second and "<th>dice</th>" not in second and "<th>MODEL</th>" in second
+
+
+def test_a_run_takes_its_notebook_title(executed):
+    from workbench.reports.runs import notebook_title
+    import json
+
+    title, _ = notebook_title(json.loads(executed["tiny"].read_text()))
+    assert title and not title.startswith("#")

@@ -1,4 +1,6 @@
-"""The report index: one table linking every run with its parameters and headline numbers."""
+"""The report index: one section per notebook (its title), each a table linking its runs with the
+parameters that vary between them and their headline numbers, so no table mixes the columns of
+different notebooks."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ th { background: #f4f4f4; position: sticky; top: 0; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.failed td { background: #fff0f0; }
 .muted { color: #777; }
+div.wide { max-width: 100%; overflow-x: auto; }
 """
 
 
@@ -50,8 +53,8 @@ def _cell(value: Any) -> str:
     return f"<td{cls}>{html.escape(_fmt(value))}</td>"
 
 
-def index_html(runs: Sequence[ReportRun], links: Mapping[str, str], title: str) -> str:
-    """The index page: one row per run (a link to its report, state, parameters, results)."""
+def _table(runs: Sequence[ReportRun], links: Mapping[str, str]) -> str:
+    """One table: a row per run (a link to its report, state, the parameters that vary, results)."""
     params, results = _columns(runs)
     head = "".join(f"<th>{html.escape(c)}</th>" for c in ["run", "state", *params, *results])
     rows = []
@@ -62,12 +65,24 @@ def index_html(runs: Sequence[ReportRun], links: Mapping[str, str], title: str) 
         state = f'<td title="{html.escape(run.error)}">{html.escape(run.state)}</td>'
         cells = "".join(_cell(run.parameters.get(k)) for k in params) + "".join(_cell(run.results.get(k)) for k in results)
         rows.append(f'<tr class="{html.escape(run.state)}">{first}{state}{cells}</tr>')
+    return f"<div class=\"wide\"><table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+
+
+def index_html(runs: Sequence[ReportRun], links: Mapping[str, str], title: str) -> str:
+    """The index page: a section per notebook title (sorted: "01 · ..." before "02 · ..."; untitled
+    notebooks last), each with its runs' table."""
+    groups: dict[str, list[ReportRun]] = {}
+    for run in sorted(runs, key=lambda r: (not r.title, r.title)):
+        groups.setdefault(run.title or "Other notebooks", []).append(run)
+    sections = "".join(f"<section><h2>{html.escape(name)}</h2><p class=\"muted\">{len(members)} run"
+                       f"{'s' if len(members) != 1 else ''}</p>{_table(members, links)}</section>"
+                       for name, members in groups.items())
     failed = [r for r in runs if r.state != "done"]
     errors = "".join(f"<li><b>{html.escape(r.run_id)}</b>: {html.escape(r.error or r.state)}</li>" for r in failed)
     return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
             f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
-            f"<p class=\"muted\">{len(runs)} runs, {len(failed)} failed. Columns: the parameters that vary, "
-            f"then the recorded results.</p><table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+            f"<p class=\"muted\">{len(runs)} runs of {len(groups)} notebooks, {len(failed)} failed. Per notebook: the "
+            f"parameters that vary between its runs, then the recorded results.</p>{sections}"
             + (f"<h2>Failed runs</h2><ul>{errors}</ul>" if failed else "") + "</body></html>\n")
 
 

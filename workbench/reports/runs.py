@@ -11,12 +11,13 @@ from typing import Any, Mapping
 from workbench.studies.notebook import read_parameters, read_results
 from workbench.studies.table import error_summary, read_status
 
-__all__ = ["ReportRun", "find_runs"]
+__all__ = ["ReportRun", "find_runs", "notebook_title"]
 
 
 @dataclass(frozen=True)
 class ReportRun:
-    """One executed notebook: its id, path, parameters, recorded results, state and error line."""
+    """One executed notebook: its id, path, parameters, recorded results, state, error line, and the
+    notebook's title (its first markdown heading: the index groups runs by it)."""
 
     run_id: str
     notebook: Path
@@ -24,6 +25,27 @@ class ReportRun:
     results: Mapping[str, Any] = field(default_factory=dict)
     state: str = "done"
     error: str = ""
+    title: str = ""
+
+
+def notebook_title(nb: Mapping[str, Any]) -> tuple[str, str]:
+    """(title, purpose): the first markdown heading of a notebook and the paragraph after it ("" when absent)."""
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "markdown":
+            continue
+        text = "".join(cell.get("source", [])).strip()
+        lines = text.splitlines()
+        if lines and lines[0].startswith("#"):
+            rest = " ".join(line.strip() for line in lines[1:] if line.strip())
+            return lines[0].lstrip("#").strip(), rest
+    return "", ""
+
+
+def _title(path: Path) -> str:
+    try:
+        return notebook_title(json.loads(path.read_text()))[0]
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return ""
 
 
 def _from_notebook(path: Path, run_id: str) -> ReportRun:
@@ -38,7 +60,8 @@ def _from_notebook(path: Path, run_id: str) -> ReportRun:
             if output.get("output_type") == "error":
                 error = f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"
                 failed = True
-    return ReportRun(run_id, path, read_parameters(nb), read_results(nb), "failed" if failed else "done", error)
+    return ReportRun(run_id, path, read_parameters(nb), read_results(nb), "failed" if failed else "done", error,
+                     notebook_title(nb)[0])
 
 
 def find_runs(runs_dir: str | os.PathLike, exclude: str | os.PathLike | None = None) -> list[ReportRun]:
@@ -58,7 +81,7 @@ def find_runs(runs_dir: str | os.PathLike, exclude: str | os.PathLike | None = N
         status = read_status(path.parent)
         if status is not None and status.get("notebook") == path.name:
             found.append(ReportRun(status["run_id"], path, status.get("parameters", {}), status.get("results") or {},
-                                   status.get("state", "done"), error_summary(status.get("error"))))
+                                   status.get("state", "done"), error_summary(status.get("error")), _title(path)))
         else:
             found.append(_from_notebook(path, rel.with_suffix("").as_posix().replace("/", "__")))
     return found
