@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from workbench.viz import (Panel, bland_altman, grouped_bars, head_grid, matrix_figure, methods_figure, metric_box,
-                           panels_figure, roc_figure, scatter_figure, slice_figure, stage_grid, table_figure,
+                           panels_figure, roc_figure, scatter_figure, slice_figure, stage_grid, table_html,
                            threshold_curves, threshold_slider_figure, windowed)
 from workbench.viz.arrays import as_array
 
@@ -149,7 +149,9 @@ def test_bars_scatter_matrix_table(slices):
     heads = pd.DataFrame({"block": ["s1", "s1", "s2"], "head": [1, 2, 1], "energy": [0.1, 0.2, 0.3]})
     z = np.asarray(matrix_figure(heads, "block", "head", "energy").data[0].z, dtype=float)
     assert z.shape == (2, 2) and np.isnan(z[1, 1])  # stage 2 has one head here
-    assert table_figure(slices.head(2)).data[0].type == "table"
+    many = pd.DataFrame({"method": [f"m{i}" for i in range(9)], "dice": np.linspace(0, 1, 9) / 3})
+    page = table_html(many, title="a <b>study</b>").data  # every row, rounded, as a real table
+    assert page.count("<tr") == 10 and "<td>0.333</td>" in page and "a &lt;b&gt;study&lt;/b&gt;</caption>" in page
 
 
 def test_zero_map_pixels_are_transparent_so_the_ct_shows_through():

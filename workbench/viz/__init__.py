@@ -17,10 +17,10 @@ from workbench.viz.grids import head_grid, map_grid, stage_grid
 from workbench.viz.overlay import Panel, methods_figure, panels_figure, slice_figure, windowed
 from workbench.viz.sliders import threshold_slider_figure
 from workbench.viz.stats import (bland_altman, grouped_bars, matrix_figure, metric_box, roc_figure, scatter_figure,
-                                 table_figure, threshold_curves)
+                                 table_html, threshold_curves)
 
 __all__ = [
     "Panel", "bland_altman", "contour_xy", "grouped_bars", "head_grid", "map_grid", "mask_contours", "methods_figure",
-    "matrix_figure", "metric_box", "panels_figure", "scatter_figure", "roc_figure", "slice_figure", "stage_grid", "table_figure", "threshold_curves",
+    "matrix_figure", "metric_box", "panels_figure", "scatter_figure", "roc_figure", "slice_figure", "stage_grid", "table_html", "threshold_curves",
     "threshold_slider_figure", "windowed",
 ]

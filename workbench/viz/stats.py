@@ -7,6 +7,8 @@ metrics, e.g. Dice of a slice with an empty ground truth) are dropped per group 
 
 from __future__ import annotations
 
+import html
+
 from typing import Sequence
 
 import numpy as np
@@ -15,7 +17,7 @@ import plotly.colors
 import plotly.graph_objects as go
 
 __all__ = ["group_colors", "metric_box", "threshold_curves", "roc_figure", "bland_altman", "grouped_bars",
-           "table_figure", "scatter_figure", "matrix_figure"]
+           "table_html", "scatter_figure", "matrix_figure"]
 
 
 def group_colors(names: Sequence[str]) -> dict[str, str]:
@@ -147,16 +149,19 @@ def grouped_bars(frame: pd.DataFrame, x: str = "subtype", y: str = "dice", by: s
     return fig
 
 
-def table_figure(frame: pd.DataFrame, title: str = "", decimals: int = 3) -> go.Figure:
-    """A plotly table of ``frame`` (floats rounded), readable in notebooks and static reports."""
-    cells = [frame[c].round(decimals) if pd.api.types.is_float_dtype(frame[c]) else frame[c].astype(str)
-             for c in frame.columns]
-    fig = go.Figure(go.Table(header={"values": [f"<b>{c}</b>" for c in frame.columns], "fill_color": "#eef",
-                                     "align": "left"},
-                             cells={"values": cells, "align": "left"}))
-    fig.update_layout(title=title, height=min(80 + 28 * (len(frame) + 1), 900), margin={"t": 40 if title else 10,
-                                                                                           "b": 10, "l": 10, "r": 10})
-    return fig
+def table_html(frame: pd.DataFrame, title: str = "", decimals: int = 3):
+    """``frame`` as an HTML table (floats rounded, every row shown, a caption) for ``display(...)``: it
+    renders in JupyterLab and stays a real table in the exported reports. -> IPython ``HTML``."""
+    from IPython.display import HTML
+
+    shown = frame.copy()
+    for c in shown.columns:
+        if pd.api.types.is_float_dtype(shown[c]):
+            shown[c] = shown[c].round(decimals)
+    caption = f"<caption style='caption-side: top; text-align: left; font-weight: bold'>{html.escape(title)}</caption>" \
+        if title else ""
+    table = shown.to_html(index=False, border=0, na_rep="", classes="workbench-table")
+    return HTML(table.replace(">\n  <thead>", f">{caption}\n  <thead>", 1))
 
 
 def scatter_figure(frame: pd.DataFrame, x: str, y: str, by: str | None = None, text: str | None = None,
