@@ -57,8 +57,27 @@ def test_a_backbone_that_mostly_fails_is_an_error(tmp_path):
     with pytest.raises(DataError, match=r"swin\.safetensors: the backbone mostly failed to load: "
                                         r".*loaded 4 of 61 backbone tensors \(1 %"):
         create_model("test-tiny", task="binary", pretrained=str(path))
-    with pytest.raises(DataError, match="neither a local file nor a model timm could fetch"):
+    with pytest.raises(DataError, match="neither a local file nor a timm model name"):  # refused before any fetch
         create_model("test-tiny", task="binary", pretrained="not-a-model-name-xyz")
+
+
+def test_a_timm_name_is_fetched_only_through_timm_and_recorded(tmp_path, monkeypatch, capsys):
+    """The name path, with timm's download replaced: nothing touches the network in tests."""
+    import timm
+
+    src, _ = _timm_file(tmp_path)
+    calls = []
+
+    def fake_create_model(name, pretrained=False, **kw):
+        calls.append((name, pretrained, kw))
+        return src
+
+    monkeypatch.setattr(timm, "create_model", fake_create_model)
+    model = create_model("test-tiny", task="binary", pretrained="swin_tiny_patch4_window7_224")
+    assert calls == [("swin_tiny_patch4_window7_224", True, {"num_classes": 0})]
+    assert model.workbench_config.pretrained == "swin_tiny_patch4_window7_224"
+    assert model.workbench_config.pretrained_sha256 == ""  # no file to hash
+    assert "loaded" in capsys.readouterr().err
 
 
 def test_other_input_channels_are_adapted_like_timm(tmp_path, capsys):

@@ -17,12 +17,13 @@ The paper's input recipe: 384 px, the brain / subdural / bone windows, Swin-B (p
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from torch import nn
 
 from workbench.models.factory import create_model
-from workbench.models.state_files import convert_state_dict, read_state_dict
+from workbench.models.state_files import convert_state_dict, match_state, read_state_dict
 from workbench.utils.errors import DataError
 
 __all__ = ["import_checkpoint"]
@@ -35,19 +36,16 @@ def import_checkpoint(path: str | Path, fmt: str, task: str, preset: str = "pape
     state = read_state_dict(path)
     model = create_model(preset, task=task, **overrides)
     try:
-        state, _ = convert_state_dict(state, fmt, model)
+        state, dropped = convert_state_dict(state, fmt, model)
     except ValueError as err:
         raise DataError(path, str(err)) from None
-    own = model.state_dict()
-    persistent = {k for k in own if not k.endswith(("relative_position_index", "attn_mask"))}
-    missing = [k for k in own if k in persistent and k not in state]  # in the model's order: the first is
-    unexpected = [k for k in state if k not in own]  # the earliest layer that does not fit
-    wrong = [k for k in own if k in state and state[k].shape != own[k].shape]
-    if missing or unexpected or wrong:
-        first = (f"missing {missing[0]!r}" if missing else f"unexpected {unexpected[0]!r}" if unexpected
-                 else f"{wrong[0]!r} has shape {tuple(state[wrong[0]].shape)}, the {preset} preset needs "
-                      f"{tuple(own[wrong[0]].shape)}")
-        raise DataError(path, f"does not fit the {preset!r} preset for task {task!r}: {len(missing)} missing, "
-                              f"{len(unexpected)} unexpected, {len(wrong)} mismatched keys; first: {first}")
-    model.load_state_dict(state, strict=False)  # non-persistent buffers are rebuilt by the model itself
+    match = match_state(state, model)
+    if match.missing or match.unexpected or match.wrong:
+        raise DataError(path, f"does not fit the {preset!r} preset for task {task!r}: {len(match.missing)} missing, "
+                              f"{len(match.unexpected)} unexpected, {len(match.wrong)} mismatched keys; first: "
+                              f"{match.first_problem(state, model.state_dict())}")
+    if dropped:
+        print(f"import {path}: dropped {len(dropped)} keys that are not the classifier "
+              f"({', '.join(sorted({k.split('.')[0] for k in dropped}))})", file=sys.stderr)
+    model.load_state_dict(match.fits, strict=False)  # the buffers a Swin rebuilds itself are not loaded
     return model.eval()

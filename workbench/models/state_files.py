@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -21,12 +22,46 @@ from torch import nn
 
 from workbench.utils.errors import DataError, check_choice
 
-__all__ = ["FORMATS", "read_state_dict", "convert_state_dict", "load_pretrained"]
+__all__ = ["FORMATS", "StateMatch", "read_state_dict", "convert_state_dict", "match_state", "load_pretrained"]
 
 FORMATS = ("timm", "hgi-sam")
 _WRAPPERS = ("state_dict", "model", "model_state_dict", "net")
 _DROPPED_PREFIXES = ("refinement_unet.",)
 HEAD_PREFIX = "head.fc."
+_REBUILT = ("relative_position_index", "attn_mask")  # buffers a timm Swin rebuilds itself (never loaded)
+
+
+@dataclass(frozen=True)
+class StateMatch:
+    """How a converted state dict fits a model, keys in the model's order (the first is the earliest
+    layer): ``fits`` {key: tensor} of the right shape; ``wrong`` keys of another shape; ``unexpected``
+    keys the model lacks; ``missing`` model keys the state lacks (rebuilt buffers never count)."""
+
+    fits: dict
+    wrong: list
+    unexpected: list
+    missing: list
+
+    def first_problem(self, state: dict, model_state: dict) -> str:
+        if self.missing:
+            return f"missing {self.missing[0]!r}"
+        if self.unexpected:
+            return f"unexpected {self.unexpected[0]!r}"
+        k = self.wrong[0]
+        return f"{k!r} has shape {tuple(state[k].shape)}, the model needs {tuple(model_state[k].shape)}"
+
+
+def match_state(state: dict[str, torch.Tensor], model: nn.Module, skip_prefix: str | None = None) -> StateMatch:
+    """Compare ``state`` with ``model.state_dict()``; keys under ``skip_prefix`` (e.g. the head) are left out."""
+    own = model.state_dict()
+
+    def kept(k: str) -> bool:
+        return not (skip_prefix and k.startswith(skip_prefix)) and not k.endswith(_REBUILT)
+
+    return StateMatch(fits={k: state[k] for k in own if kept(k) and k in state and state[k].shape == own[k].shape},
+                      wrong=[k for k in own if kept(k) and k in state and state[k].shape != own[k].shape],
+                      unexpected=[k for k in state if kept(k) and k not in own],
+                      missing=[k for k in own if kept(k) and k not in state])
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
@@ -79,9 +114,14 @@ def _file_sha256(path: Path) -> str:
 
 
 def _fetch(name: str) -> dict[str, torch.Tensor]:
-    """A timm / Hugging Face model name's weights, fetched by timm (needs network access)."""
+    """A timm / Hugging Face model name's weights, downloaded by timm (needs network access). Only a
+    user's explicit ``--pretrained NAME`` gets here; a name timm does not know (nor ``hf-hub:...``)
+    is refused before anything is fetched."""
     import timm
 
+    if not (name.startswith("hf-hub:") or timm.is_model(name)):
+        raise DataError(name, "neither a local file nor a timm model name (timm.list_models() lists them); "
+                              "give a .safetensors / .pth file or a timm / hf-hub: name")
     try:
         return timm.create_model(name, pretrained=True, num_classes=0).state_dict()
     except Exception as err:
@@ -120,15 +160,14 @@ def load_pretrained(model: nn.Module, source: str | Path) -> dict:
             state = {**state, "patch_embed.proj.weight": adapt_input_conv(in_chans, w)}
     state, _ = convert_state_dict(state, "timm", model)
     own = model.state_dict()
-    backbone = [k for k in own if not k.startswith(HEAD_PREFIX) and not k.endswith(("relative_position_index",
-                                                                                      "attn_mask"))]
-    fits = {k: v for k, v in state.items() if k in own and not k.startswith(HEAD_PREFIX) and v.shape == own[k].shape}
-    skipped = {**skipped_stem, **{k: ("shape " + "x".join(map(str, v.shape)) if k in own else "not in the model")
-                                  for k, v in state.items() if k not in fits and not k.startswith(HEAD_PREFIX)}}
-    missing = [k for k in backbone if k not in fits]
-    total = sum(own[k].numel() for k in backbone)
+    match = match_state(state, model, skip_prefix=HEAD_PREFIX)
+    fits = match.fits
+    skipped = {**skipped_stem, **{k: "shape " + "x".join(map(str, state[k].shape)) for k in match.wrong},
+               **{k: "not in the model" for k in match.unexpected}}
+    missing = match.wrong + match.missing  # backbone tensors that keep their random initialisation
+    total = sum(own[k].numel() for k in (*fits, *missing))
     loaded = sum(own[k].numel() for k in fits)
-    summary = (f"pretrained {source}: loaded {len(fits)} of {len(backbone)} backbone tensors "
+    summary = (f"pretrained {source}: loaded {len(fits)} of {len(fits) + len(missing)} backbone tensors "
                f"({100 * loaded / max(total, 1):.0f} % of its parameters); head replaced; "
                f"{len(skipped)} skipped{' (' + _listed(skipped) + ')' if skipped else ''}; "
                f"{len(missing)} not in the file{' (' + _listed(dict.fromkeys(missing, '')) + ')' if missing else ''}")
