@@ -48,12 +48,13 @@ class FoldGate:
     n_train_subjects: int
 
 
-def gate_slices(counts: torch.Tensor, prob: torch.Tensor, gate: float) -> torch.Tensor:
-    """``counts`` (M, ...) with every slice whose ``prob`` (M,) is below ``gate`` set to 0 (an empty mask)."""
+def gate_slices(counts: torch.Tensor, prob: torch.Tensor, gate: float | torch.Tensor) -> torch.Tensor:
+    """``counts`` (M, ...) with every slice whose ``prob`` (M,) is below its ``gate`` (one value, or (M,):
+    each slice's own, e.g. its fold's) set to 0 (an empty mask)."""
     if prob.ndim != 1 or counts.shape[0] != prob.shape[0]:
         raise ValueError(f"counts of shape {tuple(counts.shape)} and prob of shape {tuple(prob.shape)}: "
                          "give one probability per slice")
-    keep = (prob >= gate).reshape(-1, *([1] * (counts.ndim - 1)))
+    keep = (prob.to(torch.float64) >= torch.as_tensor(gate, dtype=torch.float64)).reshape(-1, *([1] * (counts.ndim - 1)))
     return torch.where(keep, counts, torch.zeros((), dtype=counts.dtype))
 
 

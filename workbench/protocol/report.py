@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 
 from workbench.evaluation._common import safe_div
-from workbench.evaluation.aggregate import bootstrap_ci, group_sum, summarize, volume_errors
+from workbench.evaluation.aggregate import bootstrap_ci, group_sum, summarize, volume_errors, volume_overlap
 from workbench.evaluation.detection import detection_metrics
 from workbench.protocol.config import ProtocolConfig, method_spec
 
@@ -72,20 +72,25 @@ def _gated(rows: pd.DataFrame) -> dict[str, float]:
     if "gated_dice" not in rows:
         return {}
     lesion = rows[rows["has_lesion"].astype(bool)]
-    per = rows.groupby("subject_id")[["gated_inter_pixels", "gated_pred_pixels", "lesion_pixels", "gated_pred_ml",
-                                      "gt_ml"]].sum()
-    ich, clean = per[per["lesion_pixels"] > 0], per[per["lesion_pixels"] == 0]
-    vol_dice = 2 * ich["gated_inter_pixels"] / (ich["gated_pred_pixels"] + ich["lesion_pixels"])
-    abs_err = (ich["gated_pred_ml"] - ich["gt_ml"]).abs()
+    subjects = list(rows["subject_id"])
+    _, overlap = volume_overlap(_tensor(rows["gated_inter_pixels"]), _tensor(rows["gated_pred_pixels"]),
+                                _tensor(rows["lesion_pixels"]), subjects)  # volume Dice, NaN for ICH-free subjects
+    _, pred_ml, _ = group_sum(_tensor(rows["gated_pred_ml"]), subjects)
+    _, true_ml, _ = group_sum(_tensor(rows["gt_ml"]), subjects)
+    ich = ~torch.isnan(overlap["dice"])
+    err = volume_errors(pred_ml[ich], true_ml[ich])
     rates = mask_rule_metrics(_tensor(rows["gated_detected"], torch.bool), _tensor(rows["label_any"], torch.int64))
-    nan = math.nan
-    return {"gated_dice_mean": float(lesion["gated_dice"].mean()) if len(lesion) else nan,
-            "gated_volume_dice_mean": float(vol_dice.mean()) if len(ich) else nan,
+
+    def median(x: torch.Tensor) -> float:
+        return float(x.nanquantile(0.5)) if x.numel() else math.nan
+
+    return {"gated_dice_mean": float(lesion["gated_dice"].mean()) if len(lesion) else math.nan,
+            "gated_volume_dice_mean": float(overlap["dice"][ich].mean()) if bool(ich.any()) else math.nan,
             "gated_det_sensitivity": rates["recall"], "gated_det_specificity": rates["specificity"],
-            "gated_fp_ml_clean_median": float(clean["gated_pred_ml"].median()) if len(clean) else nan,
-            "gated_volume_abs_error_ml_median": float(abs_err.median()) if len(ich) else nan,
-            "gated_volume_abs_error_pct_median": float((100 * abs_err / ich["gt_ml"]).median()) if len(ich) else nan,
-            "n_ich_subjects": len(ich), "n_clean_subjects": len(clean)}
+            "gated_fp_ml_clean_median": median(pred_ml[~ich]),
+            "gated_volume_abs_error_ml_median": median(err["abs_error_ml"]),
+            "gated_volume_abs_error_pct_median": median(100 * err["relative_error"].abs()),
+            "n_ich_subjects": int(ich.sum()), "n_clean_subjects": int((~ich).sum())}
 
 
 def summary_table(slices: pd.DataFrame, cfg: ProtocolConfig) -> pd.DataFrame:

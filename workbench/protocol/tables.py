@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from workbench.evaluation.gating import FoldGate, select_gate_thresholds
+from workbench.evaluation.gating import FoldGate, gate_slices, select_gate_thresholds
 from workbench.evaluation.overlap import dice_from_counts, iou_from_counts, threshold_grid
 from workbench.evaluation.resample import model_spacing, source_shapes
 from workbench.evaluation.thresholds import FIXED_THRESHOLDS, FoldThreshold, fixed_thresholds, select_thresholds, \
@@ -89,9 +89,8 @@ def slice_table(cfg: ProtocolConfig, frame: pd.DataFrame, spacing: torch.Tensor,
     if gates is not None:
         gq = torch.tensor([_grid_index(grid, gates[int(k)].threshold) for k in folds.tolist()])[:, None]
         gate = torch.tensor([gates[int(k)].gate for k in folds.tolist()], dtype=torch.float64)
-        keep = stats["prob"].to(torch.float64) >= gate  # each slice against its own fold's gate: (M,)
-        g_inter = torch.where(keep, stats["inter"].gather(1, gq)[:, 0], 0)
-        g_pred = torch.where(keep, stats["pred_n"].gather(1, gq)[:, 0], 0)
+        g_inter = gate_slices(stats["inter"].gather(1, gq)[:, 0], stats["prob"], gate)  # each slice, its fold's gate
+        g_pred = gate_slices(stats["pred_n"].gather(1, gq)[:, 0], stats["prob"], gate)
         gated = {"gate": gate.numpy(), "gated_threshold": grid[gq[:, 0]].numpy(), "gated_pred_pixels": g_pred.numpy(),
                  "gated_dice": dice_from_counts(g_inter, g_pred, target_n).numpy(),
                  "gated_inter_pixels": g_inter.numpy(), "gated_detected": (g_pred > cfg.min_pixels).numpy(),
