@@ -16,10 +16,9 @@ import torch
 from torch import nn
 
 from workbench.data.dataset import SliceDataset
-from workbench.evaluation.detection import MIN_LESION_PIXELS
 from workbench.evaluation.gating import best_gate_threshold
-from workbench.evaluation.maps import score_maps, weak_maps
-from workbench.evaluation.overlap import threshold_grid
+from workbench.evaluation.maps import weak_maps
+from workbench.evaluation.overlap import overlap_curve, threshold_grid
 from workbench.utils.progress import progress
 
 __all__ = ["calibrate"]
@@ -41,10 +40,10 @@ def calibrate(model: nn.Module, dataset: SliceDataset, methods: Sequence[str], b
         brain = torch.stack([it["brain_mask"] for it in items]) if brain_mask else None
         maps, prob = weak_maps(model, images, brain, variants)
         probs.append(prob)
-        for m in methods:
-            s = score_maps(maps[m].detach(), masks, grid, MIN_LESION_PIXELS, prob)
-            for key in ("inter", "pred_n", "target_n"):
-                stats[m][key].append(s[key])
+        for m in methods:  # only the pixel counts at every threshold are needed (one sort per slice)
+            inter, pred_n, target_n = overlap_curve(maps[m].detach(), masks > 0.5, grid)
+            for key, value in (("inter", inter), ("pred_n", pred_n), ("target_n", target_n[:, 0])):
+                stats[m][key].append(value)
     prob = torch.cat(probs)
     subjects = list(dataset.frame["subject_id"].astype(str))
     out = {}
