@@ -44,11 +44,10 @@ def resolve_options(
     }
 
 
-def requirements(options: Mapping[str, Any], operators: Iterable[str] | None = None) -> Requirements:
-    """Union of what the operators in ``options`` ({method: options}) need from the capture;
-    ``operators`` names each entry's operator when the keys are not operator names (variants)."""
+def requirements(specs: Iterable[tuple[str, Any]]) -> Requirements:
+    """Union of what the ``(operator, options)`` pairs need from the capture."""
     req = Requirements()
-    for method, opt in zip(options if operators is None else operators, options.values()):
+    for method, opt in specs:
         req = req | get_operator(method).requires(opt)
     return req
 
@@ -102,7 +101,7 @@ def explain(
         specs[name] = (method, resolve_options([method], options)[method])
     if not specs:
         raise ValueError("nothing to explain: give methods or variants")
-    req = requirements({f"{i}": opt for i, (_, opt) in enumerate(specs.values())}, [m for m, _ in specs.values()])
+    req = requirements(specs.values())
     layers = sorted({default_cam_layer(model) if name is None else name for name in req.layers})
     result = capture(model, images, target, layers=layers,
                      gradients=sorted(req.gradients) if gradients is None else sorted(set(gradients)))

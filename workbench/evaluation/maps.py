@@ -40,7 +40,7 @@ def weak_maps(model: nn.Module, images: torch.Tensor, brain: torch.Tensor | None
     -> ({name: (B, S, S) float in [0, 1] (min-max after the brain mask)}, P(ICH) (B,) float64).
     """
     out = explain(model, images, (), ich_index(model), brain, normalize=True, return_capture=True,
-                  variants={name: (op, dict(options)) for name, (op, options) in variants.items()})
+                  variants=variants)
     maps = {name: m.float() for name, m in out.maps.items()}
     prob = ich_probability(model_task(model), out.result.logits.detach().double())
     if not bool(torch.isfinite(prob).all()):  # never a silent "no bleed" from a broken classifier
