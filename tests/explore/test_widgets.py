@@ -37,6 +37,30 @@ def test_controls_redraw_and_follow_each_other(app):
     assert "swin_sam" in app.info.value and "hgi_sam" not in app.info.value
 
 
+def test_each_control_updates_only_its_figures_in_place(app, monkeypatch):
+    calls = []
+    for name in ("methods_figure", "heads_figure", "stages_figure"):
+        real = getattr(app.ex, name)
+        monkeypatch.setattr(app.ex, name, lambda *a, _real=real, _n=name, **k: calls.append(_n) or _real(*a, **k))
+    main, heads = app.main.figure, app.heads_out.figure
+    app.threshold.value = 0.3
+    app.window.value = "subdural"
+    assert calls == ["methods_figure", "methods_figure"] and app.main.figure is main  # synced, not re-created
+    calls.clear()
+    app.stage.value = 2  # test-tiny: stage 1 has one head, stage 2 two: a new widget
+    calls.clear()
+    heads = app.heads_out.figure
+    app.head.value = 2
+    assert calls == ["heads_figure"] and app.heads_out.figure is heads
+    calls.clear()
+    app.position.value = app.position.value % app.position.max + 1
+    assert sorted(calls) == ["heads_figure", "methods_figure", "stages_figure"] and app.main.figure is main
+    app.scale.value = "brain rank"
+    assert "on brain rank maps" in app.info.value and app.main.figure.layout.coloraxis.colorbar.title.text == "map (rank in brain)"
+    app.methods.value = ("swin_sam",)  # another structure: a new widget in the same box
+    assert app.main.figure is not main and app.main.box.children == (app.main.figure,)
+
+
 def test_bad_window_names_the_presets(tiny_run):
     ex = Explorer.from_run(tiny_run["demo"], methods="hgi_sam")
     with pytest.raises(ValueError, match="unknown window preset 'lung'; valid choices: brain"):

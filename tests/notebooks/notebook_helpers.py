@@ -37,14 +37,6 @@ def tiny_demo(tmp_path_factory) -> Path:
 def explorer_copy(folder: Path, run_dir: Path | str) -> Path:
     """``folder/01_explore.ipynb``: the explorer with ``RUN_DIR`` pointing at ``run_dir`` (what a user
     edits in the parameters cell), for serving with JupyterLab."""
-    import nbformat
+    from workbench.reports.lab import explorer_notebook
 
-    folder.mkdir(parents=True, exist_ok=True)
-    nb = nbformat.read(NOTEBOOKS / "01_explore.ipynb", as_version=4)
-    (cell,) = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
-    source = cell.source.replace('RUN_DIR = "../demo_output"', f'RUN_DIR = "{run_dir}"')
-    if source == cell.source:
-        raise ValueError("01_explore.ipynb: no `RUN_DIR = \"../demo_output\"` line in its parameters cell")
-    cell.source = source
-    nbformat.write(nb, folder / "01_explore.ipynb")
-    return folder / "01_explore.ipynb"
+    return explorer_notebook(NOTEBOOKS / "01_explore.ipynb", folder, run_dir)

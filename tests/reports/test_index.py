@@ -8,6 +8,7 @@ import pytest
 
 from command_helpers import run_command
 from workbench.commands import report as report_command
+from workbench.reports.browser import find_chromium
 from workbench.reports.index import index_html
 from workbench.reports.runs import ReportRun, find_runs
 from workbench.utils.io import write_json_atomic
@@ -17,8 +18,9 @@ def test_index_shows_varying_parameters_results_and_failures(tmp_path):
     runs = [ReportRun("a", tmp_path, {"SCALE": 1.0, "N": 3}, {"dice": 0.71234, "curve": [1, 2]}),
             ReportRun("b", tmp_path, {"SCALE": 2.0, "N": 3}, {}, "failed", "cell 4: ValueError: boom")]
     page = index_html(runs, {"a": "a.html"}, "T <1>")
-    assert '<a href="a.html">a</a>' in page and "<td>b</td>" in page  # b has no report page
-    assert "<th>SCALE</th>" in page and "<th>N</th>" not in page  # N is the same everywhere
+    assert '<a href="a.html">SCALE=1</a><small>a</small>' in page  # named by what varies; the id below
+    assert '<td class="run">SCALE=2<small>b</small></td>' in page  # b has no report page
+    assert "N=3" not in page  # N is the same everywhere
     assert "<th>dice</th>" in page and "0.7123" in page and "<th>curve</th>" not in page  # scalars only
     assert "cell 4: ValueError: boom" in page and "T &lt;1&gt;" in page
 
@@ -34,7 +36,12 @@ def test_report_command_on_a_study_folder_and_plain_notebooks(executed, tmp_path
     out = study / "report"  # inside --runs: skipped when looking for notebooks
     assert run_command(report_command, ["--runs", str(study), "--out", str(out), "--no-input"]) == 0
     assert f"report: {out / 'index.html'}" in capsys.readouterr().out
-    assert sorted(p.name for p in out.iterdir()) == ["explorer.html", "index.html", "plotly.min.js", "scale-2.0-abc.html"]
+    shots = find_chromium() is not None  # thumbnails of each run's first figure need chromium
+    assert sorted(p.name for p in out.iterdir()) == ["explorer.html", "index.html", "plotly.min.js", "scale-2.0-abc.html",
+                                                     *(["thumbs"] if shots else [])]
+    if shots:
+        assert [p.name for p in (out / "thumbs").iterdir()] == ["scale-2.0-abc.png"]  # the explorer copy draws none
+        assert 'src="thumbs/scale-2.0-abc.png"' in (out / "index.html").read_text()
     page = (out / "index.html").read_text()
     assert 'href="scale-2.0-abc.html"' in page and 'href="explorer.html"' in page and "28" in page
     explorer = next(r for r in find_runs(study) if r.run_id == "explorer")
@@ -54,13 +61,26 @@ def test_index_has_one_section_per_notebook_with_its_own_columns(tmp_path):
     explore, compare = page.index("<h2>01 · Explore</h2>"), page.index("<h2>02 · Compare</h2>")  # sorted by title
     assert explore < compare and page.count("<table>") == 2 and "3 runs of 2 notebooks" in page
     first, second = page[explore:compare], page[compare:]
-    assert "<th>STAGE</th>" in first and "<th>auc</th>" not in first  # no column of another notebook
-    assert "<th>auc</th>" in second and "<th>dice</th>" not in second and "<th>MODEL</th>" in second
+    assert "STAGE=2" in first and "<th>auc</th>" not in first  # no column of another notebook
+    assert "<th>auc</th>" in second and "<th>dice</th>" not in second and "c1</a>" not in second
+
+
+def test_index_keeps_to_a_few_headline_numbers_and_shows_thumbnails_and_purpose(tmp_path):
+    """The first index was one 59-column table, 7,696 px wide."""
+    results = {f"r{i}": float(i) for i in range(40)}
+    runs = [ReportRun(f"run{k}", tmp_path, {"K": k}, results, title="02 · Compare", purpose="Compare <all>.")
+            for k in range(3)]
+    page = index_html(runs, {"run0": "run0.html"}, "T", thumbs={"run0": "thumbs/run0.png"})
+    assert page.count("<th>") == 3 + 6 and "<th>r5</th>" in page and "<th>r6</th>" not in page
+    assert '<a href="run0.html"><img class="thumb" src="thumbs/run0.png"' in page
+    assert '<p class="purpose">Compare &lt;all&gt;.</p>' in page
 
 
 def test_a_run_takes_its_notebook_title(executed):
     from workbench.reports.runs import notebook_title
     import json
 
-    title, _ = notebook_title(json.loads(executed["tiny"].read_text()))
+    title, purpose = notebook_title(json.loads(executed["tiny"].read_text()))
     assert title and not title.startswith("#")
+    nb = {"cells": [{"cell_type": "markdown", "source": ["# 03 · X\n", "\n", "First line\n", "goes on.\n", "\n", "More."]}]}
+    assert notebook_title(nb) == ("03 · X", "First line goes on.")  # the first paragraph only

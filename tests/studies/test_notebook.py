@@ -11,7 +11,7 @@ from workbench.studies import read_parameters, read_results, run_notebook
 from workbench.studies.notebook import NotebookExecutionError
 
 
-def test_round_trip_with_parameters(tiny_notebook, tmp_path: Path):
+def test_round_trip_with_parameters(tiny_notebook, tmp_path: Path, capfd):
     out = run_notebook(tiny_notebook, tmp_path / "run" / "tiny.ipynb",
                        {"SCALE": 2.0, "N_POINTS": 3, "LABEL": "rt", "OUTPUT_DIR": str(tmp_path)})
     assert out == tmp_path / "run" / "tiny.ipynb"
@@ -21,6 +21,8 @@ def test_round_trip_with_parameters(tiny_notebook, tmp_path: Path):
                                     "OUTPUT_DIR": str(tmp_path)}
     assert json.loads((tmp_path / "values.json").read_text()) == [0.0, 2.0, 8.0]
     assert [p.name for p in out.parent.iterdir()] == ["tiny.ipynb"]  # no temporary file left
+    printed = capfd.readouterr()  # the kernel inherits this process's stdout / stderr
+    assert "IPKernelApp" not in printed.err + printed.out and "without encryption" not in printed.err  # no kernel noise
 
 
 def test_failing_cell_is_named_and_notebook_kept(tiny_notebook, tmp_path: Path):

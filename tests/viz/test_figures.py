@@ -54,7 +54,9 @@ def test_methods_figure_one_panel_per_method_with_shared_colour_axis(scene):
     fig = methods_figure(image, maps, mask, threshold=0.5, titles={"a": "A!"})
     heat = [t for t in fig.data if t.type == "heatmap" and t.coloraxis]
     assert len(heat) == 2 and {t.coloraxis for t in heat} == {"coloraxis"}
-    assert [a.text for a in fig.layout.annotations] == ["A!", "b"]
+    assert [a.text for a in fig.layout.annotations] == ["A!", "b", "R", "L", "R", "L"]  # titles, then R / L marks
+    assert fig.layout.annotations[3].xref == "x domain" and fig.layout.annotations[5].xref == "x2 domain"
+    assert fig.layout.coloraxis.colorbar.title.text == "map (min-max)"
     assert sum(t.name == "prediction" for t in fig.data) == 2
     assert sum(t.showlegend is not False for t in fig.data if t.type == "scatter") == 2  # legend once
     assert fig.layout.yaxis2.scaleanchor == "x2" and fig.layout.yaxis2.autorange == "reversed"
@@ -63,7 +65,15 @@ def test_methods_figure_one_panel_per_method_with_shared_colour_axis(scene):
 def test_panels_figure_grid_shape(scene):
     image, mask, maps = scene
     fig = panels_figure([Panel(image, maps["a"], mask, title=str(i)) for i in range(5)], cols=2)
-    assert len(fig.layout.annotations) == 5 and fig.layout.yaxis5.anchor == "x5"
+    assert len(fig.layout.annotations) == 5 + 2 * 5 and fig.layout.yaxis5.anchor == "x5"
+
+
+def test_many_panels_keep_the_colour_bar_inside_a_notebook_output_area(scene):
+    """Four 260 px panels once made a 1,160 px figure whose colour bar fell outside a 1,064 px output."""
+    image, mask, maps = scene
+    for n in (4, 5, 7):
+        fig = panels_figure([Panel(image, maps["a"], mask, title=str(i)) for i in range(n)], cols=4)
+        assert fig.layout.width <= 1000
 
 
 def test_threshold_slider_toggles_one_contour_per_method_and_threshold(scene):
@@ -78,6 +88,7 @@ def test_threshold_slider_toggles_one_contour_per_method_and_threshold(scene):
         assert visible[:base] == [True] * base and sum(visible[base:]) == 2
         assert [bool(v) for v in visible[base + 2 * q: base + 2 * q + 2]] == [True, True]
         assert step.args[1]["annotations"][0]["text"].endswith(f"Dice {[0.1, 0.2, 0.3][q]:.3f}")
+        assert [a["text"] for a in step.args[1]["annotations"][2:]] == ["R", "L", "R", "L"]  # marks survive a step
     with pytest.raises(ValueError, match="outside"):
         threshold_slider_figure(image, maps, mask, [0.5], start=3)
 
@@ -85,7 +96,9 @@ def test_threshold_slider_toggles_one_contour_per_method_and_threshold(scene):
 def test_head_grid_titles_carry_weights_and_mark_the_selected_head():
     fig = head_grid(torch.rand(3, 4, 4), torch.tensor([0.5, 2.0, 0.25]), selected=1)
     texts = [a.text for a in fig.layout.annotations]
-    assert "head 1 · α=0.5" in texts[0] and "head 2 · α=2" in texts[1] and "#d00" in texts[1]
+    assert "head 1 · α=0.5 (25 %)" in texts[0] and "★ head 2 · α=2 (100 %)" in texts[1] and "#d00" in texts[1]
+    texts = [a.text for a in head_grid(torch.rand(3, 4, 4), torch.tensor([0.5, 2.0, 0.25]), selected=0).layout.annotations]
+    assert "#d00" in texts[0] and "#1060d0" in texts[1] and "★" in texts[1] and "<b" not in texts[2]  # selected vs largest
     with pytest.raises(ValueError, match="2 head weights for 3 heads"):
         head_grid(torch.rand(3, 4, 4), [1.0, 2.0])
 
@@ -99,9 +112,12 @@ def test_stage_maps_of_tiny_magnitude_keep_their_distinct_values():
     """A raw stage map lives around 1e-4: fixed-decimal rounding once flattened it to 3 values."""
     z = 2.3e-4 + 2e-5 * np.random.default_rng(0).random((32, 32))
     fig = stage_grid({0: z})
-    shown = np.asarray(fig.data[0].z, dtype=float)
-    assert len(np.unique(shown)) > 900
-    assert np.abs(shown - z).max() <= (z.max() - z.min()) / 4096
+    raw = np.asarray(fig.data[0].customdata, dtype=float)  # hover: the raw value
+    assert len(np.unique(raw)) > 900
+    assert np.abs(raw - z).max() <= (z.max() - z.min()) / 4096
+    shown = np.asarray(fig.data[0].z, dtype=float)  # colour: the panel's own min-max
+    assert shown.min() == 0 and shown.max() == 1 and len(np.unique(shown)) > 900
+    assert list(fig.data[0].colorbar.ticktext) == ["min", "max"] and fig.data[0].showscale
 
 
 @pytest.fixture

@@ -206,7 +206,7 @@ def _reports(state: _State) -> None:
     from workbench.reports import build_reports
 
     index = build_reports(state.out / "studies", state.out / "reports", no_input=True,
-                          title="HGI-SAM workbench demo")
+                          title="HGI-SAM workbench demo", thumbnails=True)
     state.data["report"] = str(index.relative_to(state.out))
 
 

@@ -25,10 +25,16 @@ from workbench.explore.maps import block_heads, stage_raw_maps
 from workbench.explore.run import load_run
 from workbench.models.ich import ich_index, ich_probability, model_task
 from workbench.utils.devices import resolve_device
-from workbench.utils.errors import choice_error
+from workbench.operators.postprocess import rank_normalize
+from workbench.utils.errors import check_choice, choice_error
 from workbench.viz import head_grid, methods_figure, stage_grid, threshold_slider_figure, windowed
 
-__all__ = ["SliceView", "Explorer", "parse_methods"]
+__all__ = ["SliceView", "Explorer", "parse_methods", "SCALES"]
+
+# How a map is shown and thresholded: the evaluation's min-max scale, or each pixel's rank among the
+# brain's pixels (for maps that live in a narrow band after min-max, e.g. rollout). Value: colour bar title.
+SCALES = {"min-max": "map (min-max)", "brain rank": "map (rank in brain)"}
+NARROW_BAND = 0.25  # in-brain span (min-max scale) under which a panel title states the band
 
 
 def parse_methods(methods: str | Sequence[str]) -> tuple[str, ...]:
@@ -58,11 +64,18 @@ class SliceView:
     prob: float
     explained: Explanation
 
-    def map(self, method: str) -> torch.Tensor:
-        """(S, S) map in [0, 1]."""
+    def map(self, method: str, scale: str = "min-max") -> torch.Tensor:
+        """(S, S) map in [0, 1] on ``scale`` (:data:`SCALES`)."""
         if method not in self.explained.maps:
             raise choice_error("method", method, self.explained.maps)
-        return self.explained.maps[method][0]
+        check_choice("scale", scale, SCALES)
+        heat = self.explained.maps[method][0]
+        return rank_normalize(heat[None], self.brain[None] > 0.5)[0] if scale == "brain rank" else heat
+
+    def band(self, method: str) -> tuple[float, float]:
+        """(min, max) of the min-max map inside the brain: a narrow band (e.g. 0.94-1.0) shows as flat."""
+        inside = self.map(method)[self.brain > 0.5]
+        return (float(inside.min()), float(inside.max())) if inside.numel() else (0.0, 0.0)
 
 
 class Explorer:
@@ -152,22 +165,33 @@ class Explorer:
             self._cache.popitem(last=False)
         return view
 
-    def dice(self, row: int, threshold: float, methods: Sequence[str] | None = None) -> dict[str, float]:
-        """Dice of ``map > threshold`` per method on slice ``row`` (NaN when the slice has no lesion)."""
+    def dice(self, row: int, threshold: float, methods: Sequence[str] | None = None,
+             scale: str = "min-max") -> dict[str, float]:
+        """Dice of ``map > threshold`` (map on ``scale``) per method on slice ``row`` (NaN when the
+        slice has no lesion)."""
         v = self.view(row)
-        return {m: float(dice(v.map(m)[None] > threshold, v.mask[None] > 0.5)[0]) for m in (methods or self.methods)}
+        return {m: float(dice(v.map(m, scale)[None] > threshold, v.mask[None] > 0.5)[0])
+                for m in (methods or self.methods)}
 
     # -- figures ---------------------------------------------------------------------------------
     def methods_figure(self, row: int, methods: Sequence[str] | None = None, window: str = "brain",
-                       threshold: float = 0.5) -> go.Figure:
-        """The slice (``window`` preset) with each method's map, GT and predicted contours, live Dice."""
+                       threshold: float = 0.5, scale: str = "min-max") -> go.Figure:
+        """The slice (``window`` preset) with each method's map on ``scale`` (:data:`SCALES`), GT and
+        predicted contours, live Dice. On the min-max scale a map whose in-brain values span less than
+        :data:`NARROW_BAND` has its band in the panel title (it shows as flat)."""
         v = self.view(row)
         methods = list(methods or self.methods)
-        scores = self.dice(row, threshold, methods)
-        titles = {m: f"{m} · Dice {scores[m]:.3f}" if np.isfinite(scores[m]) else f"{m} · no lesion" for m in methods}
-        return methods_figure(windowed(v.hu, window), {m: v.map(m) for m in methods}, v.mask,
-                              threshold=threshold, titles=titles, cols=min(len(methods), 4),
-                              title=f"{self.label(row)} · P(ICH) {v.prob:.2f} · threshold {threshold:.2f}")
+        scores = self.dice(row, threshold, methods, scale)
+        titles = {}
+        for m in methods:
+            text = f"{m} · Dice {scores[m]:.3f}" if np.isfinite(scores[m]) else f"{m} · no lesion"
+            lo, hi = v.band(m)
+            if scale == "min-max" and hi - lo < NARROW_BAND:
+                text += f" · brain {lo:.2f}-{hi:.2f}"
+            titles[m] = text
+        return methods_figure(windowed(v.hu, window), {m: v.map(m, scale) for m in methods}, v.mask,
+                              threshold=threshold, titles=titles, cols=min(len(methods), 4), scale=SCALES[scale],
+                              title=f"{self.label(row)} · P(ICH) {v.prob:.2f} · threshold {threshold:.2f} on {scale} maps")
 
     def slider_figure(self, row: int, methods: Sequence[str] | None = None, window: str = "brain",
                       thresholds: Sequence[float] = tuple(np.round(np.arange(0.1, 0.95, 0.1), 2)),
@@ -190,14 +214,17 @@ class Explorer:
                      gradient: str = "logits") -> go.Figure:
         """Every head of the chosen block (stage, block, head 1-based) with its gradient weight alpha."""
         maps, weights = self.heads(row, stage, block, gradient)
+        wrt = "A (attention probabilities)" if gradient == "probs" else "S (attention logits, pre-softmax)"
         return head_grid(maps, weights, selected=None if head is None else head - 1,
-                         title=f"stage {stage}, block {block}: {maps.shape[0]} heads "
-                               f"(α = ||dscore/d{'S' if gradient == 'logits' else 'A'}||_F, mean over windows)")
+                         title=f"stage {stage}, block {block}: {maps.shape[0]} heads · α = ‖∂ ICH score / ∂ {wrt}‖_F, "
+                               f"mean over windows (% of the largest) · <span style='color:#1060d0'>★ largest α</span>"
+                               f" · <span style='color:#d00'>selected</span>")
 
     def stages_figure(self, row: int, heads: str = "none", gradient: str = "logits") -> go.Figure:
         """Raw per-stage maps (Swin-SAM with ``heads="none"``, HGI-SAM weighting with ``"gradnorm"``)."""
         maps = stage_raw_maps(self.view(row).explained.result, heads, gradient)
-        return stage_grid(maps, title=f"per-stage maps (heads: {heads})")
+        how = {"none": "heads averaged (Swin-SAM)", "gradnorm": "heads weighted by gradient norm (HGI-SAM)"}
+        return stage_grid(maps, title=f"raw per-stage maps, {how.get(heads, heads)}; token grids before upsampling")
 
     @property
     def blocks_per_stage(self) -> list[int]:

@@ -1,8 +1,11 @@
 """The live explorer's controls (ipywidgets) around an :class:`~workbench.explore.session.Explorer`.
 
-Each figure sits in an ``Output`` widget and is re-shown on every change (no ``FigureWidget``: it
-stays empty under Voila and adds ~5 MB to an executed notebook). Sliders: subject, slice, threshold,
-stage, block, head; dropdowns: CT window, gradient; a multi-select of the methods shown.
+Each figure is a plotly ``FigureWidget`` (anywidget) updated in place: a control rebuilds only the
+figures it affects, and :func:`workbench.viz.live.sync_figure` sends the browser only what changed
+(a threshold step moves the red contours and the titles; a slice step sends the new arrays), so a
+step on a cached slice costs a restyle, not a new plot. Sliders: subject, slice, threshold, stage,
+block, head; dropdowns: CT window, map scale, gradient; a multi-select of the methods shown. Batch
+runs (papermill, reports) do not build this app: they show static figures.
 """
 
 from __future__ import annotations
@@ -12,12 +15,30 @@ from typing import Sequence
 
 import ipywidgets as w
 import numpy as np
+import plotly.graph_objects as go
 
 from workbench.data.windowing import WINDOW_PRESETS
-from workbench.explore.session import Explorer
+from workbench.explore.session import SCALES, Explorer
 from workbench.utils.errors import check_choice
+from workbench.viz.live import same_structure, sync_figure
 
-__all__ = ["ExplorerApp"]
+__all__ = ["ExplorerApp", "LiveFigure"]
+
+
+class LiveFigure:
+    """A ``FigureWidget`` in a box: :meth:`show` updates it in place when the new figure has the same
+    structure, else swaps in a new widget (e.g. another set of methods, another number of heads)."""
+
+    def __init__(self):
+        self.box = w.Box(layout={"width": "100%"})
+        self.figure: go.FigureWidget | None = None
+
+    def show(self, fig: go.Figure) -> None:
+        if self.figure is not None and same_structure(self.figure, fig):
+            sync_figure(self.figure, fig)
+        else:
+            self.figure = go.FigureWidget(fig)
+            self.box.children = (self.figure,)
 
 
 class ExplorerApp:
@@ -30,8 +51,9 @@ class ExplorerApp:
 
     def __init__(self, explorer: Explorer, methods: Sequence[str] | None = None, subject: int = 0,
                  position: int = 0, window: str = "brain", threshold: float = 0.5, stage: int = 1,
-                 block: int = 1, head: int = 1, gradient: str = "logits"):
+                 block: int = 1, head: int = 1, gradient: str = "logits", scale: str = "min-max"):
         check_choice("window preset", window, WINDOW_PRESETS)
+        check_choice("scale", scale, SCALES)
         self.ex = explorer
         self._quiet = False
         slider = {"continuous_update": False, "style": {"description_width": "70px"}}
@@ -39,8 +61,10 @@ class ExplorerApp:
         self.position = w.IntSlider(value=position + 1, min=1, max=len(explorer.slices(subject)),
                                     description="slice", **slider)
         self.threshold = w.FloatSlider(value=threshold, min=0.0, max=0.99, step=0.01, description="threshold",
-                                       readout_format=".2f", **slider)
+                                       readout_format=".2f", tooltip="acts on the maps of the chosen scale", **slider)
         self.window = w.Dropdown(options=list(WINDOW_PRESETS), value=window, description="CT window")
+        self.scale = w.Dropdown(options=list(SCALES), value=scale, description="map scale",
+                                tooltip="min-max: the evaluation's scale; brain rank: each pixel's rank in the brain")
         self.methods = w.SelectMultiple(options=list(explorer.methods), value=tuple(methods or explorer.methods),
                                         rows=min(len(explorer.methods), 7), description="methods")
         stages = len(explorer.blocks_per_stage)
@@ -49,18 +73,20 @@ class ExplorerApp:
         self.head = w.IntSlider(value=head, min=1, max=explorer.heads_per_stage[stage - 1], description="head", **slider)
         self.gradient = w.Dropdown(options=["logits", "probs"], value=gradient, description="gradient")
         self.info = w.HTML()
-        self.main, self.heads_out, self.stages_out = w.Output(), w.Output(), w.Output()
-        for control in (self.position, self.window, self.threshold, self.methods):
-            control.observe(self._on_slice, names="value")
+        self.main, self.heads_out, self.stages_out = LiveFigure(), LiveFigure(), LiveFigure()
+        self.position.observe(self._on_slice, names="value")
+        for control in (self.window, self.threshold, self.methods, self.scale):
+            control.observe(self._on_main, names="value")
         for control in (self.block, self.head, self.gradient):  # stage: _on_stage adjusts the ranges first
             control.observe(self._on_heads, names="value")
         self.subject.observe(self._on_subject, names="value")
         self.stage.observe(self._on_stage, names="value")
         self.widget = w.VBox([
-            w.HBox([w.VBox([self.subject, self.position, self.threshold, self.window]), self.methods]),
-            self.info, self.main,
+            w.HBox([w.VBox([self.subject, self.position, self.threshold]), w.VBox([self.window, self.scale]),
+                    self.methods]),
+            self.info, self.main.box,
             w.HBox([self.stage, self.block, self.head, self.gradient]),
-            self.heads_out, self.stages_out,
+            self.heads_out.box, self.stages_out.box,
         ])
         self.redraw()
 
@@ -99,6 +125,10 @@ class ExplorerApp:
         if not self._quiet:
             self.redraw()
 
+    def _on_main(self, change) -> None:
+        if not self._quiet:
+            self._draw_main()
+
     def _on_heads(self, change) -> None:
         if not self._quiet:
             self._draw_heads()
@@ -111,22 +141,16 @@ class ExplorerApp:
 
     def _draw_main(self) -> None:
         methods = list(self.methods.value) or list(self.ex.methods[:1])
-        scores = self.ex.dice(self.row, self.threshold.value, methods)
+        scale = self.scale.value
+        scores = self.ex.dice(self.row, self.threshold.value, methods, scale)
         shown = ", ".join(f"{m} {v:.3f}" for m, v in scores.items() if np.isfinite(v)) or "no lesion on this slice"
         self.info.value = (f"<b>{self.ex.label(self.row)}</b> · P(ICH) {self.ex.view(self.row).prob:.3f} · "
-                           f"Dice at threshold {self.threshold.value:.2f}: {shown}")
-        fig = self.ex.methods_figure(self.row, methods, self.window.value, self.threshold.value)
-        _show(self.main, fig)
+                           f"Dice at threshold {self.threshold.value:.2f} on {scale} maps: {shown}")
+        self.main.show(self.ex.methods_figure(self.row, methods, self.window.value, self.threshold.value, scale))
 
     def _draw_heads(self) -> None:
-        fig = self.ex.heads_figure(self.row, self.stage.value, self.block.value, self.head.value, self.gradient.value)
-        _show(self.heads_out, fig)
+        self.heads_out.show(self.ex.heads_figure(self.row, self.stage.value, self.block.value, self.head.value,
+                                                 self.gradient.value))
 
     def _draw_stages(self) -> None:
-        _show(self.stages_out, self.ex.stages_figure(self.row))
-
-
-def _show(out: w.Output, fig) -> None:
-    out.clear_output(wait=True)
-    with out:
-        fig.show()
+        self.stages_out.show(self.ex.stages_figure(self.row))

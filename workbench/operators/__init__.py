@@ -8,7 +8,7 @@ brain mask, min-max, threshold) lives in :mod:`workbench.operators.postprocess`.
 from workbench.operators import attention_maps, cam, rollout  # noqa: F401  (registers the operators)
 from workbench.operators.attention_maps import HgiSamOptions, SwinSamOptions, block_maps, head_maps, stage_maps
 from workbench.operators.cam import CamOptions
-from workbench.operators.postprocess import PostProcess, apply_mask, binarize, minmax, postprocess, upsample
+from workbench.operators.postprocess import PostProcess, apply_mask, binarize, minmax, postprocess, rank_normalize, upsample
 from workbench.operators.registry import REGISTRY, Operator, Requirements, get_operator, make_options, run_operator
 from workbench.operators.rollout import RolloutOptions
 
@@ -29,6 +29,7 @@ __all__ = [
     "make_options",
     "minmax",
     "postprocess",
+    "rank_normalize",
     "run_operator",
     "stage_maps",
     "upsample",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-__all__ = ["PostProcess", "upsample", "minmax", "apply_mask", "binarize", "postprocess"]
+__all__ = ["PostProcess", "upsample", "minmax", "rank_normalize", "apply_mask", "binarize", "postprocess"]
 
 
 def upsample(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -33,6 +33,26 @@ def minmax(maps: torch.Tensor) -> torch.Tensor:
     span = flat.max(dim=1, keepdim=True).values - low
     out = torch.where(span > 0, (flat - low) / torch.where(span > 0, span, torch.ones_like(span)), torch.zeros_like(flat))
     return out.reshape(maps.shape)
+
+
+def rank_normalize(maps: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Each in-mask pixel -> the fraction of the sample's in-mask pixels whose value is <= its own
+    (the empirical CDF inside the brain); 0 outside the mask.
+
+    maps (B, H, W), mask (H, W) or (B, H, W) -> (B, H, W) in [0, 1]. A display / threshold scale for
+    maps that live in a narrow band after min-max (rollout: 0.94-1.0 inside the brain): threshold
+    ``t`` keeps about the top ``1 - t`` of the brain whatever the band. Ties share the upper value, so
+    a constant map stays all 1 inside the mask (no structure is invented). A sample with an empty
+    mask is all 0.
+    """
+    if mask.shape[-2:] != maps.shape[-2:] or mask.ndim not in (2, 3) or (mask.ndim == 3 and mask.shape[0] != maps.shape[0]):
+        raise ValueError(f"mask of shape {tuple(mask.shape)} does not fit maps {tuple(maps.shape)}; give (H, W) or (B, H, W)")
+    mask = mask.expand(maps.shape) if mask.ndim == 2 else mask
+    flat, inside = maps.reshape(maps.shape[0], -1).float(), mask.reshape(maps.shape[0], -1).bool()
+    ordered = torch.where(inside, flat, torch.full_like(flat, float("inf"))).sort(dim=1).values
+    count = inside.sum(dim=1, keepdim=True).clamp_min(1)
+    below = torch.searchsorted(ordered, flat.contiguous(), right=True)
+    return torch.where(inside, below / count, torch.zeros_like(flat)).reshape(maps.shape)
 
 
 def apply_mask(maps: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

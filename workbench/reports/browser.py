@@ -60,12 +60,13 @@ def _run(args: Sequence[str], offline: bool, timeout: float) -> subprocess.Compl
 
 
 def screenshot(html_path: str | os.PathLike, png_path: str | os.PathLike, window_size: tuple[int, int] = (1200, 2200),
-               offline: bool = True, timeout: float = 120) -> Path:
-    """Render ``html_path`` in headless Chromium and save a PNG screenshot of the window."""
+               offline: bool = True, timeout: float = 120, scale: float = 1.0) -> Path:
+    """Render ``html_path`` in headless Chromium and save a PNG screenshot of the window (``window_size``
+    device pixels; ``scale`` < 1 draws the page smaller, e.g. for thumbnails)."""
     png_path = Path(png_path).resolve()
     png_path.parent.mkdir(parents=True, exist_ok=True)
     _run([f"--screenshot={png_path}", f"--window-size={window_size[0]},{window_size[1]}",
-          Path(html_path).resolve().as_uri()], offline, timeout)
+          f"--force-device-scale-factor={scale:g}", Path(html_path).resolve().as_uri()], offline, timeout)
     return png_path
 
 

@@ -1,6 +1,7 @@
-"""The report index: one section per notebook (its title), each a table linking its runs with the
-parameters that vary between them and their headline numbers, so no table mixes the columns of
-different notebooks."""
+"""The report index: one section per notebook (its title and purpose), each a table linking its runs,
+named by the parameters that vary between them, with a thumbnail of the run's first figure and its
+headline numbers (at most :data:`MAX_HEADLINES` recorded results; the rest are on the run's page), so
+no table mixes the columns of different notebooks and none is wider than the page."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from typing import Any, Mapping, Sequence
 from workbench.reports.runs import ReportRun
 from workbench.utils.io import write_text_atomic
 
-__all__ = ["index_html", "write_index"]
+__all__ = ["index_html", "write_index", "run_name", "MAX_HEADLINES"]
+
+MAX_HEADLINES = 6
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; }
@@ -23,6 +26,10 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.failed td { background: #fff0f0; }
 .muted { color: #777; }
 div.wide { max-width: 100%; overflow-x: auto; }
+section p.purpose { max-width: 60rem; }
+img.thumb { width: 240px; border: 1px solid #ddd; display: block; }
+td.run { min-width: 12rem; max-width: 22rem; }
+td.run small { color: #777; display: block; }
 """
 
 
@@ -45,7 +52,15 @@ def _columns(runs: Sequence[ReportRun]) -> tuple[list[str], list[str]]:
         results += [k for k, v in run.results.items() if k not in results and _is_headline(v)]
     if len(runs) > 1:
         params = [k for k in params if len({repr(r.parameters.get(k)) for r in runs}) > 1]
-    return params, results
+    numeric = [k for k in results if any(isinstance(r.results.get(k), (int, float)) for r in runs)]
+    return params, (numeric or results)[:MAX_HEADLINES]
+
+
+def run_name(run: ReportRun, varying: Sequence[str]) -> str:
+    """A run named by its parameters that vary between the section's runs (``key=value, ...``);
+    the run id when none vary."""
+    parts = [f"{k}={_fmt(run.parameters.get(k))}" for k in varying if k in run.parameters]
+    return ", ".join(parts) or run.run_id
 
 
 def _cell(value: Any) -> str:
@@ -53,40 +68,51 @@ def _cell(value: Any) -> str:
     return f"<td{cls}>{html.escape(_fmt(value))}</td>"
 
 
-def _table(runs: Sequence[ReportRun], links: Mapping[str, str]) -> str:
-    """One table: a row per run (a link to its report, state, the parameters that vary, results)."""
+def _table(runs: Sequence[ReportRun], links: Mapping[str, str], thumbs: Mapping[str, str]) -> str:
+    """One table: a row per run (thumbnail, its name linking to its report, state, headline results)."""
     params, results = _columns(runs)
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in ["run", "state", *params, *results])
+    shots = any(r.run_id in thumbs for r in runs)
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in [*(["figure"] if shots else []), "run", "state", *results])
     rows = []
     for run in runs:
         link = links.get(run.run_id)
-        name = html.escape(run.run_id)
-        first = f'<td><a href="{html.escape(link)}">{name}</a></td>' if link else f"<td>{name}</td>"
+        name = html.escape(run_name(run, params))
+        label = f'<a href="{html.escape(link)}">{name}</a>' if link else name
+        first = f'<td class="run">{label}<small>{html.escape(run.run_id)}</small></td>'
+        thumb = ""
+        if shots:
+            img = f'<img class="thumb" src="{html.escape(thumbs[run.run_id])}" alt="first figure of {name}">' \
+                if run.run_id in thumbs else ""
+            thumb = f'<td><a href="{html.escape(link)}">{img}</a></td>' if link and img else f"<td>{img}</td>"
         state = f'<td title="{html.escape(run.error)}">{html.escape(run.state)}</td>'
-        cells = "".join(_cell(run.parameters.get(k)) for k in params) + "".join(_cell(run.results.get(k)) for k in results)
-        rows.append(f'<tr class="{html.escape(run.state)}">{first}{state}{cells}</tr>')
+        cells = "".join(_cell(run.results.get(k)) for k in results)
+        rows.append(f'<tr class="{html.escape(run.state)}">{thumb}{first}{state}{cells}</tr>')
     return f"<div class=\"wide\"><table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
 
 
-def index_html(runs: Sequence[ReportRun], links: Mapping[str, str], title: str) -> str:
+def index_html(runs: Sequence[ReportRun], links: Mapping[str, str], title: str,
+               thumbs: Mapping[str, str] | None = None) -> str:
     """The index page: a section per notebook title (sorted: "01 · ..." before "02 · ..."; untitled
-    notebooks last), each with its runs' table."""
+    notebooks last) with its purpose and its runs' table; ``thumbs`` maps run ids to thumbnail paths."""
     groups: dict[str, list[ReportRun]] = {}
     for run in sorted(runs, key=lambda r: (not r.title, r.title)):
         groups.setdefault(run.title or "Other notebooks", []).append(run)
-    sections = "".join(f"<section><h2>{html.escape(name)}</h2><p class=\"muted\">{len(members)} run"
-                       f"{'s' if len(members) != 1 else ''}</p>{_table(members, links)}</section>"
+    sections = "".join(f"<section><h2>{html.escape(name)}</h2><p class=\"purpose\">{html.escape(members[0].purpose)}</p>"
+                       f"<p class=\"muted\">{len(members)} run{'s' if len(members) != 1 else ''}</p>"
+                       f"{_table(members, links, thumbs or {})}</section>"
                        for name, members in groups.items())
     failed = [r for r in runs if r.state != "done"]
     errors = "".join(f"<li><b>{html.escape(r.run_id)}</b>: {html.escape(r.error or r.state)}</li>" for r in failed)
     return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
             f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
-            f"<p class=\"muted\">{len(runs)} runs of {len(groups)} notebooks, {len(failed)} failed. Per notebook: the "
-            f"parameters that vary between its runs, then the recorded results.</p>{sections}"
+            f"<p class=\"muted\">{len(runs)} runs of {len(groups)} notebooks, {len(failed)} failed. Per notebook: its "
+            f"purpose, then its runs, named by the parameters that vary between them, with their first figure and "
+            f"headline results (every result is on the run's page).</p>{sections}"
             + (f"<h2>Failed runs</h2><ul>{errors}</ul>" if failed else "") + "</body></html>\n")
 
 
 def write_index(out_dir: str | os.PathLike, runs: Sequence[ReportRun], links: Mapping[str, str],
-                title: str = "Workbench report") -> Path:
-    """Write ``OUT/index.html`` atomically; ``links`` maps run ids to report paths relative to OUT."""
-    return write_text_atomic(Path(out_dir) / "index.html", index_html(runs, links, title))
+                title: str = "Workbench report", thumbs: Mapping[str, str] | None = None) -> Path:
+    """Write ``OUT/index.html`` atomically; ``links`` / ``thumbs`` map run ids to report pages /
+    thumbnails, paths relative to OUT."""
+    return write_text_atomic(Path(out_dir) / "index.html", index_html(runs, links, title, thumbs))

@@ -17,7 +17,8 @@ __all__ = ["ReportRun", "find_runs", "notebook_title"]
 @dataclass(frozen=True)
 class ReportRun:
     """One executed notebook: its id, path, parameters, recorded results, state, error line, and the
-    notebook's title (its first markdown heading: the index groups runs by it)."""
+    notebook's title (its first markdown heading: the index groups runs by it) and purpose (the
+    paragraph after the heading)."""
 
     run_id: str
     notebook: Path
@@ -26,6 +27,7 @@ class ReportRun:
     state: str = "done"
     error: str = ""
     title: str = ""
+    purpose: str = ""
 
 
 def notebook_title(nb: Mapping[str, Any]) -> tuple[str, str]:
@@ -36,16 +38,16 @@ def notebook_title(nb: Mapping[str, Any]) -> tuple[str, str]:
         text = "".join(cell.get("source", [])).strip()
         lines = text.splitlines()
         if lines and lines[0].startswith("#"):
-            rest = " ".join(line.strip() for line in lines[1:] if line.strip())
-            return lines[0].lstrip("#").strip(), rest
+            body = "\n".join(lines[1:]).strip().split("\n\n")[0]  # the first paragraph
+            return lines[0].lstrip("#").strip(), " ".join(line.strip() for line in body.splitlines())
     return "", ""
 
 
-def _title(path: Path) -> str:
+def _title(path: Path) -> tuple[str, str]:
     try:
-        return notebook_title(json.loads(path.read_text()))[0]
+        return notebook_title(json.loads(path.read_text()))
     except (OSError, json.JSONDecodeError, UnicodeDecodeError):
-        return ""
+        return "", ""
 
 
 def _from_notebook(path: Path, run_id: str) -> ReportRun:
@@ -61,7 +63,7 @@ def _from_notebook(path: Path, run_id: str) -> ReportRun:
                 error = f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"
                 failed = True
     return ReportRun(run_id, path, read_parameters(nb), read_results(nb), "failed" if failed else "done", error,
-                     notebook_title(nb)[0])
+                     *notebook_title(nb))
 
 
 def find_runs(runs_dir: str | os.PathLike, exclude: str | os.PathLike | None = None) -> list[ReportRun]:
@@ -81,7 +83,7 @@ def find_runs(runs_dir: str | os.PathLike, exclude: str | os.PathLike | None = N
         status = read_status(path.parent)
         if status is not None and status.get("notebook") == path.name:
             found.append(ReportRun(status["run_id"], path, status.get("parameters", {}), status.get("results") or {},
-                                   status.get("state", "done"), error_summary(status.get("error")), _title(path)))
+                                   status.get("state", "done"), error_summary(status.get("error")), *_title(path)))
         else:
             found.append(_from_notebook(path, rel.with_suffix("").as_posix().replace("/", "__")))
     return found

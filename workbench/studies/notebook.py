@@ -83,6 +83,12 @@ def _kernel_env(values: Mapping[str, str]) -> Iterator[None]:
                     os.environ[k] = v
 
 
+# A batch kernel's own log (ipykernel's "running over TCP without encryption" warning on start, its
+# "KeyboardInterrupt caught" on shutdown) goes to the parent's terminal; cell errors reach the
+# executed notebook, not this log.
+KERNEL_ARGUMENTS = ("--IPKernelApp.log_level=CRITICAL",)
+
+
 def run_notebook(input_path: str | os.PathLike, output_path: str | os.PathLike, parameters: Mapping[str, Any],
                  cwd: str | os.PathLike | None = None, kernel_name: str | None = None,
                  timeout: float | None = None, plotly_renderer: str = "plotly_mimetype") -> Path:
@@ -106,7 +112,8 @@ def run_notebook(input_path: str | os.PathLike, output_path: str | os.PathLike, 
     with atomic_path(output_path) as tmp, _kernel_env(env):
         try:
             papermill.execute_notebook(str(input_path), str(tmp), parameters=dict(parameters), cwd=str(cwd),
-                                       kernel_name=kernel_name, execution_timeout=timeout, progress_bar=False)
+                                       kernel_name=kernel_name, execution_timeout=timeout, progress_bar=False,
+                                       extra_arguments=list(KERNEL_ARGUMENTS))
         except PapermillExecutionError as exc:
             failure = CellError(int(exc.cell_index), exc.exec_count, str(exc.source), str(exc.ename), str(exc.evalue))
     if failure is not None:

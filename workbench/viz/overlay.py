@@ -19,7 +19,8 @@ from workbench.viz.arrays import as_image, rounded
 from workbench.viz.contours import contour_xy
 
 __all__ = ["MAP_COLORSCALE", "GT_COLOR", "PRED_COLOR", "windowed", "image_trace", "map_trace", "contour_trace",
-           "slice_traces", "slice_figure", "Panel", "panels_figure", "methods_figure", "style_image_axes", "grid_shape"]
+           "slice_traces", "slice_figure", "Panel", "panels_figure", "methods_figure", "style_image_axes", "grid_shape",
+           "orientation_marks"]
 
 MAP_COLORSCALE = "Jet"
 GT_COLOR = "#00e060"
@@ -122,9 +123,27 @@ class Panel:
     name: str = "map"
 
 
-def panels_figure(panels: Sequence[Panel], cols: int | None = None, panel: int = 260, title: str = "") -> go.Figure:
-    """A grid of :class:`Panel` s (e.g. a gallery of slices) with one shared map colour bar in [0, 1]."""
+def orientation_marks(fig: go.Figure, n: int) -> go.Figure:
+    """An ``R`` on the left and an ``L`` on the right edge of the first ``n`` subplots (display
+    orientation: column 0 is the patient's right, radiological convention)."""
+    for i in range(n):
+        axis = "" if i == 0 else str(i + 1)
+        for x, text, anchor in ((0.0, "R", "left"), (1.0, "L", "right")):
+            fig.add_annotation(text=text, x=x, y=0.5, xref=f"x{axis} domain", yref=f"y{axis} domain", showarrow=False,
+                               xanchor=anchor, font={"size": 11, "color": "#f0f0a0"}, bgcolor="rgba(0,0,0,0.35)")
+    return fig
+
+
+def panels_figure(panels: Sequence[Panel], cols: int | None = None, panel: int = 260, title: str = "",
+                  scale: str = "map", max_width: int = 1000) -> go.Figure:
+    """A grid of :class:`Panel` s (e.g. a gallery of slices) with one shared map colour bar in [0, 1].
+
+    scale: the colour bar's title (what the map values mean); max_width: panels shrink so that the
+    figure, colour bar included, stays within this many pixels (a notebook output area is ~1,060 px).
+    Every panel carries R / L marks (:func:`orientation_marks`).
+    """
     rows, cols = grid_shape(len(panels), cols)
+    panel = max(120, min(panel, (max_width - 120) // cols))
     fig = make_subplots(rows, cols, subplot_titles=[p.title for p in panels], horizontal_spacing=0.02,
                         vertical_spacing=0.08 if rows < 4 else 0.04)
     for i, p in enumerate(panels):
@@ -133,8 +152,9 @@ def panels_figure(panels: Sequence[Panel], cols: int | None = None, panel: int =
             trace.legendgroup = trace.name
             fig.add_trace(trace, row=i // cols + 1, col=i % cols + 1)
     fig.update_annotations(font_size=12)
+    orientation_marks(fig, len(panels))
     fig.update_layout(coloraxis={"colorscale": MAP_COLORSCALE, "cmin": 0.0, "cmax": 1.0,
-                                 "colorbar": {"title": {"text": "map"}, "thickness": 12}},
+                                 "colorbar": {"title": {"text": scale, "side": "right"}, "thickness": 12}},
                       title=title, width=cols * panel + 120, height=rows * panel + 80,
                       margin={"l": 10, "r": 10, "t": 60, "b": 10}, legend={"orientation": "h", "y": -0.02})
     return style_image_axes(fig)
@@ -142,12 +162,12 @@ def panels_figure(panels: Sequence[Panel], cols: int | None = None, panel: int =
 
 def methods_figure(image: Any, maps: Mapping[str, Any], mask: Any = None, threshold: float | None = None,
                    titles: Mapping[str, str] | None = None, cols: int | None = None, panel: int = 260,
-                   title: str = "") -> go.Figure:
+                   title: str = "", scale: str = "map (min-max)") -> go.Figure:
     """The same slice with each method's map (H, W) side by side, one shared colour bar.
 
     threshold: draw each map's prediction ``map > threshold`` as a contour; titles: panel titles
-    per method (default: the method name).
+    per method (default: the method name); scale: the colour bar's title.
     """
     panels = [Panel(image, heat, mask, None if threshold is None else as_image(heat, m) > threshold,
                     (titles or {}).get(m, m), m) for m, heat in maps.items()]
-    return panels_figure(panels, cols=cols, panel=panel, title=title)
+    return panels_figure(panels, cols=cols, panel=panel, title=title, scale=scale)

@@ -51,6 +51,7 @@ def threshold_slider_figure(image: Any, maps: Mapping[str, Any], mask: Any, thre
     for q, t in enumerate(thresholds):
         visible = [True] * base + [k // per_step == q for k in range(per_step * len(thresholds))]
         annotations = [dict(a.to_plotly_json(), text=text) for a, text in zip(fig.layout.annotations, titles(q))]
+        annotations += [a.to_plotly_json() for a in fig.layout.annotations[len(names):]]  # R / L marks stay
         steps.append({"method": "update", "label": f"{t:.2f}",
                       "args": [{"visible": visible}, {"annotations": annotations}]})
     fig.update_layout(sliders=[{"active": start, "steps": steps, "currentvalue": {"prefix": "threshold "},
