@@ -47,15 +47,15 @@ def _check(args: argparse.Namespace) -> None:
     """Repeated methods or thresholds are refused, not silently merged (one line, names the value)."""
     repeated = sorted({m for m in args.methods if args.methods.count(m) > 1})
     if repeated:
-        raise SystemExit(f"workbench explain: error: --methods repeats {', '.join(repeated)}; give each method once")
+        raise ValueError(f"--methods repeats {', '.join(repeated)}; give each method once")
     shared = [v for name, v in args.threshold if not name]
     named = [name for name, _ in args.threshold if name]
     if len(shared) > 1:
-        raise SystemExit(f"workbench explain: error: --threshold got {len(shared)} shared values {shared}; give one VALUE "
+        raise ValueError(f"--threshold got {len(shared)} shared values {shared}; give one VALUE "
                          "for every method, or METHOD=VALUE each")
     twice = sorted({n for n in named if named.count(n) > 1})
     if twice:
-        raise SystemExit(f"workbench explain: error: --threshold sets {', '.join(twice)} twice")
+        raise ValueError(f"--threshold sets {', '.join(twice)} twice")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -110,7 +110,7 @@ def run(args) -> int:
         return _run_recipe(args)
     missing = [f"--{name}" for name in ("manifest", "root", "task") if getattr(args, name) is None]
     if missing:
-        raise SystemExit(f"workbench train: error: {', '.join(missing)} required (or --recipe NAME; "
+        raise ValueError(f"{', '.join(missing)} required (or --recipe NAME; "
                          f"valid recipes: {', '.join(sorted(RECIPES))})")
 
     from workbench.data.dataset import SliceDataset
