@@ -1,16 +1,17 @@
 """The synthetic data engine's learning curves and the reference classifiers' ceiling analysis (issue 13).
 
-Variants of a reference recipe (``workbench/training/recipes.py``), each trained by the same
+Variants of the reference recipes (``workbench/training/recipes.py``), each trained by the same
 ``run_recipe`` on the same stream seed and scored after every epoch on the same held-out cohort
 (seed 9200, 40 subjects, realistic lesions; never used to pick a checkpoint):
 
-- ``reference``: the recipe as shipped (easy-lesion start, 128 px); read from its run folder when it
-  exists (``runs/reference-<task>``), trained otherwise;
+- ``128px``: the first reference recipe (``reference-<task>-128px``: easy-lesion start, 128 px input,
+  patch 4), run folder ``runs/reference-<task>-128px``;
 - ``no-easy``: the same stream without the easy start (realistic lesions from step 0);
-- ``256px``: the recipe at a 256 px input with the same 4 px patches (4x the tokens: a step costs
-  about 5.7x the 128 px one on a 2-core CPU);
+- ``256px``: the 128 px recipe at a 256 px input with the same 4 px patches (4x the tokens: a step
+  costs about 5.7x the 128 px one on a 2-core CPU);
 - ``256px-s8``: a 256 px input through a stride-8 convolutional stem: the convolutions see every
-  source pixel, the transformer keeps the 128 px recipe's 32x32 token grid (a step costs about 1.1x);
+  source pixel, the transformer keeps the 128 px recipe's 32x32 token grid (a step costs about
+  1.1x). This is the shipped recipe (``reference-<task>``); its runs are the shipped classifiers;
 - ``retrain``: the shipped recipe again from scratch (long), compared with the shipped classifier;
 - ``unet``: the supervised yardstick: the workbench's U-Net baseline trained on the lesion MASKS of
   realistic subjects of the stream's own seed (the same engine; ``--unet-subjects``), validated on
@@ -40,30 +41,31 @@ from workbench.utils.io import write_json_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-VARIANTS = ("reference", "no-easy", "256px", "256px-s8", "retrain")
+VARIANTS = ("128px", "no-easy", "256px", "256px-s8", "retrain")
 """Classifier variants; ``unet`` (the yardstick) is run by :func:`run_unet`."""
 
 
 def variant(name: str, task: str) -> Recipe:
-    base = RECIPES[f"reference-{task}"]
-    if name in ("reference", "retrain"):
+    base, shipped = RECIPES[f"reference-{task}-128px"], RECIPES[f"reference-{task}"]
+    if name == "128px":
         return base
+    if name == "retrain":
+        return shipped
     if name == "no-easy":
         stream = dataclasses.replace(base.stream, easy_hu=0.0, easy_volume=1.0, easy_hold_steps=0, easy_anneal_steps=0)
         return dataclasses.replace(base, name=f"{base.name}:no-easy", stream=stream)
     if name == "256px":
-        return dataclasses.replace(base, name=f"{base.name}:256px", img_size=256, shard_cache=False)
-    if name == "256px-s8":
-        return dataclasses.replace(base, name=f"{base.name}:256px-s8", img_size=256, shard_cache=False,
-                                   overrides={**base.overrides, "patch_size": 8})
+        return dataclasses.replace(base, name=f"reference-{task}:256px", img_size=256, shard_cache=False)
+    if name == "256px-s8":  # the shipped recipe under the name its runs were trained with
+        return dataclasses.replace(shipped, name=f"reference-{task}:256px-s8")
     raise SystemExit(f"bench_engine.py: unknown variant {name!r}; valid choices: {', '.join(VARIANTS)}")
 
 
 def run_dir(runs: Path, name: str, task: str) -> Path:
-    """Where a variant's run lives: the shipped recipe's own run folder for ``reference``."""
+    """Where a variant's run lives: the 128 px recipe's own run folder for ``128px``."""
     if name == "unet":
         return runs / f"{task}-unet"
-    return ROOT / "runs" / f"reference-{task}" if name == "reference" else runs / f"{task}-{name}"
+    return ROOT / "runs" / f"reference-{task}-128px" if name == "128px" else runs / f"{task}-{name}"
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -84,20 +86,13 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def _curves(runs: Path) -> dict[str, pd.DataFrame]:
-    """Held-out learning curves of every run found (the shipped ones from their provenance)."""
-    from workbench.models.reference import provenance
-
+    """Held-out learning curves of every run found."""
     curves = {}
     for task in ("binary", "multilabel"):
         for name in VARIANTS:
             path = run_dir(runs, name, task) / "heldout.csv"
             if path.is_file():
                 curves[f"{task} {name}"] = pd.read_csv(path)
-            elif name == "reference":
-                try:
-                    curves[f"{task} {name}"] = pd.DataFrame(provenance(f"reference-{task}")["learning_curve"])
-                except (FileNotFoundError, KeyError):
-                    pass
     return curves
 
 
@@ -136,24 +131,17 @@ def render(runs: Path) -> str:
                 lines.append(f"| {label} | {int(r['step'])} | {r['val_auc']:.3f} | {r['heldout_auc']:.3f} | "
                              f"{r['heldout_auc_ge100px']:.3f} |")
         lines.append("")
-    from workbench.models.reference import provenance
-
     records = {}
     for task in ("binary", "multilabel"):
         for name in VARIANTS:
             path = run_dir(runs, name, task) / "reference.json"
             if path.is_file():
                 records[f"{task} {name}"] = json.loads(path.read_text())
-            elif name == "reference":
-                try:
-                    records[f"{task} {name}"] = provenance(f"reference-{task}")
-                except FileNotFoundError:
-                    pass
         unet = run_dir(runs, "unet", task) / "reference.json"
         if unet.is_file():
             records[f"{task} U-Net yardstick (masks)"] = json.loads(unet.read_text())
-        if f"{task} retrain" in records and f"{task} reference" in records:
-            a, b = records[f"{task} retrain"]["heldout"]["auc_any"], records[f"{task} reference"]["heldout"]["auc_any"]
+        if f"{task} retrain" in records and f"{task} 256px-s8" in records:
+            a, b = records[f"{task} retrain"]["heldout"]["auc_any"], records[f"{task} 256px-s8"]["heldout"]["auc_any"]
             lines += [f"Re-trained `reference-{task}` from scratch: held-out ROC-AUC {a:.3f} against {b:.3f} shipped "
                       f"({a - b:+.3f}).", ""]
     if records:

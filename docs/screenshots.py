@@ -1,18 +1,19 @@
-"""Make the PNGs under docs/ from a finished demo: the live explorer and an exported report.
+"""Make the PNGs under docs/ from a finished demo: the live explorer, the report site's landing page
+and an exported report.
 
     python docs/screenshots.py [DEMO_DIR]      # default: demo_output (run `make demo` first)
 
-The explorer: JupyterLab + Playwright on Debian's chromium (the browser-test harness). The report:
-headless chromium with no network (:func:`workbench.reports.browser.screenshot`). PNGs are reduced
-to a 256-colour palette so each stays under 500 kB.
+The explorer: JupyterLab + Playwright on Debian's chromium (:mod:`workbench.reports.lab`, the
+browser tests' harness). The reports: headless chromium with no network
+(:func:`workbench.reports.browser.screenshot`). PNGs are reduced to a 256-colour palette so each
+stays under 500 kB.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from PIL import Image
@@ -32,9 +33,30 @@ def shrink(png: Path) -> Path:
 
 
 def explorer(demo: Path, png: Path) -> Path:
-    env = dict(os.environ, SHOT_RUN_DIR=str(demo), SHOT_PNG=str(png))
-    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/notebooks/shoot_explorer.py"],
-                   cwd=REPO, env=env, check=True)
+    """The explorer notebook on the demo, run in JupyterLab, after one step along the slice slider."""
+    from workbench.reports.lab import LabNotebook, chromium_browser, explorer_notebook, serve_lab
+
+    with tempfile.TemporaryDirectory() as tmp, chromium_browser() as browser:
+        folder = explorer_notebook(REPO / "notebooks" / "01_explore.ipynb", Path(tmp) / "nb", demo).parent
+        with serve_lab(folder) as server:
+            page = browser.new_page(viewport={"width": 1500, "height": 1250})
+            lab = LabNotebook(page, server, "01_explore.ipynb", timeout_ms=300_000)
+            page.evaluate("window.jupyterapp.commands.execute('application:toggle-left-area')")
+            lab.run_all()
+            lab.slider_changes_figure(slider=1, figure=0)  # one step along the slice slider, as a user would
+            page.locator(".jp-OutputArea-output .widget-vbox").first.scroll_into_view_if_needed()
+            page.wait_for_timeout(1500)
+            png.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(png))
+            page.close()
+    return shrink(png)
+
+
+def landing(demo: Path, png: Path) -> Path:
+    """The report site's index page."""
+    from workbench.reports.browser import screenshot
+
+    screenshot(demo / "reports" / "index.html", png, window_size=(1300, 1800), offline=True)
     return shrink(png)
 
 
@@ -50,7 +72,8 @@ def report(demo: Path, png: Path, run: str = "compare") -> Path:
 def main(demo: str = "demo_output") -> None:
     demo_dir = Path(demo).resolve()
     json.loads((demo_dir / "demo.json").read_text())  # fails early on a folder that is not a demo
-    for made in (explorer(demo_dir, DOCS / "explorer.png"), report(demo_dir, DOCS / "report.png")):
+    for made in (explorer(demo_dir, DOCS / "explorer.png"), landing(demo_dir, DOCS / "landing.png"),
+                 report(demo_dir, DOCS / "report.png")):
         print(f"{made} ({made.stat().st_size // 1000} kB)")
 
 

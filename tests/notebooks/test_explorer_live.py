@@ -21,9 +21,14 @@ def test_slice_slider_redraws_the_explorer(tiny_demo, lab_server, browser, tmp_p
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
         lab = LabNotebook(page, server, "01_explore.ipynb", timeout_ms=120_000)
+        page.wait_for_timeout(1000)
+        assert not lab.dirty(), "the notebook opens with unsaved changes"
         lab.run_all()
         before, after = lab.slider_changes_figure(slider=1, figure=0)  # slider 0: subject, 1: slice
         assert "slice" in before and before != after
+        lab.slider_changes_figure(slider=3, figure=1, key="End")  # stage: the last (test-tiny: 2, with 2 heads)
+        lab.slider_changes_figure(slider=5, figure=1, key="End")  # head: once stuck at the first stage's maximum
+        assert page.locator(".widget-slider .widget-readout").nth(5).text_content().strip() == "2"
     finally:
         page.close()
 

@@ -152,6 +152,10 @@ class LabNotebook:
         page.goto(f"{server.url}/lab/tree/{path}")
         page.wait_for_function(KERNEL_READY, timeout=timeout_ms)  # clicking earlier silently does nothing
 
+    def dirty(self) -> bool:
+        """Whether the open notebook has unsaved changes (JupyterLab's dirty flag)."""
+        return bool(self.page.evaluate("() => window.jupyterapp.shell.currentWidget.context.model.dirty"))
+
     def run_all(self, wait_for: str = ".js-plotly-plot .main-svg") -> None:
         """Run every cell, then wait for ``wait_for`` and for the kernel to be idle again."""
         self.page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
