@@ -12,6 +12,7 @@ import pytest
 
 from notebook_helpers import NOTEBOOKS, workbench
 from workbench.explore.ablations import DEFAULT
+from workbench.reports.browser import find_chromium
 from workbench.studies import read_results, run_notebook
 from workbench.studies.parameters import notebook_parameters
 from workbench.studies.table import read_statuses
@@ -151,3 +152,21 @@ def test_demo_resumes_and_refuses_changed_settings(tiny_demo):
     assert r.stdout.count("done before, skipped") == 6 and "reports:" in r.stdout
     with pytest.raises(AssertionError, match="other settings \\(max_slices changed\\)"):
         workbench("demo", "--tiny", "--max-slices", "3", "--out", str(tiny_demo), cwd=tiny_demo.parent)
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(find_chromium() is None, reason="chromium not installed (apt-get install chromium)")
+def test_report_site_index_fits_the_viewport_with_thumbnails(tiny_demo, browser):
+    """The first index was one 59-column table, 7,696 px wide; the folder was 61 MB (plotly.js per page)."""
+    reports = tiny_demo / "reports"
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        page.goto((reports / "index.html").resolve().as_uri(), wait_until="load")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+        images = page.evaluate("[...document.images].map(i => [i.complete && i.naturalWidth > 0, i.getAttribute('src')])")
+        assert len(images) >= 4 and all(ok for ok, _ in images), images  # a drawn thumbnail per run with a figure
+        assert page.locator("section h2").count() == 4 and page.locator("p.purpose").count() == 4
+    finally:
+        page.close()
+    size = sum(f.stat().st_size for f in reports.rglob("*") if f.is_file())
+    assert size < 10_000_000, f"report folder {size / 1e6:.1f} MB"

@@ -7,6 +7,8 @@ import pandas as pd
 import pytest
 import torch
 
+from workbench.viz.arrays import levels
+from workbench.viz.overlay import colour_table
 from workbench.viz import (Panel, bland_altman, grouped_bars, head_grid, matrix_figure, methods_figure, metric_box,
                            panels_figure, roc_figure, scatter_figure, slice_figure, stage_grid, table_html,
                            threshold_curves, threshold_slider_figure, windowed)
@@ -23,22 +25,36 @@ def scene():
     return image, mask, maps
 
 
+def _pixels(trace) -> np.ndarray:
+    """The pixels of an image trace's PNG data URI."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    head, data = trace.source.split(",", 1)
+    assert head == "data:image/png;base64"
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(data))))
+
+
 def test_booleans_become_numbers():
     arr = as_array(torch.tensor([[True, False]]))
     assert arr.dtype == np.float64 and arr.tolist() == [[1.0, 0.0]]
     fig = slice_figure(np.zeros((4, 4)), heat=np.ones((4, 4), dtype=bool))
-    z = np.asarray(fig.data[1].z)
-    assert z.dtype.kind == "f" and z.sum() == 16  # plotly.js would draw a boolean heatmap as nothing
+    rgba = _pixels(fig.data[1])
+    assert rgba.shape == (4, 4, 4) and (rgba[..., 3] == 128).all()  # drawn everywhere, at the overlay's alpha
+    assert (rgba[..., :3] == colour_table()[255]).all()  # True = the top of the colour scale
 
 
 def test_slice_figure_layers_and_axes(scene):
     image, mask, maps = scene
     fig = slice_figure(image, maps["a"], mask, maps["a"] > 0.5, title="t", name="hgi_sam")
     kinds = [t.type for t in fig.data]
-    assert kinds == ["heatmap", "heatmap", "scatter", "scatter"]
-    assert fig.data[0].colorscale[0][1].replace(" ", "") == "rgb(0,0,0)" and fig.data[0].showscale is False
-    assert fig.data[1].colorbar.title.text == "hgi_sam" and fig.data[1].opacity < 1
-    assert [t.name for t in fig.data[2:]] == ["ground truth", "prediction"]
+    assert kinds == ["image", "image", "heatmap", "scatter", "scatter"]  # CT, map, the map's colour bar, contours
+    ct = _pixels(fig.data[0])
+    assert ct.ndim == 2 and ct.tolist() == levels(image.numpy()).tolist()  # grey levels of the windowed slice
+    assert fig.data[2].colorbar.title.text == "hgi_sam" and fig.data[2].opacity == 0 and fig.data[2].showscale
+    assert [t.name for t in fig.data[3:]] == ["ground truth", "prediction"]
     assert fig.layout.yaxis.autorange == "reversed" and fig.layout.yaxis.scaleanchor == "x"
 
 
@@ -52,8 +68,9 @@ def test_windowed_applies_the_preset():
 def test_methods_figure_one_panel_per_method_with_shared_colour_axis(scene):
     image, mask, maps = scene
     fig = methods_figure(image, maps, mask, threshold=0.5, titles={"a": "A!"})
-    heat = [t for t in fig.data if t.type == "heatmap" and t.coloraxis]
-    assert len(heat) == 2 and {t.coloraxis for t in heat} == {"coloraxis"}
+    heat = [t for t in fig.data if t.type == "heatmap"]
+    assert len(heat) == 1 and heat[0].coloraxis == "coloraxis"  # one shared colour bar
+    assert sum(t.type == "image" for t in fig.data) == 4  # CT + map per panel
     assert [a.text for a in fig.layout.annotations] == ["A!", "b", "R", "L", "R", "L"]  # titles, then R / L marks
     assert fig.layout.annotations[3].xref == "x domain" and fig.layout.annotations[5].xref == "x2 domain"
     assert fig.layout.coloraxis.colorbar.title.text == "map (min-max)"
@@ -172,5 +189,33 @@ def test_bars_scatter_matrix_table(slices):
 
 def test_zero_map_pixels_are_transparent_so_the_ct_shows_through():
     heat = np.array([[0.0, 0.5], [1.0, 0.0]])
-    z = np.asarray(slice_figure(np.zeros((2, 2)), heat).data[1].z, dtype=float)
-    assert np.isnan(z).tolist() == [[True, False], [False, True]] and z[1, 0] == 1.0
+    fig = slice_figure(np.zeros((2, 2)), heat)
+    rgba = _pixels(fig.data[1])
+    assert rgba[..., 3].tolist() == [[0, 128], [128, 0]]  # zeros transparent, the rest at the overlay's alpha
+    table = colour_table()
+    assert rgba[0, 1, :3].tolist() == table[128].tolist() and rgba[1, 0, :3].tolist() == table[255].tolist()
+    bar = fig.data[2]
+    assert bar.colorscale[0][1] == "rgba(0,0,0,0)" and (bar.zmin, bar.zmax) == (0, 255)
+    assert list(bar.colorbar.ticktext) == ["0", "0.25", "0.5", "0.75", "1"]  # labelled in map values
+
+
+def test_colour_table_matches_plotly_jet():
+    from plotly.colors import get_colorscale, unlabel_rgb
+
+    table = colour_table("Jet")
+    stops = get_colorscale("Jet")
+    assert table[1].tolist() == list(unlabel_rgb(stops[0][1])) and table[255].tolist() == list(unlabel_rgb(stops[-1][1]))
+
+
+def test_slice_images_are_drawn_as_8_bit_levels_to_keep_reports_small():
+    """A 256 px gallery of 8 panels once weighed 8.4 MB (float64 typed arrays: 8 bytes a pixel)."""
+    from workbench.viz.arrays import levels
+
+    yy, xx = np.mgrid[:256, :256] / 255
+    smooth = np.exp(-((xx - 0.5) ** 2 + (yy - 0.4) ** 2) * 8)  # maps and CT are smooth, unlike noise
+    panels = [Panel(np.clip(smooth * (1 + i / 10), 0, 1), smooth ** (i + 1), title=str(i)) for i in range(8)]
+    fig = panels_figure(panels, cols=4)
+    assert sum(t.type == "image" for t in fig.data) == 16
+    assert len(fig.to_json()) < 600_000  # 8 panels of 256 px: CT + map PNGs
+    assert levels(np.array([0.0, 0.5, 1.0, 2.0, np.nan])).tolist() == [0, 128, 255, 255, 0]
+    assert levels(np.array([2.0, 3.0]), lo=2.0, hi=4.0, clear=True).tolist() == [1, 128]

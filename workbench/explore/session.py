@@ -216,9 +216,10 @@ class Explorer:
         maps, weights = self.heads(row, stage, block, gradient)
         wrt = "A (attention probabilities)" if gradient == "probs" else "S (attention logits, pre-softmax)"
         return head_grid(maps, weights, selected=None if head is None else head - 1,
-                         title=f"stage {stage}, block {block}: {maps.shape[0]} heads · α = ‖∂ ICH score / ∂ {wrt}‖_F, "
-                               f"mean over windows (% of the largest) · <span style='color:#1060d0'>★ largest α</span>"
-                               f" · <span style='color:#d00'>selected</span>")
+                         title=f"stage {stage}, block {block}: {maps.shape[0]} heads<br><span style='font-size:11px'>"
+                               f"α = ‖∂ ICH score / ∂ {wrt}‖_F, mean over windows (% of the largest) · "
+                               f"<span style='color:#1060d0'>★ largest α</span> · <span style='color:#d00'>selected</span>"
+                               f"</span>")
 
     def stages_figure(self, row: int, heads: str = "none", gradient: str = "logits") -> go.Figure:
         """Raw per-stage maps (Swin-SAM with ``heads="none"``, HGI-SAM weighting with ``"gradnorm"``)."""

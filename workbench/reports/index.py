@@ -27,8 +27,9 @@ tr.failed td { background: #fff0f0; }
 .muted { color: #777; }
 div.wide { max-width: 100%; overflow-x: auto; }
 section p.purpose { max-width: 60rem; }
-img.thumb { width: 240px; border: 1px solid #ddd; display: block; }
-td.run { min-width: 12rem; max-width: 22rem; }
+img.thumb { width: 200px; border: 1px solid #ddd; display: block; }
+td.run { min-width: 10rem; max-width: 20rem; overflow-wrap: anywhere; }
+th { font-size: 13px; }
 td.run small { color: #777; display: block; }
 """
 
@@ -44,16 +45,21 @@ def _is_headline(value: Any) -> bool:
 
 
 def _columns(runs: Sequence[ReportRun]) -> tuple[list[str], list[str]]:
-    """Parameters that differ between runs (all when one run) and scalar results, in first-seen order."""
+    """Parameters that differ between runs (none for a lone run: it is named by its id) and up to
+    :data:`MAX_HEADLINES` scalar results (numbers first), in first-seen order."""
     params: list[str] = []
     results: list[str] = []
     for run in runs:
         params += [k for k in run.parameters if k not in params]
         results += [k for k, v in run.results.items() if k not in results and _is_headline(v)]
-    if len(runs) > 1:
-        params = [k for k in params if len({repr(r.parameters.get(k)) for r in runs}) > 1]
+    params = [k for k in params if len({repr(r.parameters.get(k)) for r in runs}) > 1]  # a lone run: none vary
     numeric = [k for k in results if any(isinstance(r.results.get(k), (int, float)) for r in runs)]
     return params, (numeric or results)[:MAX_HEADLINES]
+
+
+def _header(name: str) -> str:
+    """A column name that may wrap after its underscores (``best_threshold_multilabel``)."""
+    return "_<wbr>".join(html.escape(part) for part in name.split("_"))
 
 
 def run_name(run: ReportRun, varying: Sequence[str]) -> str:
@@ -72,13 +78,14 @@ def _table(runs: Sequence[ReportRun], links: Mapping[str, str], thumbs: Mapping[
     """One table: a row per run (thumbnail, its name linking to its report, state, headline results)."""
     params, results = _columns(runs)
     shots = any(r.run_id in thumbs for r in runs)
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in [*(["figure"] if shots else []), "run", "state", *results])
+    head = "".join(f"<th>{_header(c)}</th>" for c in [*(["figure"] if shots else []), "run", "state", *results])
     rows = []
     for run in runs:
         link = links.get(run.run_id)
         name = html.escape(run_name(run, params))
         label = f'<a href="{html.escape(link)}">{name}</a>' if link else name
-        first = f'<td class="run">{label}<small>{html.escape(run.run_id)}</small></td>'
+        ident = "" if run_name(run, params) == run.run_id else f"<small>{html.escape(run.run_id)}</small>"
+        first = f'<td class="run">{label}{ident}</td>'
         thumb = ""
         if shots:
             img = f'<img class="thumb" src="{html.escape(thumbs[run.run_id])}" alt="first figure of {name}">' \

@@ -57,8 +57,9 @@ def map_grid(maps: Mapping[str, Any], title: str = "", cols: int | None = None, 
                                                f"%{{{'z' if shared else 'customdata'}:.4g}}<extra></extra>"),
                       row=i // cols + 1, col=i % cols + 1)
     fig.update_annotations(font_size=11)
-    fig.update_layout(title={"text": title, "font": {"size": 13}}, width=max(cols * panel + 110, 560),
-                      height=rows * panel + 70, margin={"l": 10, "r": 10, "t": 60, "b": 10})
+    top = 60 + 16 * title.count("<br>")  # a second title line (e.g. what alpha means) needs room
+    fig.update_layout(title={"text": title, "font": {"size": 13}}, width=max(cols * panel + 110, 640),
+                      height=rows * panel + 10 + top, margin={"l": 10, "r": 10, "t": top, "b": 10})
     return style_image_axes(fig)
 
 

@@ -3,6 +3,9 @@
 Images are (H, W) in [0, 1] (a CT window already applied, see :func:`windowed`), maps (H, W) at
 the same resolution, masks (H, W) bool or 0/1. Pixel (r, c) is drawn at x = c, y = r with the y
 axis reversed (row 0 on top) and square pixels. Contours come from :mod:`workbench.viz.contours`.
+The CT and the map are PNG images (8-bit levels, the map's colours and transparency applied here,
+:mod:`workbench.viz.arrays`); a map's colour bar comes from a one-pixel invisible heatmap
+(:func:`scale_trace`), since an image trace has none.
 """
 
 from __future__ import annotations
@@ -15,10 +18,11 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from workbench.viz.arrays import as_image, rounded
+from workbench.viz.arrays import LEVELS, as_image, levels, png_uri
 from workbench.viz.contours import contour_xy
 
 __all__ = ["MAP_COLORSCALE", "GT_COLOR", "PRED_COLOR", "windowed", "image_trace", "map_trace", "contour_trace",
+           "map_colorscale", "level_colorbar", "colour_table", "scale_trace",
            "slice_traces", "slice_figure", "Panel", "panels_figure", "methods_figure", "style_image_axes", "grid_shape",
            "orientation_marks"]
 
@@ -36,16 +40,44 @@ def windowed(hu: Any, window: str | Sequence[float] = "brain") -> np.ndarray:
     return apply_window(torch.as_tensor(as_image(hu, "hu")), window).numpy().astype(np.float64)
 
 
-def image_trace(image: Any, name: str = "CT") -> go.Heatmap:
-    """Grey-scale heatmap of ``image`` (H, W) in [0, 1]; no colour bar, no hover clutter."""
-    return go.Heatmap(z=rounded(as_image(image), 3), colorscale="gray", zmin=0.0, zmax=1.0, showscale=False,
-                      name=name, hovertemplate="x %{x}, y %{y}<br>CT %{z:.2f}<extra></extra>")
+def map_colorscale(colorscale: str = MAP_COLORSCALE) -> list:
+    """``colorscale`` over levels 1-255 with level 0 transparent (:func:`~workbench.viz.arrays.levels`, ``clear``)."""
+    from plotly.colors import get_colorscale
+
+    stops = get_colorscale(colorscale)
+    first = 1 / LEVELS
+    return [[0.0, "rgba(0,0,0,0)"], [first * 0.999, "rgba(0,0,0,0)"]] + \
+        [[first + (1 - first) * float(pos), color] for pos, color in stops]
+
+
+def colour_table(colorscale: str = MAP_COLORSCALE) -> np.ndarray:
+    """(256, 3) uint8: the RGB of every level of :func:`map_colorscale` (row 0 unused: transparent),
+    interpolated between the colour scale's stops as plotly.js does."""
+    from plotly.colors import get_colorscale, hex_to_rgb, unlabel_rgb
+
+    stops = get_colorscale(colorscale)
+    pos = np.array([float(p) for p, _ in stops])
+    rgb = np.array([hex_to_rgb(c) if c.startswith("#") else unlabel_rgb(c) for _, c in stops], dtype=float)
+    values = np.concatenate([[0.0], np.linspace(0, 1, LEVELS)])
+    return np.stack([np.interp(values, pos, rgb[:, k]) for k in range(3)], axis=1).round().astype(np.uint8)
+
+
+def level_colorbar(title: str, lo: float = 0.0, hi: float = 1.0) -> dict:
+    """A colour bar over levels 1-255 labelled with the values they stand for (``lo`` to ``hi``)."""
+    ticks = np.linspace(0, 1, 5)
+    return {"title": {"text": title, "side": "right"}, "thickness": 12,
+            "tickvals": [1 + t * (LEVELS - 1) for t in ticks], "ticktext": [f"{lo + t * (hi - lo):.3g}" for t in ticks]}
+
+
+def image_trace(image: Any, name: str = "CT") -> go.Image:
+    """Grey-scale PNG of ``image`` (H, W) in [0, 1] (8-bit levels); no hover clutter."""
+    return go.Image(source=png_uri(levels(as_image(image))), name=name, hoverinfo="skip")
 
 
 def map_trace(heat: Any, name: str = "map", opacity: float = 0.5, zmin: float | None = 0.0,
-              zmax: float | None = 1.0, colorscale: str = MAP_COLORSCALE, coloraxis: str | None = None,
-              showscale: bool = True, clear_zero: bool = True) -> go.Heatmap:
-    """Semi-transparent heatmap of a map (H, W) with a colour bar (or a shared ``coloraxis``).
+              zmax: float | None = 1.0, colorscale: str = MAP_COLORSCALE, clear_zero: bool = True) -> go.Image:
+    """A map (H, W) as a semi-transparent colour PNG: 8-bit levels of [zmin, zmax] (None: the map's
+    own min / max) through ``colorscale``, alpha ``opacity``; its colour bar is :func:`scale_trace`.
 
     clear_zero: pixels exactly 0 (outside the brain mask after masking, the minimum after min-max)
     are left transparent, so the CT shows through.
@@ -53,11 +85,28 @@ def map_trace(heat: Any, name: str = "map", opacity: float = 0.5, zmin: float | 
     z = as_image(heat, name)
     if clear_zero:
         z = np.where(z == 0, np.nan, z)
+    lo, hi = _range(z, zmin, zmax)
+    code = levels(z, lo, hi, clear=True)
+    rgba = np.concatenate([colour_table(colorscale)[code], np.where(code > 0, round(255 * opacity), 0)[..., None]],
+                          axis=2).astype(np.uint8)
+    return go.Image(source=png_uri(rgba), name=name, hoverinfo="skip")
+
+
+def _range(z: np.ndarray, zmin: float | None, zmax: float | None) -> tuple[float, float]:
+    finite = z[np.isfinite(z)]
+    lo = zmin if zmin is not None else (float(finite.min()) if finite.size else 0.0)
+    hi = zmax if zmax is not None else (float(finite.max()) if finite.size else 1.0)
+    return lo, hi
+
+
+def scale_trace(title: str = "map", lo: float = 0.0, hi: float = 1.0, coloraxis: str | None = None,
+                colorscale: str = MAP_COLORSCALE) -> go.Heatmap:
+    """An invisible one-pixel heatmap that carries a map's colour bar (labelled ``lo`` to ``hi``),
+    or a shared ``coloraxis`` (levels 0-255, :func:`map_colorscale`)."""
     kw: dict[str, Any] = {"coloraxis": coloraxis} if coloraxis else {
-        "colorscale": colorscale, "zmin": zmin, "zmax": zmax, "showscale": showscale,
-        "colorbar": {"title": {"text": name}, "thickness": 12}}
-    return go.Heatmap(z=rounded(z, 3), opacity=opacity, name=name,
-                      hovertemplate=f"x %{{x}}, y %{{y}}<br>{name} %{{z:.3f}}<extra></extra>", **kw)
+        "colorscale": map_colorscale(colorscale), "zmin": 0, "zmax": LEVELS, "showscale": True,
+        "colorbar": level_colorbar(title, lo, hi)}
+    return go.Heatmap(z=[[LEVELS]], opacity=0.0, hoverinfo="skip", name=f"{title} colour bar", showlegend=False, **kw)
 
 
 def contour_trace(mask: Any, name: str, color: str, dash: str = "solid", showlegend: bool = True,
@@ -70,10 +119,13 @@ def contour_trace(mask: Any, name: str, color: str, dash: str = "solid", showleg
 
 def slice_traces(image: Any, heat: Any = None, mask: Any = None, pred: Any = None, name: str = "map",
                  coloraxis: str | None = None, showlegend: bool = True, opacity: float = 0.5) -> list:
-    """Traces of one panel: CT, the map (if any), the ground-truth and predicted contours (if any)."""
+    """Traces of one panel: CT, the map (if any) with its colour bar (own, or the shared ``coloraxis``
+    on the panel that shows the legend), the ground-truth and predicted contours (if any)."""
     traces: list = [image_trace(image)]
     if heat is not None:
-        traces.append(map_trace(heat, name=name, coloraxis=coloraxis, opacity=opacity))
+        traces.append(map_trace(heat, name=name, opacity=opacity))
+        if coloraxis is None or showlegend:
+            traces.append(scale_trace(name, coloraxis=coloraxis))
     if mask is not None:
         traces.append(contour_trace(mask, "ground truth", GT_COLOR, showlegend=showlegend))
     if pred is not None:
@@ -149,12 +201,13 @@ def panels_figure(panels: Sequence[Panel], cols: int | None = None, panel: int =
     for i, p in enumerate(panels):
         for trace in slice_traces(p.image, p.heat, p.mask, p.pred, name=p.name, coloraxis="coloraxis",
                                   showlegend=i == 0):
-            trace.legendgroup = trace.name
+            if trace.type == "scatter":
+                trace.legendgroup = trace.name
             fig.add_trace(trace, row=i // cols + 1, col=i % cols + 1)
     fig.update_annotations(font_size=12)
     orientation_marks(fig, len(panels))
-    fig.update_layout(coloraxis={"colorscale": MAP_COLORSCALE, "cmin": 0.0, "cmax": 1.0,
-                                 "colorbar": {"title": {"text": scale, "side": "right"}, "thickness": 12}},
+    fig.update_layout(coloraxis={"colorscale": map_colorscale(), "cmin": 0, "cmax": LEVELS,
+                                 "colorbar": level_colorbar(scale)},
                       title=title, width=cols * panel + 120, height=rows * panel + 80,
                       margin={"l": 10, "r": 10, "t": 60, "b": 10}, legend={"orientation": "h", "y": -0.02})
     return style_image_axes(fig)
