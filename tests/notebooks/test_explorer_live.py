@@ -27,8 +27,9 @@ def test_slice_slider_redraws_the_explorer(tiny_demo, lab_server, browser, tmp_p
         before, after = lab.slider_changes_figure(slider=1, figure=0)  # slider 0: subject, 1: slice
         assert "slice" in before and before != after
         lab.slider_changes_figure(slider=3, figure=1, key="End")  # stage: the last (test-tiny: 2, with 2 heads)
-        lab.slider_changes_figure(slider=5, figure=1, key="End")  # head: once stuck at the first stage's maximum
-        assert page.locator(".widget-slider .widget-readout").nth(5).text_content().strip() == "2"
+        lab.move_slider(5, "End")  # head: once stuck at the first stage's maximum (the titles' text stays the same)
+        page.wait_for_function("() => document.querySelectorAll('.widget-slider .widget-readout')[5]"
+                               ".textContent.trim() === '2'", timeout=30_000)
     finally:
         page.close()
 

@@ -69,23 +69,24 @@ class ExplorerApp:
                                         rows=min(len(explorer.methods), 7), description="methods")
         stages = len(explorer.blocks_per_stage)
         self.stage = w.IntSlider(value=stage, min=1, max=stages, description="stage", **slider)
-        self.block = w.IntSlider(value=block, min=1, max=explorer.blocks_per_stage[stage - 1], description="block", **slider)
-        self.head = w.IntSlider(value=head, min=1, max=explorer.heads_per_stage[stage - 1], description="head", **slider)
+        self._slider = slider
+        self.block = self._ranged("block", block, explorer.blocks_per_stage[stage - 1])
+        self.head = self._ranged("head", head, explorer.heads_per_stage[stage - 1])
         self.gradient = w.Dropdown(options=["logits", "probs"], value=gradient, description="gradient")
         self.info = w.HTML()
         self.main, self.heads_out, self.stages_out = LiveFigure(), LiveFigure(), LiveFigure()
         self.position.observe(self._on_slice, names="value")
         for control in (self.window, self.threshold, self.methods, self.scale):
             control.observe(self._on_main, names="value")
-        for control in (self.block, self.head, self.gradient):  # stage: _on_stage adjusts the ranges first
-            control.observe(self._on_heads, names="value")
+        self.gradient.observe(self._on_heads, names="value")  # block / head: observed by _ranged
         self.subject.observe(self._on_subject, names="value")
         self.stage.observe(self._on_stage, names="value")
+        self.head_controls = w.HBox([self.stage, self.block, self.head, self.gradient])
         self.widget = w.VBox([
             w.HBox([w.VBox([self.subject, self.position, self.threshold]), w.VBox([self.window, self.scale]),
                     self.methods]),
             self.info, self.main.box,
-            w.HBox([self.stage, self.block, self.head, self.gradient]),
+            self.head_controls,
             self.heads_out.box, self.stages_out.box,
         ])
         self.redraw()
@@ -114,11 +115,19 @@ class ExplorerApp:
             self.position.value = position + 1
         self.redraw()
 
+    def _ranged(self, name: str, value: int, top: int) -> w.IntSlider:
+        """A 1-based block / head slider of range 1..``top`` that redraws the head grid."""
+        slider = w.IntSlider(value=min(value, top), min=1, max=top, description=name, **self._slider)
+        slider.observe(self._on_heads, names="value")
+        return slider
+
     def _on_stage(self, change) -> None:
-        with self._batch():
-            s = change["new"] - 1
-            self.block.max = self.ex.blocks_per_stage[s]
-            self.head.max = self.ex.heads_per_stage[s]
+        """New block and head sliders for the stage's ranges: the browser's slider keeps its first
+        range for the End key when only ``max`` changes (End stopped at 3 of 24 heads)."""
+        s = change["new"] - 1
+        self.block = self._ranged("block", self.block.value, self.ex.blocks_per_stage[s])
+        self.head = self._ranged("head", self.head.value, self.ex.heads_per_stage[s])
+        self.head_controls.children = (self.stage, self.block, self.head, self.gradient)
         self._draw_heads()
 
     def _on_slice(self, change) -> None:
