@@ -41,6 +41,11 @@ def test_recipe_trains_records_and_ships(tmp_path, monkeypatch):
     model = load_model("reference-binary")  # by name, from the (patched) package folder
     check = shipped["shipped"]["check_cohort"]
     assert check_cohort_auc(model, 53, check["subjects"], 64, 6)["auc_any"] == pytest.approx(check["auc_any"], abs=1e-6)
+    # launched by a benchmark under another name: the documented command, the launching one kept
+    path = export_reference(tmp_path / "run", "reference-binary", tmp_path / "shipped",
+                            command="workbench train --recipe reference-binary --out runs/reference-binary")
+    again = json.loads(path.read_text())
+    assert again["command"].endswith("--out runs/reference-binary") and again["trained_as"] == shipped["command"]
 
 
 def test_overlapping_seeds_are_refused_before_training(tmp_path):
@@ -51,5 +56,5 @@ def test_overlapping_seeds_are_refused_before_training(tmp_path):
 
 
 def test_unknown_recipe_lists_the_valid_ones():
-    with pytest.raises(ValueError, match="reference-binary, reference-multilabel"):
+    with pytest.raises(ValueError, match="reference-binary, reference-binary-128px, reference-multilabel"):
         get_recipe("reference")

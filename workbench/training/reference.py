@@ -54,13 +54,16 @@ def check_cohort_auc(model: torch.nn.Module, heldout_seed: int, subjects: int = 
             (k.startswith("auc_") and not isinstance(v, dict))}
 
 
-def export_reference(run_dir: str | Path, name: str, dest_dir: str | Path = REFERENCE_DIR, note: str = "") -> Path:
+def export_reference(run_dir: str | Path, name: str, dest_dir: str | Path = REFERENCE_DIR, note: str = "",
+                     command: str = "") -> Path:
     """Ship ``run_dir/best`` as ``dest_dir/<name>``: float16 safetensors, config JSON, provenance.
 
     ``run_dir/reference.json`` (written by :func:`workbench.training.recipes.run_recipe`) is the
     provenance; the export adds the file's float16 note, the learning curve, the check cohort's AUC
     computed with the float16 weights exactly as they will be loaded, and ``note`` (e.g. how the
-    recorded commit relates to the code that ships the weights).
+    recorded commit relates to the code that ships the weights). ``command``: the documented command
+    that reproduces the run when it was launched otherwise (e.g. by a benchmark under another recipe
+    name); the launching command is then kept as ``trained_as``.
     """
     reference_stem(name)
     run_dir, dest = Path(run_dir), Path(dest_dir)
@@ -79,6 +82,8 @@ def export_reference(run_dir: str | Path, name: str, dest_dir: str | Path = REFE
         record["learning_curve"] = pd.read_csv(run_dir / "heldout.csv").to_dict("records")
     if note:
         record["note"] = note
+    if command:
+        record["trained_as"], record["command"] = record["command"], command
     held = record["heldout_cohort"]
     record["shipped"] = {"storage": "float16", "check_cohort": {
         "seed": held["seed"], "subjects": CHECK_SUBJECTS, "size": held["size"], "slices_per_subject": held["slices"],
