@@ -103,3 +103,26 @@ def test_device_choice_is_checked(tiny_run):
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="torch sees no GPU"):
             Explorer.from_run(tiny_run["demo"], methods="swin_sam", device="cuda")
+
+
+def test_narrow_band_maps_state_their_band_and_rank_scale_spreads_them(explorer):
+    """rollout lived in 0.94-1.0 inside the brain and showed as flat red: its band goes into the panel
+    title on the min-max scale, and the brain-rank scale spreads it over [0, 1]."""
+    from dataclasses import replace
+
+    row = explorer.row(*explorer.default_slice())
+    view = explorer.view(row)
+    brain = view.brain > 0.5
+    narrow = torch.where(brain, 0.94 + 0.06 * view.map("hgi_sam"), torch.zeros_like(view.map("hgi_sam")))
+    maps = dict(view.explained.maps, hgi_sam=narrow[None])
+    explorer._cache[row] = replace(view, explained=replace(view.explained, maps=maps))
+    try:
+        title = explorer.methods_figure(row, ["hgi_sam", "gradcam"]).layout.annotations[0].text
+        lo, hi = explorer.view(row).band("hgi_sam")
+        assert f"brain {lo:.2f}-{hi:.2f}" in title and lo >= 0.94
+        ranked = explorer.view(row).map("hgi_sam", "brain rank")[brain]
+        assert ranked.min() < 0.05 and ranked.max() == 1.0
+        fig = explorer.methods_figure(row, ["hgi_sam"], scale="brain rank")
+        assert "brain 0.9" not in fig.layout.annotations[0].text and "on brain rank maps" in fig.layout.title.text
+    finally:
+        explorer._cache.pop(row)
