@@ -125,9 +125,12 @@ class ExplorerApp:
         """New block and head sliders for the stage's ranges: the browser's slider keeps its first
         range for the End key when only ``max`` changes (End stopped at 3 of 24 heads)."""
         s = change["new"] - 1
+        old = (self.block, self.head)
         self.block = self._ranged("block", self.block.value, self.ex.blocks_per_stage[s])
         self.head = self._ranged("head", self.head.value, self.ex.heads_per_stage[s])
         self.head_controls.children = (self.stage, self.block, self.head, self.gradient)
+        for slider in old:
+            slider.close()
         self._draw_heads()
 
     def _on_slice(self, change) -> None:
