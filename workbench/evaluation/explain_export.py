@@ -6,6 +6,8 @@ Outputs in ``out``::
     export_config.yaml                       the ExportConfig
     maps/<volume_id>_<method>_map.nii.gz     float32 map in [0, 1] (min-max per slice after the brain mask)
     maps/<volume_id>_<method>_mask.nii.gz    uint8 0/1: map > threshold, on slices with P(ICH) >= gate
+                                             (with ``min_component_ml``: 3D components of at least that
+                                             volume, 26-connected across slices; off by default)
     probabilities.csv                        per slice: subject_id, volume_id, slice_index, prob,
                                              and per method pred_voxels_<m>, detected_<m>
     volumes.csv                              per volume and method: threshold, gate (and where each came
@@ -35,6 +37,7 @@ import torch
 from workbench.data.dataset import RESIZE_FACTOR, SliceDataset, crop_geometry
 from workbench.data.manifest import read_manifest
 from workbench.evaluation.aggregate import lesion_volume_ml
+from workbench.evaluation.components import remove_small_components
 from workbench.evaluation.detection import MIN_LESION_PIXELS
 from workbench.evaluation.maps import weak_maps
 from workbench.evaluation.resample import uncrop
@@ -71,6 +74,7 @@ class ExportConfig(JsonConfig):
     resize_factor: float = RESIZE_FACTOR
     min_pixels: int = MIN_LESION_PIXELS
     gate: float | None = None
+    min_component_ml: float = 0.0
     device: str = "auto"
 
     def __post_init__(self):
@@ -81,6 +85,8 @@ class ExportConfig(JsonConfig):
         check_choice("device", self.device, DEVICES)
         if self.gate is not None and not 0.0 <= self.gate <= 1.0:
             raise ValueError(f"gate {self.gate!r} is not a probability in [0, 1] (0: no gating)")
+        if not self.min_component_ml >= 0.0:
+            raise ValueError(f"min_component_ml {self.min_component_ml!r} must be >= 0 (0: keep every component)")
 
 
 @dataclass(frozen=True)
@@ -177,6 +183,9 @@ def export_explanations(cfg: ExportConfig) -> ExportResult:
             mask = display > settings[m]["threshold"]
             below = rows["slice_index"].to_numpy()[probs.numpy() < settings[m]["gate"]]
             mask[below] = False  # gated: a slice the classifier calls clean gets an empty mask
+            if cfg.min_component_ml > 0:  # 3D: drop connected components smaller than min_component_ml
+                voxel_ml = float(lesion_volume_ml(torch.tensor([1]), spacing)[0])
+                mask = remove_small_components(torch.from_numpy(mask), voxel_ml, cfg.min_component_ml).numpy()
             stem = out / "maps" / f"{volume_id}_{m}"
             files.append(write_source_volume(f"{stem}_map.nii.gz", display, first, cfg.root, np.float32))
             files.append(write_source_volume(f"{stem}_mask.nii.gz", mask.astype(np.uint8), first, cfg.root, np.uint8))
@@ -185,7 +194,7 @@ def export_explanations(cfg: ExportConfig) -> ExportResult:
             table[f"detected_{m}"] = per_slice > cfg.min_pixels
             voxels = int(mask.sum())
             vol_rows.append({"subject_id": first["subject_id"], "volume_id": volume_id, "method": m,
-                             **settings[m], "voxels": voxels,
+                             **settings[m], "min_component_ml": cfg.min_component_ml, "voxels": voxels,
                              "volume_ml": float(lesion_volume_ml(torch.tensor([voxels]), spacing)[0])})
         prob_rows.append(table)
     probabilities = pd.concat(prob_rows, ignore_index=True)
