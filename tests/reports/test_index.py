@@ -37,8 +37,11 @@ def test_report_command_on_a_study_folder_and_plain_notebooks(executed, tmp_path
     assert run_command(report_command, ["--runs", str(study), "--out", str(out), "--no-input"]) == 0
     assert f"report: {out / 'index.html'}" in capsys.readouterr().out
     shots = find_chromium() is not None  # thumbnails of each run's first figure need chromium
-    assert sorted(p.name for p in out.iterdir()) == ["explorer.html", "index.html", "plotly.min.js", "scale-2.0-abc.html",
-                                                     *(["thumbs"] if shots else [])]
+    names = sorted(p.name for p in out.iterdir())
+    css = [n for n in names if n.startswith("report-") and n.endswith(".css")]  # the pages' shared stylesheet
+    assert len(css) == 1 and 'rel="stylesheet" href="%s"' % css[0] in (out / "explorer.html").read_text()
+    assert [n for n in names if n not in css] == ["explorer.html", "index.html", "plotly.min.js", "scale-2.0-abc.html",
+                                                  *(["thumbs"] if shots else [])]
     if shots:
         assert [p.name for p in (out / "thumbs").iterdir()] == ["scale-2.0-abc.png"]  # the explorer copy draws none
         assert 'src="thumbs/scale-2.0-abc.png"' in (out / "index.html").read_text()

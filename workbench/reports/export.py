@@ -7,7 +7,9 @@ embed plotly.js; text progress bars are collapsed to their last state.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 from pathlib import Path
 
 import jinja2
@@ -57,7 +59,28 @@ def export_html(notebook_path: str | os.PathLike, html_path: str | os.PathLike, 
     if title:
         nb.metadata["title"] = title
     body, _ = html_exporter(no_input, shared_js).from_notebook_node(nb, resources={"metadata": {"name": Path(notebook_path).stem}})
+    if shared_js:  # a folder of reports: the JupyterLab stylesheets too go beside the pages, once
+        body = _share_stylesheets(body, Path(html_path).parent)
     return write_text_atomic(html_path, body)
+
+
+_STYLE = re.compile(r'<style type="text/css">(.*?)</style>', re.S)
+
+
+def _share_stylesheets(page: str, folder: Path, min_chars: int = 20_000) -> str:
+    """Replace each large inline stylesheet of ``page`` (JupyterLab's index / theme CSS, ~260 kB a
+    page) by a link to ``folder/report-<sha>.css``, written once (content-addressed, so pages of
+    another nbconvert version never share a wrong file); small page-specific styles stay inline."""
+    def share(match: re.Match) -> str:
+        css = match.group(1)
+        if len(css) < min_chars:
+            return match.group(0)
+        name = f"report-{hashlib.sha256(css.encode()).hexdigest()[:12]}.css"
+        if not (folder / name).is_file():
+            write_text_atomic(folder / name, css)
+        return f'<link rel="stylesheet" href="{name}">'
+
+    return _STYLE.sub(share, page)
 
 
 def write_plotlyjs(folder: str | os.PathLike, name: str = SHARED_PLOTLYJS) -> Path:
