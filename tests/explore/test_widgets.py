@@ -27,6 +27,7 @@ def test_controls_redraw_and_follow_each_other(app):
     assert app.subject.min == app.position.min == 1 and app.subject.max == len(ex.subjects)  # 1-based, as shown
     app.position.value = app.position.value % app.position.max + 1
     assert app.row != old and ex.label(app.row) in app.info.value
+    assert f"slice {app.position.value}/{app.position.max}" in app.info.value  # the label counts like the slider
     app.subject.value = app.subject.value % len(ex.subjects) + 1
     assert app.position.max == len(ex.slices(app.subject.value - 1))
     assert ex.label(app.row).startswith(f"subject {ex.subjects[app.subject.value - 1]}")

@@ -139,8 +139,11 @@ class Explorer:
         return self.subjects.index(str(subject))
 
     def label(self, row: int) -> str:
-        r = self.dataset.frame.loc[row]
-        return f"subject {r['subject_id']} · slice {int(r['slice_index'])}"
+        """``subject ID · slice k/n``: k is 1-based within the subject, as the slice slider shows it
+        (the file's own 0-based slice index may differ: it is in the dataset frame)."""
+        sid = str(self.dataset.frame.loc[row, "subject_id"])
+        rows = self._rows[sid]
+        return f"subject {sid} · slice {rows.index(row) + 1}/{len(rows)}"
 
     # -- computation -----------------------------------------------------------------------------
     def view(self, row: int) -> SliceView:
@@ -214,11 +217,11 @@ class Explorer:
                      gradient: str = "logits") -> go.Figure:
         """Every head of the chosen block (stage, block, head 1-based) with its gradient weight alpha."""
         maps, weights = self.heads(row, stage, block, gradient)
-        wrt = "A (attention probabilities)" if gradient == "probs" else "S (attention logits, pre-softmax)"
+        wrt = "A (attention probs)" if gradient == "probs" else "S (attention logits)"
         return head_grid(maps, weights, selected=None if head is None else head - 1,
                          title=f"stage {stage}, block {block}: {maps.shape[0]} heads<br><span style='font-size:11px'>"
-                               f"α = ‖∂ ICH score / ∂ {wrt}‖_F, mean over windows (% of the largest) · "
-                               f"<span style='color:#1060d0'>★ largest α</span> · <span style='color:#d00'>selected</span>"
+                               f"α = ‖∂ score / ∂ {wrt}‖_F, window mean, % of largest · "
+                               f"<span style='color:#1060d0'>★ largest</span> · <span style='color:#d00'>selected</span>"
                                f"</span>")
 
     def stages_figure(self, row: int, heads: str = "none", gradient: str = "logits") -> go.Figure:
