@@ -73,6 +73,10 @@ def test_a_timm_name_is_fetched_only_through_timm_and_recorded(tmp_path, monkeyp
         return src
 
     monkeypatch.setattr(timm, "create_model", fake_create_model)
+    with pytest.raises(DataError, match="a download was requested with WORKBENCH_OFFLINE set"):
+        create_model("test-tiny", task="binary", pretrained="swin_tiny_patch4_window7_224")  # tests run offline
+    assert calls == []
+    monkeypatch.delenv("WORKBENCH_OFFLINE")
     model = create_model("test-tiny", task="binary", pretrained="swin_tiny_patch4_window7_224")
     assert calls == [("swin_tiny_patch4_window7_224", True, {"num_classes": 0})]
     assert model.workbench_config.pretrained == "swin_tiny_patch4_window7_224"

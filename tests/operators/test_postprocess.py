@@ -30,7 +30,7 @@ def test_mask_and_threshold_pipeline():
     assert torch.allclose(out, torch.tensor([[[1 / 3, 2 / 3], [1.0, 0.0]]]))
     assert torch.equal(postprocess(maps, (2, 2), mask, PostProcess(normalize=True, threshold=0.5)), out > 0.5)
     assert torch.equal(postprocess(maps, (2, 2)), maps)  # raw by default, no mask
-    with pytest.raises(ValueError, match="brain mask of shape"):
+    with pytest.raises(ValueError, match="mask of shape"):
         apply_mask(maps, torch.ones(3, 3))
 
 

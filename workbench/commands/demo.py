@@ -9,6 +9,7 @@ Output layout: :mod:`workbench.demo.steps`.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 from workbench.utils.cli_types import at_least
@@ -52,6 +53,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from workbench.demo import TINY, DemoSettings, run_demo
+    from workbench.models.state_files import OFFLINE_ENV
+
+    os.environ.setdefault(OFFLINE_ENV, "1")  # the demo never downloads weights (nor do its notebook kernels)
 
     base = TINY if args.tiny else DemoSettings()
     settings = base.updated(classifiers="train" if args.train else None, subjects=args.subjects, train_subjects=args.train_subjects, size=args.size,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -63,6 +63,7 @@ class SliceView:
     brain: torch.Tensor
     prob: float
     explained: Explanation
+    _ranked: dict = field(default_factory=dict, init=False, repr=False, compare=False)  # {method: brain-rank map}, filled on use
 
     def map(self, method: str, scale: str = "min-max") -> torch.Tensor:
         """(S, S) map in [0, 1] on ``scale`` (:data:`SCALES`)."""
@@ -70,7 +71,11 @@ class SliceView:
             raise choice_error("method", method, self.explained.maps)
         check_choice("scale", scale, SCALES)
         heat = self.explained.maps[method][0]
-        return rank_normalize(heat[None], self.brain[None] > 0.5)[0] if scale == "brain rank" else heat
+        if scale != "brain rank":
+            return heat
+        if method not in self._ranked:  # a dice and a figure per step on the same view: rank once
+            self._ranked[method] = rank_normalize(heat[None], self.brain[None] > 0.5)[0]
+        return self._ranked[method]
 
     def band(self, method: str) -> tuple[float, float]:
         """(min, max) of the min-max map inside the brain: a narrow band (e.g. 0.94-1.0) shows as flat."""

@@ -10,6 +10,7 @@ naming, patch-embedding and relative-position tables resampled to the model's ge
 from __future__ import annotations
 
 import hashlib
+import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,6 +114,10 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+OFFLINE_ENV = "WORKBENCH_OFFLINE"
+"""Set (tests, ``workbench demo``): a timm / Hugging Face name is refused instead of downloaded."""
+
+
 def _fetch(name: str) -> dict[str, torch.Tensor]:
     """A timm / Hugging Face model name's weights, downloaded by timm (needs network access). Only a
     user's explicit ``--pretrained NAME`` gets here; a name timm does not know (nor ``hf-hub:...``)
@@ -122,6 +127,9 @@ def _fetch(name: str) -> dict[str, torch.Tensor]:
     if not (name.startswith("hf-hub:") or timm.is_model(name)):
         raise DataError(name, "neither a local file nor a timm model name (timm.list_models() lists them); "
                               "give a .safetensors / .pth file or a timm / hf-hub: name")
+    if os.environ.get(OFFLINE_ENV):
+        raise DataError(name, f"a download was requested with {OFFLINE_ENV} set (tests, the demo): give a local "
+                              ".safetensors / .pth file")
     try:
         return timm.create_model(name, pretrained=True, num_classes=0).state_dict()
     except Exception as err:

@@ -35,6 +35,11 @@ def minmax(maps: torch.Tensor) -> torch.Tensor:
     return out.reshape(maps.shape)
 
 
+def _check_mask(mask: torch.Tensor, maps: torch.Tensor) -> None:
+    if mask.shape[-2:] != maps.shape[-2:] or mask.ndim not in (2, 3) or (mask.ndim == 3 and mask.shape[0] != maps.shape[0]):
+        raise ValueError(f"mask of shape {tuple(mask.shape)} does not fit maps {tuple(maps.shape)}; give (H, W) or (B, H, W)")
+
+
 def rank_normalize(maps: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Each in-mask pixel -> the fraction of the sample's in-mask pixels whose value is <= its own
     (the empirical CDF inside the brain); 0 outside the mask.
@@ -45,8 +50,7 @@ def rank_normalize(maps: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     a constant map stays all 1 inside the mask (no structure is invented). A sample with an empty
     mask is all 0.
     """
-    if mask.shape[-2:] != maps.shape[-2:] or mask.ndim not in (2, 3) or (mask.ndim == 3 and mask.shape[0] != maps.shape[0]):
-        raise ValueError(f"mask of shape {tuple(mask.shape)} does not fit maps {tuple(maps.shape)}; give (H, W) or (B, H, W)")
+    _check_mask(mask, maps)
     mask = mask.expand(maps.shape) if mask.ndim == 2 else mask
     flat, inside = maps.reshape(maps.shape[0], -1).float(), mask.reshape(maps.shape[0], -1).bool()
     ordered = torch.where(inside, flat, torch.full_like(flat, float("inf"))).sort(dim=1).values
@@ -57,8 +61,7 @@ def rank_normalize(maps: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 def apply_mask(maps: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """maps (B, H, W) times a brain mask (H, W) or (B, H, W), bool or float."""
-    if mask.shape[-2:] != maps.shape[-2:] or mask.ndim not in (2, 3) or (mask.ndim == 3 and mask.shape[0] != maps.shape[0]):
-        raise ValueError(f"brain mask of shape {tuple(mask.shape)} does not fit maps {tuple(maps.shape)}; give (H, W) or (B, H, W)")
+    _check_mask(mask, maps)
     return maps * mask.to(maps.dtype)
 
 

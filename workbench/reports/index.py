@@ -82,9 +82,10 @@ def _table(runs: Sequence[ReportRun], links: Mapping[str, str], thumbs: Mapping[
     rows = []
     for run in runs:
         link = links.get(run.run_id)
-        name = html.escape(run_name(run, params))
+        plain = run_name(run, params)
+        name = html.escape(plain)
         label = f'<a href="{html.escape(link)}">{name}</a>' if link else name
-        ident = "" if run_name(run, params) == run.run_id else f"<small>{html.escape(run.run_id)}</small>"
+        ident = "" if plain == run.run_id else f"<small>{html.escape(run.run_id)}</small>"
         first = f'<td class="run">{label}{ident}</td>'
         thumb = ""
         if shots:

@@ -13,8 +13,10 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
+import torch
 from plotly.subplots import make_subplots
 
+from workbench.operators.postprocess import minmax
 from workbench.viz.arrays import as_array, as_image, quantized
 from workbench.viz.overlay import MAP_COLORSCALE, grid_shape, style_image_axes
 
@@ -22,12 +24,6 @@ __all__ = ["map_grid", "head_grid", "stage_grid", "SELECTED_COLOR", "TOP_COLOR"]
 
 SELECTED_COLOR = "#d00"  # the head the sliders select
 TOP_COLOR = "#1060d0"  # the head with the largest gradient weight
-
-
-def _panel_scaled(z: np.ndarray) -> np.ndarray:
-    finite = z[np.isfinite(z)]
-    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
-    return np.zeros_like(z) if hi <= lo else (z - lo) / (hi - lo)
 
 
 def map_grid(maps: Mapping[str, Any], title: str = "", cols: int | None = None, panel: int = 170,
@@ -51,7 +47,7 @@ def map_grid(maps: Mapping[str, Any], title: str = "", cols: int | None = None, 
         bar.update(tickvals=[0, 1], ticktext=["min", "max"])
     for i, (name, z) in enumerate(zip(names, arrays)):
         raw = quantized(z)
-        fig.add_trace(go.Heatmap(z=raw if shared else _panel_scaled(raw), customdata=None if shared else raw,
+        fig.add_trace(go.Heatmap(z=raw if shared else minmax(torch.from_numpy(raw)[None])[0].numpy(), customdata=None if shared else raw,
                                  colorscale=MAP_COLORSCALE, zmin=lo, zmax=hi, showscale=i == 0, colorbar=bar, name=name,
                                  hovertemplate=f"{name}<br>x %{{x}}, y %{{y}}: "
                                                f"%{{{'z' if shared else 'customdata'}:.4g}}<extra></extra>"),

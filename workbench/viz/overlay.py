@@ -10,6 +10,7 @@ The CT and the map are PNG images (8-bit levels, the map's colours and transpare
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
@@ -50,6 +51,7 @@ def map_colorscale(colorscale: str = MAP_COLORSCALE) -> list:
         [[first + (1 - first) * float(pos), color] for pos, color in stops]
 
 
+@functools.lru_cache(maxsize=8)
 def colour_table(colorscale: str = MAP_COLORSCALE) -> np.ndarray:
     """(256, 3) uint8: the RGB of every level of :func:`map_colorscale` (row 0 unused: transparent),
     interpolated between the colour scale's stops as plotly.js does."""
@@ -69,9 +71,10 @@ def level_colorbar(title: str, lo: float = 0.0, hi: float = 1.0) -> dict:
             "tickvals": [1 + t * (LEVELS - 1) for t in ticks], "ticktext": [f"{lo + t * (hi - lo):.3g}" for t in ticks]}
 
 
-def image_trace(image: Any, name: str = "CT") -> go.Image:
-    """Grey-scale PNG of ``image`` (H, W) in [0, 1] (8-bit levels); no hover clutter."""
-    return go.Image(source=png_uri(levels(as_image(image))), name=name, hoverinfo="skip")
+def image_trace(image: Any, name: str = "CT", source: str | None = None) -> go.Image:
+    """Grey-scale PNG of ``image`` (H, W) in [0, 1] (8-bit levels); no hover clutter. ``source``: the
+    PNG already encoded (the same slice under several panels is encoded once)."""
+    return go.Image(source=source or png_uri(levels(as_image(image))), name=name, hoverinfo="skip")
 
 
 def map_trace(heat: Any, name: str = "map", opacity: float = 0.5, zmin: float | None = 0.0,
@@ -118,10 +121,11 @@ def contour_trace(mask: Any, name: str, color: str, dash: str = "solid", showleg
 
 
 def slice_traces(image: Any, heat: Any = None, mask: Any = None, pred: Any = None, name: str = "map",
-                 coloraxis: str | None = None, showlegend: bool = True, opacity: float = 0.5) -> list:
+                 coloraxis: str | None = None, showlegend: bool = True, opacity: float = 0.5,
+                 source: str | None = None) -> list:
     """Traces of one panel: CT, the map (if any) with its colour bar (own, or the shared ``coloraxis``
     on the panel that shows the legend), the ground-truth and predicted contours (if any)."""
-    traces: list = [image_trace(image)]
+    traces: list = [image_trace(image, source=source)]
     if heat is not None:
         traces.append(map_trace(heat, name=name, opacity=opacity))
         if coloraxis is None or showlegend:
@@ -198,9 +202,12 @@ def panels_figure(panels: Sequence[Panel], cols: int | None = None, panel: int =
     panel = max(120, min(panel, (max_width - 120) // cols))
     fig = make_subplots(rows, cols, subplot_titles=[p.title for p in panels], horizontal_spacing=0.02,
                         vertical_spacing=0.08 if rows < 4 else 0.04)
+    sources: dict[int, str] = {}  # one PNG per distinct CT image (a methods figure repeats one slice)
     for i, p in enumerate(panels):
+        if id(p.image) not in sources:
+            sources[id(p.image)] = png_uri(levels(as_image(p.image)))
         for trace in slice_traces(p.image, p.heat, p.mask, p.pred, name=p.name, coloraxis="coloraxis",
-                                  showlegend=i == 0):
+                                  showlegend=i == 0, source=sources[id(p.image)]):
             if trace.type == "scatter":
                 trace.legendgroup = trace.name
             fig.add_trace(trace, row=i // cols + 1, col=i % cols + 1)
