@@ -32,6 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
+from workbench.data.synth.subject import BACKGROUNDS
 from workbench.training.precision import PRECISIONS
 from workbench.utils.io import write_json_atomic
 
@@ -40,7 +41,11 @@ STAGES = ("data", "train", "study", "report", "all")
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--work", default=str(ROOT / "runs" / "study_synthetic"), help="work folder (data, runs, study)")
+    p.add_argument("--work", default="", help="work folder (data, runs, study); default runs/study_synthetic, "
+                                              "runs/study_synthetic_cranium with --background cranium")
+    p.add_argument("--background", default="procedural", choices=BACKGROUNDS,
+                   help="the evaluation cohort's background: procedural head phantoms, or the real Cranium CT of "
+                        "invesalius-examples varied per subject (the classifiers never saw it)")
     p.add_argument("--stage", default="all", choices=STAGES)
     p.add_argument("--train-subjects", type=int, default=80)
     p.add_argument("--eval-subjects", type=int, default=35)
@@ -76,8 +81,35 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                         "`bench/bench_train.py --part auc` (its --runs folder); '' to train them here on a seed-100 cohort "
                         "(the attempts are under --epochs). None ever saw an evaluation subject; the report says how "
                         "they were chosen")
-    p.add_argument("--config", default=str(ROOT / "protocols" / "synthetic.yaml"))
-    return p.parse_args(argv)
+    p.add_argument("--config", default=str(ROOT / "protocols" / "synthetic.yaml"),
+                   help="the protocol; its data, classifier and output paths are re-based onto --work "
+                        "(written there as protocol.yaml)")
+    args = p.parse_args(argv)
+    if not args.work:
+        suffix = "" if args.background == "procedural" else f"_{args.background}"
+        args.work = str(ROOT / "runs" / f"study_synthetic{suffix}")
+    return args
+
+
+WORK_PATHS = {"manifest": "eval_manifest.csv", "root": "eval_cohort/physionet", "output": "study",
+              "binary_checkpoint": "classifiers/binary/best", "multilabel_checkpoint": "classifiers/multilabel/best"}
+"""The protocol's paths inside a study's work folder."""
+
+
+def work_config(args: argparse.Namespace, work: Path) -> Path:
+    """``work/protocol.yaml``: ``--config`` with its paths re-based onto ``work`` (one protocol, any
+    cohort); rewritten when the base config changes."""
+    import yaml
+
+    from workbench.utils.io import read_yaml, write_text_atomic
+
+    data = {**(read_yaml(Path(args.config)) or {}), **WORK_PATHS}
+    text = (f"# {_shown(Path(args.config))} re-based onto this folder by bench/study_synthetic.py "
+            f"(background {args.background})\n" + yaml.safe_dump(data, sort_keys=False))
+    path = work / "protocol.yaml"
+    if not path.is_file() or path.read_text() != text:
+        write_text_atomic(path, text)
+    return path
 
 
 EVAL_SEED, TRAIN_SEED = 200, 100
@@ -101,10 +133,11 @@ def stage_data(args: argparse.Namespace, work: Path) -> None:
         if manifest.is_file():
             continue
         t0 = time.perf_counter()
-        folder = write_cohort(work / f"{name}_cohort", n, seed, size=size, n_slices=slices)
+        background = args.background if name == "eval" else "procedural"
+        folder = write_cohort(work / f"{name}_cohort", n, seed, size=size, n_slices=slices, background=background)
         frame, _ = build_manifest("synthetic", folder, n_folds=5, seed=0)
         write_manifest(frame, manifest)
-        print(f"{name} cohort: {n} subjects, {len(frame)} slices, {int(frame['any'].sum())} with ICH "
+        print(f"{name} cohort ({background}): {n} subjects, {len(frame)} slices, {int(frame['any'].sum())} with ICH "
               f"({time.perf_counter() - t0:.0f} s)", flush=True)
 
 
@@ -203,7 +236,7 @@ def stage_train(args: argparse.Namespace, work: Path) -> None:
             cmd.append("--resume")
         out.mkdir(parents=True, exist_ok=True)
         procs.append((task, out, _start(cmd, out / "train.log")))
-    baselines = [(name, _start(_cli("evaluate", "--config", str(args.config), "--methods", name, "--threads", "1"),
+    baselines = [(name, _start(_cli("evaluate", "--config", str(work_config(args, work)), "--methods", name, "--threads", "1"),
                                work / f"baseline_{name}.log")) for name in args.baselines_alongside]
     for task, out, (proc, log, t0) in procs:
         if proc.wait() != 0:
@@ -223,14 +256,14 @@ def stage_study(args: argparse.Namespace, work: Path) -> None:
     from workbench.protocol.config import load_protocol_config
 
     t0 = time.perf_counter()
-    result = run_protocol(load_protocol_config(args.config))
+    result = run_protocol(load_protocol_config(work_config(args, work)))
     print(f"study: {len(result.computed)} fold x method pairs computed in {time.perf_counter() - t0:.0f} s", flush=True)
 
 
 def stage_report(args: argparse.Namespace, work: Path) -> None:
     from report_evaluate import write_report
 
-    print(f"wrote {write_report(Path(args.config), work)}", flush=True)
+    print(f"wrote {write_report(work_config(args, work), work, args.background)}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

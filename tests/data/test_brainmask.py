@@ -29,6 +29,20 @@ def test_gap_in_the_skull_falls_back_to_the_hull():
     assert not mask[:3].any()  # the hull stops at the skull's outline, not at the image edge
 
 
+def test_an_open_ring_enclosing_only_a_pocket_falls_back_to_the_hull():
+    """A skull open wider than any closing, with a small bony loop inside (sinus septa, a dense falx):
+    the loop's 300 px pocket passed the area test and became the whole mask; slabs of the Cranium
+    CT gave such pockets, or scattered pixels and then an empty mask."""
+    hu, truth = ring_phantom(z=1, size=96)
+    hu = hu[0].astype(np.float32)
+    hu[:14, 42:54] = 35  # a 12-pixel gap in the anterior skull
+    yy, xx = np.mgrid[:96, :96]
+    r = np.hypot(yy - 62, xx - 48)
+    hu[(r >= 10) & (r < 12)] = 1000.0  # a closed bony loop around 300 px of soft tissue
+    mask = brain_mask_slice(hu, pixel_mm=1.0)
+    assert mask.sum() > 0.8 * truth[0].sum() and iou(mask, truth[0] & ~((r >= 9) & (r < 13))) > 0.85
+
+
 def test_no_skull_gives_empty_mask_and_nan_is_rejected():
     assert not brain_mask_slice(np.full((32, 32), 30.0)).any()
     bad = np.zeros((32, 32), np.float32)

@@ -42,4 +42,11 @@ def test_unknown_method_is_named():
     rows = [("a", "s1", "v1", 0, 1, 0.5)]
     with pytest.raises(ValueError, match="method 'hgi_sam' is not in the study; methods present: a"):
         paired_difference(_slices(rows), "a", "hgi_sam")
-    assert {c.kind for c in CLAIMS} == {"better", "close"}
+    assert {c.kind for c in CLAIMS} == {"better", "close", "better_by"}
+
+
+def test_better_by_needs_the_margin_as_well_as_a_ci_above_zero():
+    claim = Claim("a beats b by 0.05", "a", "b", "better_by", 0.05)
+    assert verdict(claim, PairedDifference(0.07, 0.02, 0.12, 9, 3)).startswith("holds (a better by >= 0.05")
+    assert verdict(claim, PairedDifference(0.03, 0.01, 0.05, 9, 3)).startswith("not shown: a better (CI excludes 0) but by 0.030")
+    assert verdict(claim, PairedDifference(0.06, -0.01, 0.12, 9, 3)).startswith("not shown (CI")

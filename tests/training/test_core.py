@@ -83,6 +83,24 @@ def test_max_steps_ends_the_run_without_finishing_it(tmp_path):
     assert not read_run_state(tmp_path / "last").finished
 
 
+def test_a_resume_at_its_step_cap_records_no_empty_epoch(tmp_path):
+    """A run capped at an epoch boundary, resumed with the same cap, stays as it was; resumed without a
+    cap it goes on with the next epoch (the cap used to append an empty epoch that a later resume skipped)."""
+    capped = dataclasses.replace(CFG, max_steps=4)
+    _run(tmp_path, capped, [3.0, 2.0, 1.0, 1.0, 1.0, 1.0])
+    torch.manual_seed(0)
+    model = nn.Linear(3, 1)
+    hooks = _hooks(model, [3.0, 2.0, 1.0, 0.5, 0.5, 0.5])
+    run = start_run(tmp_path, True, capped, model, hooks.optimizer, "cpu")
+    again = run_epochs(hooks, capped, run, tmp_path, torch.device("cpu"))
+    assert (again.steps, again.epochs_run) == (4, 2)
+    assert len(pd.read_csv(tmp_path / "metrics.csv")) == 2
+    run = start_run(tmp_path, True, CFG, model, hooks.optimizer, "cpu")
+    full = run_epochs(hooks, dataclasses.replace(CFG, patience=6), run, tmp_path, torch.device("cpu"))
+    assert (full.steps, full.epochs_run) == (12, 6)
+    assert pd.read_csv(tmp_path / "metrics.csv")["step"].tolist() == [2, 4, 6, 8, 10, 12]
+
+
 @pytest.mark.parametrize("fail_at_step", [1, 3])
 def test_an_exception_leaves_every_module_in_the_mode_it_was_given(tmp_path, fail_at_step):
     torch.manual_seed(0)

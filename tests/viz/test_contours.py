@@ -52,14 +52,18 @@ def test_mask_touching_the_border_is_closed_and_empty_mask_has_no_contour():
     assert mask_contours(np.zeros((4, 4))) == [] and contour_segments(np.zeros((3, 3))).shape == (0, 2, 2)
 
 
-def test_bool_float_and_torch_masks_agree_and_xy_lists_split_by_none():
+def test_bool_float_and_torch_masks_agree_and_xy_split_by_nan():
     m = np.zeros((6, 6), dtype=bool)
     m[1:3, 1:3] = True
     m[4, 4] = True
     a, b, c = contour_xy(m), contour_xy(m.astype(float)), contour_xy(torch.from_numpy(m))
-    assert a == b == c
+    for other in (b, c):
+        np.testing.assert_array_equal(a[0], other[0]) and np.testing.assert_array_equal(a[1], other[1])
     xs, ys = a
-    assert xs.count(None) == ys.count(None) == 2  # two components
+    assert xs.dtype == np.float32 and np.isnan(xs).sum() == np.isnan(ys).sum() == 2  # two components
+    assert np.isnan(xs[-1]) and len(contour_xy(np.zeros((3, 3)))[0]) == 0
+    lines = mask_contours(m)  # the same points as the polylines, in order
+    np.testing.assert_array_equal(xs[~np.isnan(xs)], np.concatenate([line[:, 0] for line in lines]))
 
 
 def test_non_2d_mask_is_refused_with_its_shape():

@@ -55,7 +55,22 @@ def test_slice_figure_layers_and_axes(scene):
     assert ct.ndim == 2 and ct.tolist() == levels(image.numpy()).tolist()  # grey levels of the windowed slice
     assert fig.data[2].colorbar.title.text == "hgi_sam" and fig.data[2].opacity == 0 and fig.data[2].showscale
     assert [t.name for t in fig.data[3:]] == ["ground truth", "prediction"]
-    assert fig.layout.yaxis.autorange == "reversed" and fig.layout.yaxis.scaleanchor == "x"
+    h, w = image.shape[-2:]  # framed on the pixel edges, row 0 on top
+    assert fig.layout.yaxis.range == (h - 0.5, -0.5) and fig.layout.yaxis.scaleanchor == "x"
+    assert fig.layout.xaxis.range == (-0.5, w - 0.5) and fig.layout.xaxis.autorange is False
+
+
+def test_a_whole_image_prediction_does_not_shrink_its_panel(scene):
+    """plotly padded the autorange around a contour on the image border: that panel drew smaller."""
+    image, mask, maps = scene
+    whole = {"everywhere": torch.ones_like(maps["a"]), "a": maps["a"]}
+    fig = methods_figure(image, whole, mask, threshold=0.5)
+    h, w = image.shape[-2:]
+    xs = [fig.layout[f"xaxis{s}"].range for s in ("", "2")]
+    ys = [fig.layout[f"yaxis{s}"].range for s in ("", "2")]
+    assert xs == [(-0.5, w - 0.5)] * 2 and ys == [(h - 0.5, -0.5)] * 2
+    border = fig.data[4]  # the first panel's prediction contour runs along the pixel edges
+    assert border.name == "prediction" and np.nanmin(border.x) == -0.5
 
 
 def test_windowed_applies_the_preset():
@@ -76,7 +91,7 @@ def test_methods_figure_one_panel_per_method_with_shared_colour_axis(scene):
     assert fig.layout.coloraxis.colorbar.title.text == "map (min-max)"
     assert sum(t.name == "prediction" for t in fig.data) == 2
     assert sum(t.showlegend is not False for t in fig.data if t.type == "scatter") == 2  # legend once
-    assert fig.layout.yaxis2.scaleanchor == "x2" and fig.layout.yaxis2.autorange == "reversed"
+    assert fig.layout.yaxis2.scaleanchor == "x2" and fig.layout.yaxis2.range[0] > fig.layout.yaxis2.range[1]  # row 0 on top
 
 
 def test_panels_figure_grid_shape(scene):
@@ -219,3 +234,29 @@ def test_slice_images_are_drawn_as_8_bit_levels_to_keep_reports_small():
     assert len(fig.to_json()) < 600_000  # 8 panels of 256 px: CT + map PNGs
     assert levels(np.array([0.0, 0.5, 1.0, 2.0, np.nan])).tolist() == [0, 128, 255, 255, 0]
     assert levels(np.array([2.0, 3.0]), lo=2.0, hi=4.0, clear=True).tolist() == [1, 128]
+
+
+def test_png_encodings_are_remembered_by_content_and_shape():
+    """The explorer re-encodes the same slice on every step: a repeat is served from the cache, and
+    the same bytes in another shape or other bytes in the same shape are encoded anew."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from workbench.viz import arrays
+
+    pixels = (np.arange(16, dtype=np.uint8) * 16).reshape(4, 4)
+    first = arrays.png_uri(pixels)
+    assert arrays.png_uri(pixels.copy()) is first  # served from the cache
+    wide = arrays.png_uri(pixels.reshape(2, 8))
+    other = arrays.png_uri(pixels[::-1].copy())
+
+    def decoded(uri):
+        return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))))
+
+    assert decoded(wide).shape == (2, 8) and decoded(first).shape == (4, 4)
+    np.testing.assert_array_equal(decoded(other), pixels[::-1])
+    for i in range(arrays.PNG_CACHE_SIZE + 1):  # bounded: the oldest entry goes
+        arrays.png_uri(np.full((1, 2), i % 256, dtype=np.uint8) + np.array([[0, i // 256]], dtype=np.uint8))
+    assert arrays.png_uri(pixels) is not first and arrays.png_uri(pixels) == first

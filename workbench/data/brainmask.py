@@ -3,13 +3,14 @@
 Per axial slice (H, W):
 
 1. skull = HU >= ``bone_hu``; closed with a disk so thin or partial-volumed tables, sutures and
-   small gaps still form a ring: radii ``close_mm`` are tried from small to large until the ring
-   encloses at least ``min_area_mm2``; when none does (a wide gap: frontal sinus, thin squama
-   partial-volumed below ``bone_hu``, craniotomy), the convex hull of the largest skull component
-   stands in for the filled ring;
+   small gaps still form a ring: radii ``close_mm`` are tried from small to large until the largest
+   soft-tissue component inside the ring holds ``ring_share`` of the convex-hull estimate (and at
+   least ``min_area_mm2``); when none does (a wide gap: frontal sinus, thin squama partial-volumed
+   below ``bone_hu``, craniotomy), the convex hull of the largest skull component stands in for the
+   filled ring;
 2. intracranial candidates = holes of the closed skull (``binary_fill_holes``) minus the skull,
    restricted to soft-tissue HU (``soft_range``: CSF, brain, blood);
-3. the largest connected component, holes filled (calcifications and dense clot inside stay in);
+3. their largest connected component, holes filled (calcifications and dense clot inside stay in);
 4. eroded by ``erode_mm`` (rounded down to whole pixels) to drop the partial-volumed rim at the inner table.
 
 Slices without a closed skull ring (vertex, skull base) give an empty or small mask; components
@@ -34,6 +35,9 @@ class BrainMaskConfig:
     close_mm: tuple[float, ...] = (2.0, 5.0)
     erode_mm: float = 1.0
     min_area_mm2: float = 200.0
+    ring_share: float = 0.5
+    """A closed ring is taken when its cavity holds this share of the convex-hull estimate (a ring
+    still open at a sinus or a thin squama encloses only a pocket, or scattered pixels)."""
 
 
 def _disk(radius_px: float) -> np.ndarray:
@@ -83,17 +87,18 @@ def brain_mask_slice(hu: np.ndarray, pixel_mm: float = 1.0, config: BrainMaskCon
         return np.zeros(hu.shape, dtype=bool)
     soft = (hu >= config.soft_range[0]) & (hu <= config.soft_range[1]) & ~skull
     min_px = config.min_area_mm2 / (pixel_mm * pixel_mm)
+    hull = _largest(_convex_hull(_largest(skull)) & soft)  # the cavity if the ring were closed
+    need = max(min_px, config.ring_share * hull.sum())
     # pad so a closing never touches the border (border_value=0 would erode it)
     pad = int(np.ceil(max(config.close_mm) / pixel_mm)) + 1
     skull_p = np.pad(skull, pad)
     for radius_mm in config.close_mm:
         closed = ndi.binary_closing(skull_p, structure=_disk(radius_mm / pixel_mm))[pad:-pad, pad:-pad]
-        inside = ndi.binary_fill_holes(closed) & soft
-        if inside.sum() >= min_px:
+        largest = _largest(ndi.binary_fill_holes(closed) & soft)
+        if largest.sum() >= need:  # the ring encloses the cavity, not a pocket of it
             break
     else:
-        inside = _convex_hull(_largest(skull)) & soft
-    largest = _largest(inside)
+        largest = hull
     if largest.sum() < min_px:
         return np.zeros(hu.shape, dtype=bool)
     mask = ndi.binary_fill_holes(largest)

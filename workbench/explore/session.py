@@ -34,6 +34,7 @@ __all__ = ["SliceView", "Explorer", "parse_methods", "SCALES"]
 # How a map is shown and thresholded: the evaluation's min-max scale, or each pixel's rank among the
 # brain's pixels (for maps that live in a narrow band after min-max, e.g. rollout). Value: colour bar title.
 SCALES = {"min-max": "map (min-max)", "brain rank": "map (rank in brain)"}
+DICE_CACHE = 4096  # (row, method, scale, threshold) -> Dice entries kept by Explorer.dice
 NARROW_BAND = 0.25  # in-brain span (min-max scale) under which a panel title states the band
 
 
@@ -64,6 +65,7 @@ class SliceView:
     prob: float
     explained: Explanation
     _ranked: dict = field(default_factory=dict, init=False, repr=False, compare=False)  # {method: brain-rank map}, filled on use
+    _bands: dict = field(default_factory=dict, init=False, repr=False, compare=False)  # {method: (min, max)}, filled on use
 
     def map(self, method: str, scale: str = "min-max") -> torch.Tensor:
         """(S, S) map in [0, 1] on ``scale`` (:data:`SCALES`)."""
@@ -79,8 +81,10 @@ class SliceView:
 
     def band(self, method: str) -> tuple[float, float]:
         """(min, max) of the min-max map inside the brain: a narrow band (e.g. 0.94-1.0) shows as flat."""
-        inside = self.map(method)[self.brain > 0.5]
-        return (float(inside.min()), float(inside.max())) if inside.numel() else (0.0, 0.0)
+        if method not in self._bands:
+            inside = self.map(method)[self.brain > 0.5]
+            self._bands[method] = (float(inside.min()), float(inside.max())) if inside.numel() else (0.0, 0.0)
+        return self._bands[method]
 
 
 class Explorer:
@@ -97,6 +101,7 @@ class Explorer:
         self._rows = {s: g.sort_values("slice_index").index.tolist()
                       for s, g in frame.assign(subject_id=frame["subject_id"].astype(str)).groupby("subject_id")}
         self._cache: OrderedDict[int, SliceView] = OrderedDict()
+        self._dice: OrderedDict[tuple, float] = OrderedDict()
         self._cache_size = cache_size
 
     @classmethod
@@ -177,9 +182,15 @@ class Explorer:
              scale: str = "min-max") -> dict[str, float]:
         """Dice of ``map > threshold`` (map on ``scale``) per method on slice ``row`` (NaN when the
         slice has no lesion)."""
-        v = self.view(row)
-        return {m: float(dice(v.map(m, scale)[None] > threshold, v.mask[None] > 0.5)[0])
-                for m in (methods or self.methods)}
+        v, out = self.view(row), {}
+        for m in (methods or self.methods):
+            key = (row, m, scale, float(threshold))  # the info line and the figure of one step ask alike
+            if key not in self._dice:
+                self._dice[key] = float(dice(v.map(m, scale)[None] > threshold, v.mask[None] > 0.5)[0])
+                if len(self._dice) > DICE_CACHE:
+                    self._dice.popitem(last=False)
+            out[m] = self._dice[key]
+        return out
 
     # -- figures ---------------------------------------------------------------------------------
     def methods_figure(self, row: int, methods: Sequence[str] | None = None, window: str = "brain",

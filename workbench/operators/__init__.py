@@ -1,13 +1,15 @@
 """Explanation operators: pure tensor functions of a :class:`~workbench.capture.CaptureResult`.
 
 One signature, ``fn(result, options) -> raw map (B, h, w)``, one registry (:data:`REGISTRY`):
-swin_sam, hgi_sam, gradcam, hirescam, layercam, rollout, grad_rollout. Post-processing (upsampling,
+swin_sam, hgi_sam, gradcam, hirescam, layercam, rollout, grad_rollout, and the workbench's own
+hgi_gradcam (HGI-SAM x Grad-CAM, :mod:`workbench.operators.fusion`). Post-processing (upsampling,
 brain mask, min-max, threshold) lives in :mod:`workbench.operators.postprocess`.
 """
 
-from workbench.operators import attention_maps, cam, rollout  # noqa: F401  (registers the operators)
+from workbench.operators import attention_maps, cam, fusion, rollout  # noqa: F401  (registers the operators)
 from workbench.operators.attention_maps import HgiSamOptions, SwinSamOptions, block_maps, head_maps, stage_maps
 from workbench.operators.cam import CamOptions
+from workbench.operators.fusion import HgiCamOptions
 from workbench.operators.postprocess import PostProcess, apply_mask, binarize, minmax, postprocess, rank_normalize, upsample
 from workbench.operators.registry import REGISTRY, Operator, Requirements, get_operator, make_options, run_operator
 from workbench.operators.rollout import RolloutOptions
@@ -15,6 +17,7 @@ from workbench.operators.rollout import RolloutOptions
 __all__ = [
     "REGISTRY",
     "CamOptions",
+    "HgiCamOptions",
     "HgiSamOptions",
     "Operator",
     "PostProcess",

@@ -59,6 +59,7 @@ WEAK_METHODS: Mapping[str, MethodSpec] = MappingProxyType({
     "hgi_sam": MethodSpec("binary", "hgi_sam", fixed_key="hgi_sam"),
     "rollout": MethodSpec("binary", "rollout"),
     "grad_rollout": MethodSpec("binary", "grad_rollout"),
+    "hgi_gradcam": MethodSpec("binary", "hgi_gradcam"),  # the workbench's own (operators.fusion)
 })
 #: Fully supervised baselines (trained per fold on the other folds' masks).
 BASELINE_METHODS: Mapping[str, MethodSpec] = MappingProxyType({

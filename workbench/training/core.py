@@ -182,6 +182,8 @@ def _loop(hooks: TrainerHooks, cfg: LoopConfig, run: RunState, out: Path, device
 
     log = MetricsLog(out / "metrics.csv", run.history)
     while not run.finished and run.epoch < cfg.epochs:
+        if cfg.max_steps and run.step >= cfg.max_steps:  # a resume already at its cap adds no empty epoch
+            break
         epoch, t0 = run.epoch, time.perf_counter()
         torch.manual_seed(stream_seed(cfg.seed, info.rank, epoch, GLOBAL_STREAM))
         gen = torch.Generator().manual_seed(stream_seed(cfg.seed, info.rank, epoch, AUGMENT_STREAM))

@@ -82,11 +82,14 @@ def mask_contours(mask: Any) -> list[np.ndarray]:
     return lines
 
 
-def contour_xy(mask: Any) -> tuple[list[float | None], list[float | None]]:
-    """x and y lists of every contour of ``mask``, separated by None: one plotly Scatter trace."""
-    xs: list[float | None] = []
-    ys: list[float | None] = []
-    for line in mask_contours(mask):
-        xs += [*line[:, 0].tolist(), None]
-        ys += [*line[:, 1].tolist(), None]
-    return xs, ys
+def contour_xy(mask: Any) -> tuple[np.ndarray, np.ndarray]:
+    """x and y (n,) float32 of every contour of ``mask``, each contour followed by NaN: one plotly
+    Scatter trace (plotly.js breaks the line at NaN). Arrays, not lists with None: plotly checks a
+    list point by point (~5 ms for 2,000 points against 0.4 ms) and sends an array as binary; the
+    points lie on a 0.5 px grid, exact in float32."""
+    lines = mask_contours(mask)
+    if not lines:
+        return np.zeros(0, np.float32), np.zeros(0, np.float32)
+    gap = np.full((1, 2), np.nan)
+    xy = np.concatenate([part for line in lines for part in (line, gap)]).astype(np.float32)
+    return xy[:, 0].copy(), xy[:, 1].copy()

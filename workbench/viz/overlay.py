@@ -24,7 +24,7 @@ from workbench.viz.contours import contour_xy
 
 __all__ = ["MAP_COLORSCALE", "GT_COLOR", "PRED_COLOR", "windowed", "image_trace", "map_trace", "contour_trace",
            "map_colorscale", "level_colorbar", "colour_table", "scale_trace",
-           "slice_traces", "slice_figure", "Panel", "panels_figure", "methods_figure", "style_image_axes", "grid_shape",
+           "slice_traces", "slice_figure", "Panel", "panels_figure", "methods_figure", "style_image_axes", "image_ranges", "grid_shape",
            "orientation_marks"]
 
 MAP_COLORSCALE = "Jet"
@@ -139,15 +139,16 @@ def slice_traces(image: Any, heat: Any = None, mask: Any = None, pred: Any = Non
 
 def style_image_axes(fig: go.Figure) -> go.Figure:
     """Every subplot: row 0 on top, square pixels, no ticks."""
-    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
-
-    def style(axis) -> None:
-        suffix = axis.plotly_name[len("yaxis"):]
-        axis.update(autorange="reversed", scaleanchor=f"x{suffix}", showticklabels=False, showgrid=False,
-                    zeroline=False, constrain="domain")
-
-    fig.for_each_yaxis(style)
-    return fig
+    plain = {"showticklabels": False, "showgrid": False, "zeroline": False, "constrain": "domain"}
+    layout = {}
+    for name in fig.layout:  # one update for every axis (an update per axis re-validates the layout)
+        if name.startswith("xaxis"):
+            layout[name] = plain
+        elif name.startswith("yaxis"):
+            layout[name] = {**plain, "autorange": "reversed", "scaleanchor": f"x{name[len('yaxis'):]}"}
+    if not layout:  # a figure without subplots: its default axes
+        layout = {"xaxis": plain, "yaxis": {**plain, "autorange": "reversed", "scaleanchor": "x"}}
+    return fig.update_layout(layout)
 
 
 def slice_figure(image: Any, heat: Any = None, mask: Any = None, pred: Any = None, title: str = "",
@@ -156,7 +157,20 @@ def slice_figure(image: Any, heat: Any = None, mask: Any = None, pred: Any = Non
     fig = go.Figure(slice_traces(image, heat, mask, pred, name=name))
     fig.update_layout(title=title, width=size + 120, height=size, margin={"l": 10, "r": 10, "t": 40, "b": 10},
                       legend={"orientation": "h", "y": -0.02})
-    return style_image_axes(fig)
+    return style_image_axes(fig).update_layout(image_ranges([as_image(image).shape]))
+
+
+def image_ranges(shapes: Sequence[tuple[int, ...]]) -> dict:
+    """Layout axes that frame subplot i exactly on its image of shape ``shapes[i]`` (H, W): pixel
+    edges -0.5 .. W - 0.5, row 0 on top. Without them plotly pads the range around a contour that
+    runs along the image border (a whole-image prediction), and that panel draws smaller."""
+    layout = {}
+    for i, shape in enumerate(shapes):
+        suffix = "" if i == 0 else str(i + 1)
+        h, w = shape[-2:]
+        layout[f"xaxis{suffix}"] = {"range": [-0.5, w - 0.5], "autorange": False}
+        layout[f"yaxis{suffix}"] = {"range": [h - 0.5, -0.5], "autorange": False}
+    return layout
 
 
 def grid_shape(n: int, cols: int | None = None) -> tuple[int, int]:
@@ -182,11 +196,11 @@ class Panel:
 def orientation_marks(fig: go.Figure, n: int) -> go.Figure:
     """An ``R`` on the left and an ``L`` on the right edge of the first ``n`` subplots (display
     orientation: column 0 is the patient's right, radiological convention)."""
-    for i in range(n):
-        axis = "" if i == 0 else str(i + 1)
-        for x, text, anchor in ((0.0, "R", "left"), (1.0, "L", "right")):
-            fig.add_annotation(text=text, x=x, y=0.5, xref=f"x{axis} domain", yref=f"y{axis} domain", showarrow=False,
-                               xanchor=anchor, font={"size": 11, "color": "#f0f0a0"}, bgcolor="rgba(0,0,0,0.35)")
+    marks = [{"text": text, "x": x, "y": 0.5, "xref": f"x{axis} domain", "yref": f"y{axis} domain", "showarrow": False,
+              "xanchor": anchor, "font": {"size": 11, "color": "#f0f0a0"}, "bgcolor": "rgba(0,0,0,0.35)"}
+             for axis in ("" if i == 0 else str(i + 1) for i in range(n))
+             for x, text, anchor in ((0.0, "R", "left"), (1.0, "L", "right"))]
+    fig.layout.annotations = fig.layout.annotations + tuple(marks)  # one update: add_annotation re-checks all
     return fig
 
 
@@ -203,6 +217,7 @@ def panels_figure(panels: Sequence[Panel], cols: int | None = None, panel: int =
     fig = make_subplots(rows, cols, subplot_titles=[p.title for p in panels], horizontal_spacing=0.02,
                         vertical_spacing=0.08 if rows < 4 else 0.04)
     sources: dict[int, str] = {}  # one PNG per distinct CT image (a methods figure repeats one slice)
+    traces, where = [], []
     for i, p in enumerate(panels):
         if id(p.image) not in sources:
             sources[id(p.image)] = png_uri(levels(as_image(p.image)))
@@ -210,14 +225,16 @@ def panels_figure(panels: Sequence[Panel], cols: int | None = None, panel: int =
                                   showlegend=i == 0, source=sources[id(p.image)]):
             if trace.type == "scatter":
                 trace.legendgroup = trace.name
-            fig.add_trace(trace, row=i // cols + 1, col=i % cols + 1)
+            traces.append(trace)
+            where.append((i // cols + 1, i % cols + 1))
+    fig.add_traces(traces, rows=[r for r, _ in where], cols=[c for _, c in where])  # one update, not one per trace
     fig.update_annotations(font_size=12)
     orientation_marks(fig, len(panels))
     fig.update_layout(coloraxis={"colorscale": map_colorscale(), "cmin": 0, "cmax": LEVELS,
                                  "colorbar": level_colorbar(scale)},
                       title=title, width=cols * panel + 120, height=rows * panel + 80,
                       margin={"l": 10, "r": 10, "t": 60, "b": 10}, legend={"orientation": "h", "y": -0.02})
-    return style_image_axes(fig)
+    return style_image_axes(fig).update_layout(image_ranges([as_image(p.image).shape for p in panels]))
 
 
 def methods_figure(image: Any, maps: Mapping[str, Any], mask: Any = None, threshold: float | None = None,

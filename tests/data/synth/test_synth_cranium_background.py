@@ -30,3 +30,11 @@ def test_missing_package_message(monkeypatch):
     with pytest.raises(FileNotFoundError, match="apt-get install invesalius-examples"):
         generate_subject(0, 0, size=64, n_slices=4, background="cranium")
     bg._cranium.cache_clear()
+
+
+@needs_cranium
+def test_every_slice_of_a_cranium_stack_has_a_cavity():
+    """The study's Cranium cohort (256 px, 16 slices): most slices had no cavity and lesion placement failed."""
+    for index in range(6):
+        s = generate_subject(index, 200, size=256, n_slices=16, background="cranium", p_ich=1.0)
+        assert (s.brain.mean(axis=(1, 2)) > 0.05).all(), index

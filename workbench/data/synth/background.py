@@ -15,11 +15,12 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
+from workbench.data.brainmask import BrainMaskConfig, brain_mask
 from workbench.data.cranium import CRANIUM_PATH, INSTALL_HINT, cranium_available, load_cranium
 from workbench.data.synth.anatomy import Anatomy
 from workbench.data.synth.fields import image_grid
 
-__all__ = ["cranium_background", "intracranial_from_hu"]
+__all__ = ["cranium_background", "CAVITY"]
 
 SLICE_MM = 5.0
 _BASE_SLICE, _VERTEX_SLICE = 8, 100  # Cranium slices (1.5 mm) of the skull base and the vertex
@@ -43,20 +44,9 @@ def _slab_average(hu: np.ndarray, start_mm: float, n: int, slice_mm: float) -> n
     return out
 
 
-def intracranial_from_hu(hu: np.ndarray, pixel_mm: float) -> np.ndarray:
-    """Cranial cavity (Z, H, W) bool from HU: soft tissue enclosed by the (closed) skull, per slice."""
-    out = np.zeros(hu.shape, dtype=bool)
-    close_px = max(1, int(round(4.0 / pixel_mm)))
-    disk = ndimage.generate_binary_structure(2, 1)
-    for k in range(hu.shape[0]):
-        bone = ndimage.binary_closing(hu[k] > 250, structure=disk, iterations=close_px, border_value=0)
-        inside = ndimage.binary_fill_holes(bone) & ~ndimage.binary_dilation(bone, structure=disk)
-        inside &= (hu[k] > -30) & (hu[k] < 120)
-        lab, n = ndimage.label(inside)
-        if n:
-            sizes = ndimage.sum_labels(inside, lab, index=np.arange(1, n + 1))
-            out[k] = lab == (1 + int(np.argmax(sizes)))
-    return out
+CAVITY = BrainMaskConfig(erode_mm=0.0)
+"""The cranial cavity of the Cranium background: the datasets' brain mask (:mod:`workbench.data.brainmask`)
+without its 1 mm erosion (the cavity is where lesions may go, rim included)."""
 
 
 def cranium_background(rng: np.random.Generator, size: int, n_slices: int) -> tuple[np.ndarray, Anatomy, dict]:
@@ -84,7 +74,7 @@ def cranium_background(rng: np.random.Generator, size: int, n_slices: int) -> tu
 
     px = row_mm * hu.shape[1] / size / zoom
     spacing = (px, col_mm * hu.shape[2] / size / zoom, SLICE_MM)
-    cavity = intracranial_from_hu(img, px)
+    cavity = brain_mask(img, px, CAVITY)
     depth = np.stack([ndimage.distance_transform_edt(c, sampling=px) for c in cavity]).astype(np.float32)
     smooth = ndimage.gaussian_filter(img, sigma=(0, 0.7, 0.7))
     zz, yy, xx = np.nonzero(cavity)
