@@ -74,8 +74,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                    help="best checkpoint by validation ROC-AUC (of the TRAINING cohort's fold 0); the study uses `best`")
     p.add_argument("--max-steps", type=int, default=0, help="cap on classifier optimizer steps (0: none)")
     p.add_argument("--baselines-alongside", nargs="*", default=["unet", "swin_unetr"],
-                   help="baselines trained (and scored) by their own `workbench evaluate --methods NAME` process while "
-                        "the classifiers train, so all cores stay busy; their epochs come from --config")
+                   help="baselines trained (and scored) by one `workbench evaluate --methods ...` process while the "
+                        "classifiers train, so all cores stay busy (every core when no classifier trains here); "
+                        "their epochs come from --config")
     p.add_argument("--classifiers-from", default="reference",
                    help="'reference' (default): the shipped reference classifiers; a folder: the classifiers of "
                         "`bench/bench_train.py --part auc` (its --runs folder); '' to train them here on a seed-100 cohort "
@@ -236,8 +237,13 @@ def stage_train(args: argparse.Namespace, work: Path) -> None:
             cmd.append("--resume")
         out.mkdir(parents=True, exist_ok=True)
         procs.append((task, out, _start(cmd, out / "train.log")))
-    baselines = [(name, _start(_cli("evaluate", "--config", str(work_config(args, work)), "--methods", name, "--threads", "1"),
-                               work / f"baseline_{name}.log")) for name in args.baselines_alongside]
+    # ONE process for all baselines: a study folder takes one evaluation at a time (it is locked), and
+    # the fold x method cache lets the study stage reuse what this process scored.
+    threads = "1" if procs else str(os.cpu_count() or 1)
+    baselines = [] if not args.baselines_alongside else [(
+        " and ".join(args.baselines_alongside),
+        _start(_cli("evaluate", "--config", str(work_config(args, work)), "--methods", *args.baselines_alongside,
+                    "--threads", threads), work / "baselines.log"))]
     for task, out, (proc, log, t0) in procs:
         if proc.wait() != 0:
             raise SystemExit(f"training {task} failed; see {log}")
@@ -256,7 +262,8 @@ def stage_study(args: argparse.Namespace, work: Path) -> None:
     from workbench.protocol.config import load_protocol_config
 
     t0 = time.perf_counter()
-    result = run_protocol(load_protocol_config(work_config(args, work)))
+    # every core: nothing else runs now (threads are not part of the cached results' signature)
+    result = run_protocol(load_protocol_config(work_config(args, work), threads=os.cpu_count() or 1))
     print(f"study: {len(result.computed)} fold x method pairs computed in {time.perf_counter() - t0:.0f} s", flush=True)
 
 

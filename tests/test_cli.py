@@ -73,3 +73,50 @@ def test_demo_explains_the_shipped_reference_classifiers_by_default(tmp_path: Pa
         assert json.loads((folder / "provenance.json").read_text()) == record
         assert load_model(folder).workbench_config.task == task
         assert state["reference"][task]["heldout_auc"] == record["heldout"]["auc_any"]
+
+
+def test_demo_redoes_its_steps_when_the_shipped_classifiers_change(tmp_path: Path):
+    """An update that ships new reference weights used to leave a demo folder explaining the old
+    copies ("done before, skipped" with the old held-out AUC); the steps record the weights'
+    fingerprints and redo from the classifiers on when they differ."""
+    import json
+
+    args = ("demo", "--until", "train", "--out", str(tmp_path / "demo"), "--subjects", "3", "--size", "64",
+            "--slices", "4", "--folds", "2")
+    sh(*args, cwd=tmp_path)
+    path = tmp_path / "demo" / "demo.json"
+    state = json.loads(path.read_text())
+    assert state["steps"]["data"]["inputs"] == {} and set(state["steps"]["train:binary"]["inputs"]) == {
+        "reference-binary", "reference-multilabel"}
+    again = sh(*args, cwd=tmp_path).stdout
+    assert again.count("done before, skipped") == 3
+    state["steps"]["train:binary"]["inputs"]["reference-multilabel"] = "sha256:an-older-release"
+    path.write_text(json.dumps(state))
+    r = sh(*args, cwd=tmp_path).stdout
+    assert "train:binary: redone, the shipped reference-multilabel changed" in r
+    assert r.count("done before, skipped") == 2  # the data and the multilabel step stand
+
+
+def test_a_redone_studies_step_reruns_the_grids_it_had_finished(tmp_path: Path, monkeypatch):
+    """The notebook grids skip runs they finished; when the demo redoes the step because the shipped
+    classifiers changed, the grids are forced, or their notebooks would explain the old weights."""
+    from workbench.demo import steps
+    from workbench.demo.settings import DemoSettings
+
+    seen = []
+    monkeypatch.setattr(steps, "_study_configs", lambda state: [_Config()])
+    monkeypatch.setattr("workbench.studies.grid.run_study",
+                        lambda config, executor=None, force=False: seen.append(force) or _Outcome())
+    state = steps._State(tmp_path, DemoSettings())
+    steps._studies(state)
+    state.redone.add("studies")
+    steps._studies(state)
+    assert seen == [False, True]
+
+
+class _Outcome:
+    ran, skipped, failed, table_path = (), (), (), "results.csv"
+
+
+class _Config:
+    name = "explore"

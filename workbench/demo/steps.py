@@ -63,8 +63,24 @@ class _State:
     def __init__(self, out: Path, settings: DemoSettings):
         self.out, self.settings = out, settings
         self.lock = threading.Lock()  # the two classifiers train side by side
+        self.redone: set[str] = set()  # steps redone because their inputs changed (their caches are stale too)
         self.data = read_state(out)
         self.data["settings"] = settings.to_dict()
+
+    def inputs(self, group: str) -> dict[str, str]:
+        """Fingerprints of the shipped classifiers a step builds on (``{}`` for the data step and for
+        classifiers trained here): a package update that ships new reference weights redoes the
+        steps from the classifiers on, instead of explaining the old copies."""
+        if group == "data" or self.settings.classifiers != "reference":
+            return {}
+        if not hasattr(self, "_inputs"):
+            from workbench.models.checkpoint import checkpoint_paths
+            from workbench.models.reference import reference_stem
+            from workbench.utils.fingerprint import weights_fingerprint
+
+            self._inputs = {f"reference-{t}": weights_fingerprint(checkpoint_paths(reference_stem(f"reference-{t}"))[0])
+                            for t in TASKS}
+        return self._inputs
 
     def done(self, step: str, group: str) -> bool:
         record = self.data["steps"].get(step)
@@ -75,12 +91,17 @@ class _State:
             changed = sorted(k for k in wanted if record.get("settings", {}).get(k) != wanted[k])
             raise ValueError(f"{self.out} was made with other settings ({', '.join(changed)} changed); "
                              f"use another --out or remove it (make clean-demo)")
+        if record.get("inputs", {}) != self.inputs(group):
+            changed = sorted(k for k, v in self.inputs(group).items() if record.get("inputs", {}).get(k) != v)
+            print(f"  {step}: redone, the shipped {', '.join(changed) or 'classifiers'} changed since it ran", flush=True)
+            self.redone.add(step)
+            return False
         return True
 
     def finish(self, step: str, group: str, seconds: float, **extra: Any) -> None:
         with self.lock:
             self.data["steps"][step] = {"state": "done", "settings": step_settings(group, self.settings),
-                                        "seconds": round(seconds, 1), **extra}
+                                        "inputs": self.inputs(group), "seconds": round(seconds, 1), **extra}
         self.save()
 
     def save(self) -> None:
@@ -193,7 +214,8 @@ def _studies(state: _State) -> None:
     with cf.ProcessPoolExecutor(state.settings.workers, mp_context=multiprocessing.get_context("spawn"),
                                 initializer=die_with_parent) as pool, \
             cf.ThreadPoolExecutor(len(configs)) as submitters:
-        outcomes = list(submitters.map(lambda c: run_study(c, executor=pool), configs))
+        force = "studies" in state.redone  # the grids' own "done" runs explained the old classifiers
+        outcomes = list(submitters.map(lambda c: run_study(c, executor=pool, force=force), configs))
     for config, outcome in zip(configs, outcomes):
         print(f"  study {config.name}: {len(outcome.ran)} ran, {len(outcome.skipped)} skipped, "
               f"{len(outcome.failed)} failed -> {outcome.table_path}")
