@@ -47,6 +47,8 @@ def test_unknown_method_is_named():
 
 def test_better_by_needs_the_margin_as_well_as_a_ci_above_zero():
     claim = Claim("a beats b by 0.05", "a", "b", "better_by", 0.05)
-    assert verdict(claim, PairedDifference(0.07, 0.02, 0.12, 9, 3)).startswith("holds (a better by >= 0.05")
+    assert verdict(claim, PairedDifference(0.07, 0.02, 0.12, 9, 3)) == (
+        "holds as set (mean difference >= 0.05, CI excludes 0; the CI's low end +0.020 does not clear 0.05)")
+    assert verdict(claim, PairedDifference(0.09, 0.06, 0.12, 9, 3)).endswith("+0.060 also clears 0.05)")
     assert verdict(claim, PairedDifference(0.03, 0.01, 0.05, 9, 3)).startswith("not shown: a better (CI excludes 0) but by 0.030")
     assert verdict(claim, PairedDifference(0.06, -0.01, 0.12, 9, 3)).startswith("not shown (CI")

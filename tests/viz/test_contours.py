@@ -58,7 +58,8 @@ def test_bool_float_and_torch_masks_agree_and_xy_split_by_nan():
     m[4, 4] = True
     a, b, c = contour_xy(m), contour_xy(m.astype(float)), contour_xy(torch.from_numpy(m))
     for other in (b, c):
-        np.testing.assert_array_equal(a[0], other[0]) and np.testing.assert_array_equal(a[1], other[1])
+        np.testing.assert_array_equal(a[0], other[0])
+        np.testing.assert_array_equal(a[1], other[1])
     xs, ys = a
     assert xs.dtype == np.float32 and np.isnan(xs).sum() == np.isnan(ys).sum() == 2  # two components
     assert np.isnan(xs[-1]) and len(contour_xy(np.zeros((3, 3)))[0]) == 0

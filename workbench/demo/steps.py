@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import dataclasses
+import hashlib
 import json
 import multiprocessing
 import os
@@ -78,8 +79,11 @@ class _State:
             from workbench.models.reference import reference_stem
             from workbench.utils.fingerprint import weights_fingerprint
 
-            self._inputs = {f"reference-{t}": weights_fingerprint(checkpoint_paths(reference_stem(f"reference-{t}"))[0])
-                            for t in TASKS}
+            def fingerprint(name: str) -> str:  # the weights and the architecture / input recipe beside them
+                weights, config = checkpoint_paths(reference_stem(name))
+                return f"{weights_fingerprint(weights)}+{hashlib.sha256(config.read_bytes()).hexdigest()[:16]}"
+
+            self._inputs = {f"reference-{t}": fingerprint(f"reference-{t}") for t in TASKS}
         return self._inputs
 
     def done(self, step: str, group: str) -> bool:

@@ -32,7 +32,8 @@ CLOSE = 0.05
 class Claim:
     """``title``: the statement; ``a`` / ``b``: the two study methods; ``kind``: ``better`` (the CI
     excludes 0), ``close`` (the CI within +- :data:`CLOSE`) or ``better_by`` (the CI excludes 0 and the
-    mean difference is at least ``margin``)."""
+    mean difference is at least ``margin``: the target as issue 16 sets it; the verdict says whether
+    the CI's low end clears the margin too, which a margin shown with confidence would need)."""
 
     title: str
     a: str
@@ -88,8 +89,11 @@ def verdict(claim: Claim, diff: PairedDifference) -> str:
         return f"not shown (the CI of the difference reaches beyond +- {CLOSE:g})"
     if claim.kind == "better_by" and diff.low > 0 and diff.estimate < claim.margin:
         return f"not shown: {claim.a} better (CI excludes 0) but by {diff.estimate:.3f} < {claim.margin:g}"
+    if claim.kind == "better_by" and diff.low > 0:  # the target as set: mean >= margin, CI above 0
+        return (f"holds as set (mean difference >= {claim.margin:g}, CI excludes 0; the CI's low end "
+                f"{diff.low:+.3f} {'also clears' if diff.low >= claim.margin else 'does not clear'} {claim.margin:g})")
     if diff.low > 0:
-        return f"holds ({claim.a} better{f' by >= {claim.margin:g}' if claim.kind == 'better_by' else ''}; CI excludes 0)"
+        return f"holds ({claim.a} better; CI excludes 0)"
     if diff.high < 0:
         return f"does not hold: {claim.b} is better (CI excludes 0)"
     return "not shown (CI of the difference includes 0)"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import threading
 from collections import OrderedDict
 from typing import Any
 
@@ -83,15 +84,18 @@ def levels(arr: np.ndarray, lo: float = 0.0, hi: float = 1.0, clear: bool = Fals
 
 
 PNG_CACHE_SIZE = 512  # encoded images kept by :func:`png_uri` (a 256 px slice: ~25 kB each)
+PNG_CACHE_BYTES = 64 * 2**20  # and at most this much text (512 px maps are ~4x larger)
 _png_cache: OrderedDict[tuple, str] = OrderedDict()
+_png_lock = threading.Lock()
 
 
 def png_uri(pixels: np.ndarray) -> str:
     """uint8 pixels (H, W) grey, (H, W, 3) RGB or (H, W, 4) RGBA as a ``data:image/png;base64`` URI.
 
-    Encodings are remembered by content (shape and a BLAKE2 digest of the pixels, the last
-    :data:`PNG_CACHE_SIZE`): the explorer redraws the same CT slice and maps on every threshold or
-    slice step, and an optimised PNG costs ~10 ms to encode against ~0.1 ms to hash.
+    Encodings are remembered by content (shape and a BLAKE2 digest of the pixels; the last
+    :data:`PNG_CACHE_SIZE` within :data:`PNG_CACHE_BYTES`; thread-safe): the explorer redraws the
+    same CT slice and maps on every threshold or slice step, and an optimised PNG costs ~10 ms to
+    encode against ~0.1 ms to hash.
     """
     from PIL import Image
 
@@ -99,13 +103,16 @@ def png_uri(pixels: np.ndarray) -> str:
     if arr.dtype != np.uint8 or arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (3, 4)):
         raise ValueError(f"png_uri needs uint8 (H, W), (H, W, 3) or (H, W, 4), got {arr.dtype} {arr.shape}")
     key = (arr.shape, hashlib.blake2b(arr.data, digest_size=16).digest())
-    if key in _png_cache:
-        _png_cache.move_to_end(key)
-        return _png_cache[key]
+    with _png_lock:
+        if key in _png_cache:
+            _png_cache.move_to_end(key)
+            return _png_cache[key]
     buffer = io.BytesIO()
     Image.fromarray(arr).save(buffer, "PNG", optimize=True)
     uri = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-    _png_cache[key] = uri
-    if len(_png_cache) > PNG_CACHE_SIZE:
-        _png_cache.popitem(last=False)
+    with _png_lock:
+        _png_cache[key] = uri
+        held = sum(len(v) for v in _png_cache.values())
+        while len(_png_cache) > 1 and (len(_png_cache) > PNG_CACHE_SIZE or held > PNG_CACHE_BYTES):
+            held -= len(_png_cache.popitem(last=False)[1])
     return uri

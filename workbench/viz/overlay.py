@@ -114,7 +114,7 @@ def scale_trace(title: str = "map", lo: float = 0.0, hi: float = 1.0, coloraxis:
 
 def contour_trace(mask: Any, name: str, color: str, dash: str = "solid", showlegend: bool = True,
                   legendgroup: str | None = None, visible: bool = True) -> go.Scatter:
-    """Every contour of ``mask`` (H, W; bool or 0/1) as one line trace (segments split by None)."""
+    """Every contour of ``mask`` (H, W; bool or 0/1) as one line trace (contours split by NaN)."""
     xs, ys = contour_xy(mask)
     return go.Scatter(x=xs, y=ys, mode="lines", name=name, line={"color": color, "width": 2, "dash": dash},
                       hoverinfo="skip", showlegend=showlegend, legendgroup=legendgroup or name, visible=visible)
