@@ -148,7 +148,8 @@ def write_report(config_path: Path, work: Path, background: str = "procedural") 
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     adopted = _trained(work)
     text = "\n".join([
-        "# Evaluation study on the embedded synthetic cohort",
+        "# Evaluation study on the embedded synthetic cohort" + ("" if background == "procedural" else
+                                                                 f", {background} background"),
         "",
         f"Written by `bench/study_synthetic.py` on {time.strftime('%Y-%m-%d %H:%M')}; config "
         f"`{config_path.name}` (saved as `{Path(cfg.output).name}/config.yaml`). Machine: {os.cpu_count()} shared "
