@@ -18,7 +18,7 @@ from workbench.studies.parameters import notebook_parameters
 from workbench.studies.table import read_statuses
 
 ALL = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
-WEAK = {"swin_sam_binary", "swin_sam_multilabel", "swin_gradcam", "hgi_sam", "rollout", "grad_rollout", "hgi_gradcam"}
+WEAK = {"swin_sam_binary", "swin_sam_multilabel", "swin_gradcam", "hgi_sam", "rollout", "grad_rollout", "hgi_gradcam", "hgi_sam_multilabel"}
 
 
 def results(demo: Path, study: str) -> list[dict]:

@@ -17,7 +17,7 @@ from workbench.protocol.run import load_protocol, run_protocol
 from workbench.protocol.config import ProtocolConfig, load_protocol_config
 from workbench.evaluation.thresholds import FIXED_THRESHOLDS
 
-WEAK = ("swin_sam_binary", "swin_sam_multilabel", "swin_gradcam", "hgi_sam", "rollout", "grad_rollout", "hgi_gradcam")
+WEAK = ("swin_sam_binary", "swin_sam_multilabel", "swin_gradcam", "hgi_sam", "rollout", "grad_rollout", "hgi_gradcam", "hgi_sam_multilabel")
 
 
 def _config(cohort, classifiers, out: Path, **kw) -> ProtocolConfig:

@@ -44,6 +44,7 @@ class Claim:
 
 CLAIMS = (
     Claim("binary training beats full subtyping (Swin-SAM binary vs multilabel)", "swin_sam_binary", "swin_sam_multilabel"),
+    Claim("binary training beats full subtyping (HGI-SAM binary vs multilabel)", "hgi_sam", "hgi_sam_multilabel"),
     Claim("HGI-SAM beats Grad-CAM", "hgi_sam", "swin_gradcam"),
     Claim("weak HGI-SAM close to the fully supervised U-Net", "hgi_sam", "unet", "close"),
     Claim("weak HGI-SAM close to the fully supervised SwinUNETR", "hgi_sam", "swin_unetr", "close"),

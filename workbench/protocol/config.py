@@ -57,6 +57,7 @@ WEAK_METHODS: Mapping[str, MethodSpec] = MappingProxyType({
     "swin_sam_multilabel": MethodSpec("multilabel", "swin_sam", fixed_key="swin_sam_multilabel"),
     "swin_gradcam": MethodSpec("binary", "gradcam", (("relu", True),), fixed_key="gradcam"),
     "hgi_sam": MethodSpec("binary", "hgi_sam", fixed_key="hgi_sam"),
+    "hgi_sam_multilabel": MethodSpec("multilabel", "hgi_sam"),  # HGI-SAM on the subtyping model's `any` logit
     "rollout": MethodSpec("binary", "rollout"),
     "grad_rollout": MethodSpec("binary", "grad_rollout"),
     "hgi_gradcam": MethodSpec("binary", "hgi_gradcam"),  # the workbench's own (operators.fusion)
