@@ -54,13 +54,15 @@ def _trained(work: Path, task: str = "binary") -> dict:
 
 
 def _recipe(work: Path) -> str:
-    """Input size and preset of the study's binary classifier, read from its config."""
+    """Input size and architecture of the study's binary classifier, read from its config."""
+    from workbench.models.config import ModelConfig
+
     path = work / "classifiers" / "binary" / "best.json"
     if not path.is_file():
         return "classifier config missing"
-    arch = json.loads(path.read_text()).get("arch", {})
-    stem = f", {arch['stem']} stem, patch {arch.get('patch_size')}" if arch.get("stem") else ""
-    return f"{arch.get('img_size')} px input{stem}, embed dim {arch.get('embed_dim')}, depths {arch.get('depths')}"
+    arch = ModelConfig.load(path).arch
+    stem = f", {arch.stem} stem, patch {arch.patch_size}" if arch.stem != "patch" else f", patch {arch.patch_size}"
+    return f"{arch.img_size} px input{stem}, embed dim {arch.embed_dim}, depths {list(arch.depths)}"
 
 
 def _training_cohort(info: dict, work: Path) -> str:

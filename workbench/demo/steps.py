@@ -65,6 +65,7 @@ class _State:
         self.out, self.settings = out, settings
         self.lock = threading.Lock()  # the two classifiers train side by side
         self.redone: set[str] = set()  # steps redone because their inputs changed (their caches are stale too)
+        self._inputs: dict[str, str] | None = None  # fingerprints of the shipped classifiers, read on first use
         self.data = read_state(out)
         self.data["settings"] = settings.to_dict()
 
@@ -74,7 +75,7 @@ class _State:
         steps from the classifiers on, instead of explaining the old copies."""
         if group == "data" or self.settings.classifiers != "reference":
             return {}
-        if not hasattr(self, "_inputs"):
+        if self._inputs is None:
             from workbench.models.checkpoint import checkpoint_paths
             from workbench.models.reference import reference_stem
             from workbench.utils.fingerprint import weights_fingerprint
