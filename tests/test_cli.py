@@ -120,3 +120,22 @@ class _Outcome:
 
 class _Config:
     name = "explore"
+
+
+def test_demo_redoes_the_study_when_the_methods_change(tmp_path: Path, monkeypatch, capsys):
+    """An update that adds a method (the study's or explain's) used to leave a finished demo folder
+    without it: the steps from the comparison study on record the method set and redo when it changes;
+    the classifier steps do not depend on it."""
+    from workbench.demo import steps
+    from workbench.demo.settings import DemoSettings
+
+    state = steps._State(tmp_path, DemoSettings())
+    for step in ("train:binary", "evaluate", "studies"):
+        state.finish(step, step.split(":")[0], 1.0)
+    assert "methods" in state.data["steps"]["evaluate"]["inputs"]
+    assert "methods" not in state.data["steps"]["train:binary"]["inputs"]
+    assert all(state.done(step, step.split(":")[0]) for step in ("train:binary", "evaluate", "studies"))
+    monkeypatch.setattr("workbench.protocol.config.WEAK_METHODS", {"hgi_sam": None})  # a release with other methods
+    assert state.done("train:binary", "train")
+    assert not state.done("evaluate", "evaluate") and not state.done("studies", "studies")
+    assert "evaluate: redone, the methods changed since it ran" in capsys.readouterr().out

@@ -20,7 +20,8 @@ from workbench.operators import PostProcess, Requirements, get_operator, make_op
 
 __all__ = ["DEFAULT_METHODS", "Explanation", "resolve_options", "requirements", "explain"]
 
-DEFAULT_METHODS = ("swin_sam", "hgi_sam", "gradcam", "hirescam", "layercam", "rollout", "grad_rollout", "hgi_gradcam")
+DEFAULT_METHODS = ("swin_sam", "hgi_sam", "gradcam", "hirescam", "layercam", "rollout", "grad_rollout", "hgi_gradcam",
+                   "blood_refine", "blood_hu")
 
 
 def resolve_options(

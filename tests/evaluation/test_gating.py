@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from workbench.evaluation.components import remove_small_components
-from workbench.evaluation.gating import gate_slices, select_gate_thresholds, subject_volume_scores
+from workbench.evaluation.gating import gate_slices, select_gate_thresholds, subject_volume_scores, volume_error_ceiling
 
 
 def test_gate_empties_slices_below_it():
@@ -95,3 +95,17 @@ def test_small_components_are_removed_by_volume():
     with pytest.raises(ValueError, match="unknown connectivity 8; valid choices: 6, 26"):
         remove_small_components(mask, 0.1, 0.1, connectivity=8)
     assert math.isclose(0.1 * 27, 2.7)
+
+
+def test_volume_error_ceiling_by_hand():
+    # subjects a (true 10 px over two slices) and b (true 4 px), c clean (not in the error). Two thresholds.
+    pred = torch.tensor([[12, 6], [6, 2], [8, 4], [9, 9]])
+    target = torch.tensor([6, 4, 4, 0])
+    prob = torch.tensor([0.9, 0.3, 0.8, 0.6])
+    subjects = ["a", "a", "b", "c"]
+    # gate 0: a 18 / 8 px -> errors 0.8 / 0.2; b 8 / 4 -> 1.0 / 0.0; the median of two is their mean: t0 0.9, t1 0.1.
+    # gate 0.5 drops a's second slice: a 12 / 6 -> 0.2 / 0.4; b as before; medians t0 0.6, t1 0.2.
+    best, gate, t = volume_error_ceiling(pred, target, prob, subjects, torch.tensor([0.1, 0.2]), torch.tensor([0.0, 0.5]))
+    assert (best, gate, t) == pytest.approx((0.1, 0.0, 0.2))
+    with pytest.raises(ValueError, match="no subject with hemorrhage"):
+        volume_error_ceiling(pred[3:], target[3:], prob[3:], ["c"], torch.tensor([0.1, 0.2]))

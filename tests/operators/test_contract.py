@@ -55,7 +55,7 @@ def test_operator_contract(name, geometry):
     grid = tuple(maps.shape[-2:])
     assert grid == size or grid in _stage_grids(result), (grid, size, _stage_grids(result))
     assert bool(torch.isfinite(maps).all())
-    if name in ("swin_sam", "hgi_sam", "hgi_gradcam"):  # the paper's stage product (and ours, which gates it)
+    if name in ("swin_sam", "hgi_sam", "hgi_gradcam", "blood_hu", "blood_refine"):  # stage products, input-size maps
         assert grid == size and float(maps.min()) >= 0.0 and float(maps.max()) <= 1.0 + 1e-6
     else:  # raw: on the operator's own grid, not min-max normalised
         assert grid != size

@@ -26,6 +26,7 @@ from workbench.capture.geometry import BlockGeometry, block_geometry, merged_gri
 from workbench.capture.layout import to_channels_last
 from workbench.capture.result import BlockRecord, CaptureResult, FeatureRecord
 from workbench.capture.targets import Target, target_scores
+from workbench.data.windowing import resolve_window
 from workbench.utils.errors import check_choice
 
 __all__ = ["GRADIENTS", "AttentionCapture", "capture", "swin_blocks", "default_cam_layer", "check_unfused"]
@@ -44,6 +45,18 @@ def swin_blocks(model: nn.Module) -> tuple[list[tuple[str, int, int, SwinTransfo
         for i, block in enumerate(stage.blocks):
             blocks.append((f"{stage_name}.blocks.{i}", s, i, block))
     return blocks, tuple(downsample)
+
+
+def input_windows(model: nn.Module) -> tuple[tuple[float, float], ...] | None:
+    """(center, width) in HU of each input channel, from the model's config (a workbench model, or a
+    timm Swin whose config is inferred); None when the model says nothing about its input."""
+    from workbench.models.factory import model_config  # models import data, never capture
+
+    try:
+        windows = model_config(model).windows
+    except (TypeError, ValueError):
+        return None
+    return tuple(resolve_window(w) for w in windows)
 
 
 def default_cam_layer(model: nn.Module) -> str:
@@ -99,6 +112,7 @@ class AttentionCapture:
         self._attn: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {name: [] for name, *_ in self.blocks}
         self._feats: dict[str, list[torch.Tensor]] = {n: [] for n in self.layers}
         self._image_size: list[tuple[int, int]] = []
+        self._inputs: list[torch.Tensor] = []
 
     # -- scope -------------------------------------------------------------------------------
     def __enter__(self) -> "AttentionCapture":
@@ -120,12 +134,16 @@ class AttentionCapture:
 
     def _register(self) -> None:
         add = self._handles.append
-        add(self.model.register_forward_pre_hook(lambda m, args: self._image_size.append(tuple(args[0].shape[-2:]))))
+        add(self.model.register_forward_pre_hook(self._input_hook))
         for name, _, _, block in self.blocks:
             add(block.register_forward_pre_hook(self._grid_hook(name)))
             add(block.attn.softmax.register_forward_hook(self._softmax_hook(name)))
         for name, module in zip(self.layers, self._layer_modules):
             add(module.register_forward_hook(self._feature_hook(name)))
+
+    def _input_hook(self, module, args) -> None:
+        self._image_size.append(tuple(args[0].shape[-2:]))
+        self._inputs.append(args[0].detach())
 
     def _grid_hook(self, name: str):
         def hook(module, args):
@@ -205,6 +223,8 @@ class AttentionCapture:
             image_size=self._image_size[0],
             stage_downsample=self.stage_downsample,
             cam_layer=default_cam_layer(self.model),
+            inputs=self._inputs[0],
+            windows=input_windows(self.model),
         )
 
     @staticmethod

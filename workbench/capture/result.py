@@ -64,7 +64,9 @@ class CaptureResult:
 
     logits: (B, K); targets: (B,) class indices, or None when the score was a callable;
     image_size: (H, W) pixels of the input; stage_downsample[s]: stage s begins with PatchMerging;
-    cam_layer: the default Grad-CAM layer name (last block's norm1, Swin-GradCAM of the HGI-SAM paper).
+    cam_layer: the default Grad-CAM layer name (last block's norm1, Swin-GradCAM of the HGI-SAM paper);
+    inputs: the model input (B, C, H, W) as the forward saw it (CT windows mapped to [0, 1]);
+    windows: (center, width) in HU of each input channel, or None when the model does not say.
     """
 
     blocks: tuple[BlockRecord, ...]
@@ -75,6 +77,8 @@ class CaptureResult:
     stage_downsample: tuple[bool, ...]
     cam_layer: str = ""
     extra: Mapping[str, object] = field(default_factory=dict)
+    inputs: torch.Tensor | None = None
+    windows: tuple[tuple[float, float], ...] | None = None
 
     @property
     def batch(self) -> int:
@@ -96,7 +100,8 @@ class CaptureResult:
         blocks = tuple(replace(b, attn=move(b.attn), grad_logits=move(b.grad_logits), grad_attn=move(b.grad_attn))
                        for b in self.blocks)
         features = {k: replace(f, value=move(f.value), grad=move(f.grad)) for k, f in self.features.items()}
-        return replace(self, blocks=blocks, features=features, logits=move(self.logits), targets=move(self.targets))
+        return replace(self, blocks=blocks, features=features, logits=move(self.logits), targets=move(self.targets),
+                       inputs=move(self.inputs))
 
     def feature(self, name: str) -> FeatureRecord:
         if name not in self.features:

@@ -58,6 +58,15 @@ def read_state(out: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {"steps": {}}
 
 
+def _methods_fingerprint() -> str:
+    """The study's weak methods and the explain methods, as one short hash."""
+    from workbench.api import DEFAULT_METHODS
+    from workbench.protocol.config import WEAK_METHODS
+
+    line = f"study: {', '.join(WEAK_METHODS)}; explain: {', '.join(DEFAULT_METHODS)}"
+    return hashlib.sha256(line.encode()).hexdigest()[:16]
+
+
 class _State:
     """``demo.json``: written atomically after every step, so an interrupted demo resumes."""
 
@@ -70,19 +79,25 @@ class _State:
         self.data["settings"] = settings.to_dict()
 
     def inputs(self, group: str) -> dict[str, str]:
-        """Fingerprints of the shipped classifiers a step builds on (``{}`` for the data step and for
-        classifiers trained here): a package update that ships new reference weights redoes the
-        steps from the classifiers on, instead of explaining the old copies."""
+        """Fingerprints of what a step builds on besides its settings: the shipped classifiers (from the
+        classifier step on, with ``--classifiers reference``) and, from the comparison study on, the
+        methods the study and the explain calls run. A package update that ships new reference weights
+        or adds a method redoes those steps instead of showing the old results."""
+        out = {"methods": _methods_fingerprint()} if group in ("evaluate", "studies", "reports") else {}
         if group == "data" or self.settings.classifiers != "reference":
-            return {}
+            return out
+        return {**self._references(), **out}
+
+    def _references(self) -> dict[str, str]:
         if self._inputs is None:
             from workbench.models.checkpoint import checkpoint_paths
-            from workbench.models.reference import reference_stem
+            from workbench.models.reference import provenance_path, reference_stem
             from workbench.utils.fingerprint import weights_fingerprint
 
-            def fingerprint(name: str) -> str:  # the weights and the architecture / input recipe beside them
+            def fingerprint(name: str) -> str:  # the weights, the architecture / input recipe, the calibrated defaults
                 weights, config = checkpoint_paths(reference_stem(name))
-                return f"{weights_fingerprint(weights)}+{hashlib.sha256(config.read_bytes()).hexdigest()[:16]}"
+                beside = b"".join(p.read_bytes() for p in (config, provenance_path(name)))
+                return f"{weights_fingerprint(weights)}+{hashlib.sha256(beside).hexdigest()[:16]}"
 
             self._inputs = {f"reference-{t}": fingerprint(f"reference-{t}") for t in TASKS}
         return self._inputs
@@ -98,7 +113,8 @@ class _State:
                              f"use another --out or remove it (make clean-demo)")
         if record.get("inputs", {}) != self.inputs(group):
             changed = sorted(k for k, v in self.inputs(group).items() if record.get("inputs", {}).get(k) != v)
-            print(f"  {step}: redone, the shipped {', '.join(changed) or 'classifiers'} changed since it ran", flush=True)
+            what = ", ".join(f"shipped {k}" if k.startswith("reference-") else k for k in changed)
+            print(f"  {step}: redone, the {what or 'shipped classifiers'} changed since it ran", flush=True)
             self.redone.add(step)
             return False
         return True

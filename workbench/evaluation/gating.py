@@ -30,7 +30,8 @@ import torch
 from workbench.evaluation.aggregate import group_index
 from workbench.evaluation.overlap import threshold_grid
 
-__all__ = ["GATE_GRID", "FoldGate", "gate_slices", "subject_volume_scores", "best_gate_threshold", "select_gate_thresholds"]
+__all__ = ["GATE_GRID", "FoldGate", "gate_slices", "subject_volume_scores", "best_gate_threshold", "select_gate_thresholds",
+           "volume_error_ceiling"]
 
 GATE_GRID = (0.0, 1.0, 0.01)
 """(start, stop, step) of the P(ICH) gates searched (gate 0 = no gating)."""
@@ -117,3 +118,29 @@ def select_gate_thresholds(inter: torch.Tensor, pred_n: torch.Tensor, target_n: 
                                                         [subjects[j] for j in train.tolist()], thresholds, gates)
         out[k] = FoldGate(k, gate, threshold, tuple(j for j in distinct if j != k), score, n)
     return out
+
+
+def volume_error_ceiling(pred_n: torch.Tensor, target_n: torch.Tensor, prob: torch.Tensor, subjects: Sequence,
+                         thresholds: torch.Tensor, gates: torch.Tensor | None = None) -> tuple[float, float, float]:
+    """The lowest median relative volume error |V_est - V_true| / V_true over the subjects with hemorrhage
+    that ANY (gate, threshold) of the grids reaches, chosen on these same subjects: an oracle, so a
+    ceiling of what a map allows, never a result -> (median error, gate, threshold). Volumes are summed
+    pixel counts (the slice spacing of a subject cancels in the ratio); ties: lowest gate, then threshold."""
+    thresholds = torch.as_tensor(thresholds, dtype=torch.float64)
+    if pred_n.ndim != 2 or pred_n.shape[1] != thresholds.shape[0] or target_n.shape != pred_n.shape[:1]:
+        raise ValueError(f"pred_n {tuple(pred_n.shape)}, target_n {tuple(target_n.shape)} for a grid of "
+                         f"{thresholds.shape[0]} thresholds: give (M, Q) and (M,)")
+    ids, inv = group_index(subjects, pred_n.shape[0])
+    true = torch.zeros(len(ids), dtype=torch.float64).index_add_(0, inv, target_n.to(torch.float64))
+    ich = true > 0
+    if not bool(ich.any()):
+        raise ValueError("no subject with hemorrhage: a relative volume error needs a true volume")
+    best = (math.inf, 0.0, 0.0)
+    for gate in _gate_grid(gates).tolist():
+        est = torch.zeros(len(ids), pred_n.shape[1], dtype=torch.float64).index_add_(
+            0, inv, gate_slices(pred_n, prob, gate).to(torch.float64))
+        err = ((est[ich] - true[ich, None]).abs() / true[ich, None]).quantile(0.5, dim=0)  # (Q,)
+        q = int(torch.argmin(err))
+        if float(err[q]) < best[0]:
+            best = (float(err[q]), gate, float(thresholds[q]))
+    return best

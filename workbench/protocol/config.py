@@ -60,7 +60,11 @@ WEAK_METHODS: Mapping[str, MethodSpec] = MappingProxyType({
     "hgi_sam_multilabel": MethodSpec("multilabel", "hgi_sam"),  # HGI-SAM on the subtyping model's `any` logit
     "rollout": MethodSpec("binary", "rollout"),
     "grad_rollout": MethodSpec("binary", "grad_rollout"),
-    "hgi_gradcam": MethodSpec("binary", "hgi_gradcam"),  # the workbench's own (operators.fusion)
+    "hgi_gradcam": MethodSpec("binary", "hgi_gradcam"),  # the workbench's first candidate (operators.fusion)
+    "blood_hu": MethodSpec("binary", "blood_hu"),  # yardstick: the acute-blood density window alone (no attention)
+    "rollout_blood": MethodSpec("binary", "blood_refine"),  # the workbench's own: rollout x blood prior (operators.intensity)
+    "rollout_blood_multilabel": MethodSpec("multilabel", "blood_refine"),
+    "hgi_sam_blood": MethodSpec("binary", "blood_refine", (("base", "hgi_sam"),)),  # ablation: the prior on HGI-SAM
 })
 #: Fully supervised baselines (trained per fold on the other folds' masks).
 BASELINE_METHODS: Mapping[str, MethodSpec] = MappingProxyType({

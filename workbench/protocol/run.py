@@ -35,13 +35,13 @@ from workbench.protocol.tables import TABLES, build_tables, read_tables, protoco
 from workbench.training.cache import CachedImages
 from workbench.training.state import holds_run
 from workbench.utils.devices import resolve_device
-from workbench.utils.errors import DataError
+from workbench.utils.errors import DataError, check_choice
 from workbench.utils.fingerprint import files_fingerprint, weights_fingerprint
 from workbench.utils.io import write_json_atomic
 from workbench.utils.processes import folder_lock
 from workbench.utils.progress import progress
 
-__all__ = ["ProtocolResult", "run_protocol", "load_protocol"]
+__all__ = ["ProtocolResult", "run_protocol", "load_protocol", "method_statistics"]
 
 
 @dataclass(frozen=True)
@@ -261,6 +261,14 @@ def _load_method(out: Path, folds: list[int], method: str) -> dict[str, torch.Te
     """One method's statistics over all folds, concatenated; ``row`` is the manifest row number."""
     parts = [load_tensors(_cache_paths(out, k, method)[0]) for k in folds]
     return {key: torch.cat([p[key] for p in parts]) for key in parts[0]}
+
+
+def method_statistics(out_dir: str | Path, method: str) -> dict[str, torch.Tensor]:
+    """A finished study's per-slice statistics of ``method`` over all folds (the cache): ``inter`` /
+    ``pred_n`` (M, Q) at the protocol grid, ``target_n``, ``prob``, ``row`` (manifest row) (M,)..."""
+    study = load_protocol(out_dir)
+    check_choice("study method", method, tuple(study.config.methods))
+    return _load_method(Path(out_dir), sorted(int(k) for k in study.folds["fold"].unique()), method)
 
 
 def _timing(out: Path, folds: list[int], methods: tuple[str, ...]) -> pd.DataFrame:
