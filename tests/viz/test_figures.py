@@ -260,3 +260,16 @@ def test_png_encodings_are_remembered_by_content_and_shape():
     for i in range(arrays.PNG_CACHE_SIZE + 1):  # bounded: the oldest entry goes
         arrays.png_uri(np.full((1, 2), i % 256, dtype=np.uint8) + np.array([[0, i // 256]], dtype=np.uint8))
     assert arrays.png_uri(pixels) is not first and arrays.png_uri(pixels) == first
+
+
+def test_group_colours_stay_distinct_for_a_full_study():
+    """A study of 12 weak methods and 2 baselines drew two methods in the same colour (plotly's palette
+    has 10); up to 24 names each gets its own."""
+    from workbench.protocol.config import PROTOCOL_METHODS
+    from workbench.viz.stats import group_colors
+
+    assert len(PROTOCOL_METHODS) > 10
+    for n in (3, 10, len(PROTOCOL_METHODS), 24):
+        names = [f"m{i}" for i in range(n)]
+        assert len(set(group_colors(names).values())) == n
+    assert group_colors(["a", "b"]) == group_colors(["a", "b"])  # stable

@@ -21,8 +21,9 @@ __all__ = ["group_colors", "metric_box", "threshold_curves", "roc_figure", "blan
 
 
 def group_colors(names: Sequence[str]) -> dict[str, str]:
-    """A stable colour per group name (plotly's qualitative palette, in the given order)."""
-    palette = plotly.colors.qualitative.Plotly
+    """A stable colour per group name, in the given order: plotly's qualitative palette for up to 10
+    names, its 24-colour Dark24 beyond (a study of 12 weak methods and 2 baselines would repeat colours)."""
+    palette = plotly.colors.qualitative.Plotly if len(names) <= 10 else plotly.colors.qualitative.Dark24
     return {str(n): palette[i % len(palette)] for i, n in enumerate(names)}
 
 
