@@ -1,9 +1,10 @@
 """Held-out detection report of a classifier: ROC-AUC on all slices and by lesion-size stratum.
 
-The strata answer "how much of the error comes from bleeds too small to see": a positive slice is
-binned by its lesion pixels at the SOURCE resolution (``lesion_px``) and at the model's INPUT
-resolution (``input_px``); every negative slice is kept in every stratum, so each stratum's AUC is
-"positives of this size vs all negatives".
+The strata answer "how much of the error comes from bleeds too small or too faint to see": a
+positive slice is binned by its lesion pixels at the SOURCE resolution (``lesion_px``) and at the
+model's INPUT resolution (``input_px``), and by its local contrast (:func:`lesion_contrast`: mean HU
+of the lesion minus mean HU of a 3 mm soft-tissue ring around it, at the source); every negative
+slice is kept in every stratum, so each stratum's AUC is "positives of this kind vs all negatives".
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 
 import numpy as np
 import torch
+from scipy import ndimage
 from torch.utils.data import Dataset
 
 from workbench.training.config import TrainConfig
@@ -19,10 +21,15 @@ from workbench.training.loop import evaluate
 from workbench.evaluation.ranking import binary_auc
 from workbench.training.metrics import classification_metrics
 
-__all__ = ["SIZE_BINS", "lesion_pixels", "heldout_report", "auc_by_size"]
+__all__ = ["SIZE_BINS", "CONTRAST_BINS", "lesion_pixels", "lesion_contrast", "dataset_contrast", "heldout_report",
+           "auc_by_size", "auc_by_contrast"]
 
 SIZE_BINS: tuple[tuple[int, int], ...] = ((1, 25), (25, 100), (100, 400), (400, 10**9))
 """Lesion-pixel strata [lo, hi) of a positive slice."""
+CONTRAST_BINS: tuple[tuple[float, float], ...] = ((-math.inf, 5.0), (5.0, 15.0), (15.0, math.inf))
+"""Local-contrast strata [lo, hi) in HU: near-isodense, faint, conspicuous."""
+SOFT_TISSUE_HU = (0.0, 90.0)
+"""HU range of the ring pixels that count as background (no air, fat, bone or calcification)."""
 
 
 def lesion_pixels(dataset: Dataset, input_masks: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -38,6 +45,46 @@ def lesion_pixels(dataset: Dataset, input_masks: torch.Tensor | None = None) -> 
     if input_masks is None:
         input_masks = torch.stack([dataset[i]["mask"] for i in range(len(dataset))])
     return np.asarray(source), input_masks.flatten(1).sum(1).long().numpy()
+
+
+def lesion_contrast(hu: np.ndarray, mask: np.ndarray, pixel_mm: float, ring_mm: float = 3.0) -> float:
+    """Local contrast (HU) of one slice's lesion: mean HU over ``mask`` (H, W) bool minus mean HU over
+    the ring of pixels within ``ring_mm`` of it (Euclidean), outside it and inside :data:`SOFT_TISSUE_HU`.
+    NaN when the mask or the ring is empty."""
+    mask = np.asarray(mask, dtype=bool)
+    if not mask.any():
+        return math.nan
+    dist = ndimage.distance_transform_edt(~mask, sampling=pixel_mm)
+    lo, hi = SOFT_TISSUE_HU
+    ring = (dist > 0) & (dist <= ring_mm) & (hu >= lo) & (hu <= hi)
+    return float(hu[mask].mean() - hu[ring].mean()) if ring.any() else math.nan
+
+
+def dataset_contrast(dataset: Dataset) -> np.ndarray:
+    """(N,) :func:`lesion_contrast` of every item of a :class:`~workbench.data.dataset.SliceDataset` at
+    its source resolution (NaN for slices without lesion pixels)."""
+    out = np.full(len(dataset), math.nan)
+    for i in range(len(dataset)):
+        hu, mask, _ = dataset.load_hu(i)
+        if mask is not None and mask.any():
+            row = dataset.frame.iloc[i]
+            out[i] = lesion_contrast(hu, mask, float(min(row["spacing_row"], row["spacing_col"])))
+    return out
+
+
+def auc_by_contrast(any_label: np.ndarray, score: np.ndarray, contrast: np.ndarray, source_px: np.ndarray) -> dict[str, dict]:
+    """``{"<5 HU": {"auc": .., "positives": n}, ...}`` over :data:`CONTRAST_BINS`, plus ``">=15 HU, >=100 px"``
+    (a conspicuous bleed: the figure that says what the model does where a reader would see it);
+    each stratum's positives against every negative. Positives of NaN contrast fall in no stratum."""
+    neg = any_label < 0.5
+    pos = ~neg & np.isfinite(contrast)
+    groups = {}
+    for lo, hi in CONTRAST_BINS:
+        name = f"<{hi:g} HU" if lo == -math.inf else (f">={lo:g} HU" if hi == math.inf else f"{lo:g}-{hi:g} HU")
+        groups[name] = pos & (contrast >= lo) & (contrast < hi)
+    groups[">=15 HU, >=100 px"] = pos & (contrast >= 15.0) & (source_px >= 100)
+    return {name: {"auc": binary_auc(any_label[neg | g], score[neg | g]) if g.any() else math.nan,
+                   "positives": int(g.sum())} for name, g in groups.items()}
 
 
 def auc_by_size(any_label: np.ndarray, score: np.ndarray, pixels: np.ndarray) -> dict[str, dict]:
@@ -56,16 +103,19 @@ def auc_by_size(any_label: np.ndarray, score: np.ndarray, pixels: np.ndarray) ->
 
 def heldout_report(model: torch.nn.Module, dataset: Dataset, task: str, class_names: tuple[str, ...],
                    pixels: tuple[np.ndarray, np.ndarray] | None = None, precision: str = "fp32",
-                   device: torch.device | str = "cpu") -> dict:
+                   device: torch.device | str = "cpu", contrast: np.ndarray | None = None) -> dict:
     """Detection metrics of ``model`` on ``dataset``: AUC of ``any`` on all slices, per-label AUCs
-    (multilabel), and AUC by lesion-size stratum at the source and the input resolution."""
+    (multilabel), and AUC by lesion-size stratum at the source and the input resolution and by local
+    contrast (``contrast`` (N,) HU, computed from ``dataset`` when not given)."""
     cfg = TrainConfig(task=task, precision=precision, eval_batch_size=64)
     loss, probs, labels = evaluate(model, dataset, cfg, torch.device(device), desc="held-out")
     metrics = classification_metrics(task, probs, labels, class_names)
     score = probs if task == "binary" else probs[:, 0]
     source_px, input_px = pixels if pixels is not None else lesion_pixels(dataset)
+    contrast = dataset_contrast(dataset) if contrast is None else contrast
     return {"slices": int(len(labels)), "positives": int((labels[:, 0] >= 0.5).sum()), "loss": loss,
             "auc_any": binary_auc(labels[:, 0], score),
             **{k: v for k, v in metrics.items() if k.startswith("auc_") and k != "auc_any"},
             "by_source_px": auc_by_size(labels[:, 0], score, source_px),
-            "by_input_px": auc_by_size(labels[:, 0], score, input_px)}
+            "by_input_px": auc_by_size(labels[:, 0], score, input_px),
+            "by_contrast": auc_by_contrast(labels[:, 0], score, contrast, source_px)}

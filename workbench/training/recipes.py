@@ -176,7 +176,7 @@ def run_recipe(name: str | Recipe, out_dir: str | Path, data_dir: str | Path = "
     from workbench.models.factory import create_model
     from workbench.training.cache import CachedImages
     from workbench.training.distributed import resolve_device
-    from workbench.training.heldout import heldout_report, lesion_pixels
+    from workbench.training.heldout import dataset_contrast, heldout_report, lesion_pixels
     from workbench.training.precision import resolve_precision
     from workbench.training.stream import SyntheticStream, check_disjoint, cohort_subjects, stream_summary
     from workbench.training.trainer import fit
@@ -203,13 +203,14 @@ def run_recipe(name: str | Recipe, out_dir: str | Path, data_dir: str | Path = "
     val = CachedImages(datasets["validation"], desc="caching validation")
     test = CachedImages(datasets["held-out"], desc="caching held-out", keys=("image", "labels", "mask"))
     pixels = lesion_pixels(datasets["held-out"], test.data["mask"])  # masks decoded once, with the images
+    contrast = dataset_contrast(datasets["held-out"])
     precision = resolve_precision(cfg.precision, dev)
     heldout_rows: list[dict] = []
     if resume and (out / "heldout.csv").is_file():
         heldout_rows = pd.read_csv(out / "heldout.csv").to_dict("records")
 
     def record_heldout(epoch: int, row: dict) -> None:
-        rep = heldout_report(model, test, recipe.task, mcfg.class_names, pixels, precision, dev)
+        rep = heldout_report(model, test, recipe.task, mcfg.class_names, pixels, precision, dev, contrast)
         heldout_rows.append({"epoch": epoch + 1, "step": row["step"], "val_auc": row.get("val_auc_any", row.get("val_auc")),
                              "heldout_auc": rep["auc_any"], "heldout_auc_ge100px": rep["by_source_px"][">=100"]["auc"]})
         write_csv_atomic(out / "heldout.csv", pd.DataFrame(heldout_rows))
@@ -223,7 +224,7 @@ def run_recipe(name: str | Recipe, out_dir: str | Path, data_dir: str | Path = "
     result = fit(model, stream, val, cfg, out, resume=resume, device=dev, on_epoch_end=record_heldout)
     seconds = sum(float(row.get("seconds", 0.0)) for row in result.history)  # all sessions of a resumed run
     best = load_model(out / "best", device=dev)
-    report = heldout_report(best, test, recipe.task, mcfg.class_names, pixels, precision, dev)
+    report = heldout_report(best, test, recipe.task, mcfg.class_names, pixels, precision, dev, contrast)
     best_row = result.history[result.best_epoch - 1] if result.best_epoch > 0 else {}
     record = {
         "name": recipe.name, "task": recipe.task, "command": command or _default_command(recipe, out),
