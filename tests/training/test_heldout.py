@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from workbench.training.heldout import auc_by_contrast, lesion_contrast
+from workbench.evaluation.ranking import binary_auc
+from workbench.training.heldout import PARTITION, auc_by_contrast, auc_with_strata, lesion_contrast
 
 
 def _slice(lesion_hu=50.0, brain_hu=30.0):
@@ -64,9 +65,27 @@ def test_auc_by_contrast_matches_scikit_learn_per_stratum():
     out = auc_by_contrast(label, score, contrast, px)
     neg = label == 0
     groups = {"<5 HU": contrast < 5, "5-15 HU": (contrast >= 5) & (contrast < 15), ">=15 HU": contrast >= 15,
-              ">=15 HU, >=100 px": (contrast >= 15) & (px >= 100)}
+              "no ring": np.isnan(contrast), ">=15 HU, >=100 px": (contrast >= 15) & (px >= 100),
+              "<15 HU, >=100 px": (contrast < 15) & (px >= 100), ">=15 HU, <100 px": (contrast >= 15) & (px < 100)}
+    assert set(out) == set(groups)
     for name, g in groups.items():
         keep = neg | (g & (label > 0))
         assert out[name]["positives"] == int((g & (label > 0)).sum())
         assert out[name]["auc"] == pytest.approx(roc_auc_score(label[keep], score[keep]))
     assert out[">=15 HU"]["auc"] > out["<5 HU"]["auc"]
+
+
+def test_auc_rebuilt_from_strata_is_exact_and_matches_a_brute_force_replacement():
+    rng = np.random.default_rng(1)
+    n = 300
+    label = (rng.random(n) < 0.35).astype(float)
+    contrast = np.where(label > 0, rng.uniform(-5, 40, n), np.nan)
+    contrast[np.nonzero(label)[0][:4]] = np.nan
+    px = rng.integers(1, 800, n)
+    score = rng.normal(size=n) + label
+    strata = auc_by_contrast(label, score, contrast, px)
+    assert sum(strata[k]["positives"] for k in PARTITION) == int(label.sum())
+    assert auc_with_strata(strata, {}) == pytest.approx(binary_auc(label, score))
+    perfect = score.copy()
+    perfect[(label > 0) & (contrast >= 15)] = score.max() + 1  # every conspicuous bleed ranked first
+    assert auc_with_strata(strata, {">=15 HU": 1.0}) == pytest.approx(binary_auc(label, perfect))

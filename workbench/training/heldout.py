@@ -22,7 +22,7 @@ from workbench.evaluation.ranking import binary_auc
 from workbench.training.metrics import classification_metrics
 
 __all__ = ["SIZE_BINS", "CONTRAST_BINS", "lesion_pixels", "lesion_contrast", "dataset_contrast", "heldout_report",
-           "auc_by_size", "auc_by_contrast"]
+           "auc_by_size", "auc_by_contrast", "contrast_strata", "auc_with_strata", "PARTITION"]
 
 SIZE_BINS: tuple[tuple[int, int], ...] = ((1, 25), (25, 100), (100, 400), (400, 10**9))
 """Lesion-pixel strata [lo, hi) of a positive slice."""
@@ -72,19 +72,46 @@ def dataset_contrast(dataset: Dataset) -> np.ndarray:
     return out
 
 
-def auc_by_contrast(any_label: np.ndarray, score: np.ndarray, contrast: np.ndarray, source_px: np.ndarray) -> dict[str, dict]:
-    """``{"<5 HU": {"auc": .., "positives": n}, ...}`` over :data:`CONTRAST_BINS`, plus ``">=15 HU, >=100 px"``
-    (a conspicuous bleed: the figure that says what the model does where a reader would see it);
-    each stratum's positives against every negative. Positives of NaN contrast fall in no stratum."""
-    neg = any_label < 0.5
-    pos = ~neg & np.isfinite(contrast)
-    groups = {}
+def contrast_strata(contrast: np.ndarray, source_px: np.ndarray) -> dict[str, np.ndarray]:
+    """Boolean (N,) masks of the contrast strata (meaningful on positive slices): the bins of
+    :data:`CONTRAST_BINS`, ``no ring`` (NaN contrast), and two cross cells: ``>=15 HU, >=100 px`` (a
+    conspicuous bleed), ``<15 HU, >=100 px`` (a large faint one) and ``>=15 HU, <100 px`` (a small
+    conspicuous one). The bins and ``no ring`` partition the positives."""
+    finite = np.isfinite(contrast)
+    c = np.where(finite, contrast, 0.0)
+    out = {}
     for lo, hi in CONTRAST_BINS:
         name = f"<{hi:g} HU" if lo == -math.inf else (f">={lo:g} HU" if hi == math.inf else f"{lo:g}-{hi:g} HU")
-        groups[name] = pos & (contrast >= lo) & (contrast < hi)
-    groups[">=15 HU, >=100 px"] = pos & (contrast >= 15.0) & (source_px >= 100)
-    return {name: {"auc": binary_auc(any_label[neg | g], score[neg | g]) if g.any() else math.nan,
-                   "positives": int(g.sum())} for name, g in groups.items()}
+        out[name] = finite & (c >= lo) & (c < hi)
+    out["no ring"] = ~finite
+    big = source_px >= 100
+    out[">=15 HU, >=100 px"] = finite & (c >= 15.0) & big
+    out["<15 HU, >=100 px"] = finite & (c < 15.0) & big
+    out[">=15 HU, <100 px"] = finite & (c >= 15.0) & ~big
+    return out
+
+
+PARTITION = ("<5 HU", "5-15 HU", ">=15 HU", "no ring")
+"""The strata of :func:`contrast_strata` that partition the positive slices."""
+
+
+def auc_by_contrast(any_label: np.ndarray, score: np.ndarray, contrast: np.ndarray, source_px: np.ndarray) -> dict[str, dict]:
+    """``{stratum: {"auc": .., "positives": n}}`` over :func:`contrast_strata`; each stratum's positives
+    against every negative (AUC NaN for an empty stratum)."""
+    neg = any_label < 0.5
+    return {name: {"auc": binary_auc(any_label[neg | (g & ~neg)], score[neg | (g & ~neg)]) if (g & ~neg).any() else math.nan,
+                   "positives": int((g & ~neg).sum())} for name, g in contrast_strata(contrast, source_px).items()}
+
+
+def auc_with_strata(strata: dict[str, dict], replace: dict[str, float], parts: tuple[str, ...] = PARTITION) -> float:
+    """The all-slice AUC rebuilt from strata that partition the positives, with some strata's AUC replaced
+    (e.g. ``{">=15 HU": 1.0}``: every conspicuous bleed ranked above every negative).
+
+    Exact, not a model: with every negative kept in every stratum, the AUC is the mean over positives
+    of P(score_pos > score_neg), so it is the positive-count-weighted mean of the strata's AUCs."""
+    n = sum(strata[k]["positives"] for k in parts)
+    total = sum(strata[k]["positives"] * replace.get(k, strata[k]["auc"]) for k in parts if strata[k]["positives"])
+    return total / n if n else math.nan
 
 
 def auc_by_size(any_label: np.ndarray, score: np.ndarray, pixels: np.ndarray) -> dict[str, dict]:
