@@ -68,6 +68,8 @@ def test_auc_by_contrast_matches_scikit_learn_per_stratum():
               "no ring": np.isnan(contrast), ">=15 HU, >=100 px": (contrast >= 15) & (px >= 100),
               "<15 HU, >=100 px": (contrast < 15) & (px >= 100), ">=15 HU, <100 px": (contrast >= 15) & (px < 100)}
     assert set(out) == set(groups)
+    clean = auc_by_contrast(label, score, np.nan_to_num(contrast, nan=1.0), px)
+    assert "no ring" not in clean and auc_with_strata(clean, {}) == pytest.approx(binary_auc(label, score))
     for name, g in groups.items():
         keep = neg | (g & (label > 0))
         assert out[name]["positives"] == int((g & (label > 0)).sum())

@@ -97,10 +97,17 @@ PARTITION = ("<5 HU", "5-15 HU", ">=15 HU", "no ring")
 
 def auc_by_contrast(any_label: np.ndarray, score: np.ndarray, contrast: np.ndarray, source_px: np.ndarray) -> dict[str, dict]:
     """``{stratum: {"auc": .., "positives": n}}`` over :func:`contrast_strata`; each stratum's positives
-    against every negative (AUC NaN for an empty stratum)."""
+    against every negative (AUC NaN for an empty stratum; ``no ring`` only when it holds a positive, so
+    the records stay plain JSON in the usual case)."""
     neg = any_label < 0.5
-    return {name: {"auc": binary_auc(any_label[neg | (g & ~neg)], score[neg | (g & ~neg)]) if (g & ~neg).any() else math.nan,
-                   "positives": int((g & ~neg).sum())} for name, g in contrast_strata(contrast, source_px).items()}
+    out = {}
+    for name, g in contrast_strata(contrast, source_px).items():
+        pos = g & ~neg
+        if name == "no ring" and not pos.any():
+            continue
+        out[name] = {"auc": binary_auc(any_label[neg | pos], score[neg | pos]) if pos.any() else math.nan,
+                     "positives": int(pos.sum())}
+    return out
 
 
 def auc_with_strata(strata: dict[str, dict], replace: dict[str, float], parts: tuple[str, ...] = PARTITION) -> float:
@@ -109,8 +116,9 @@ def auc_with_strata(strata: dict[str, dict], replace: dict[str, float], parts: t
 
     Exact, not a model: with every negative kept in every stratum, the AUC is the mean over positives
     of P(score_pos > score_neg), so it is the positive-count-weighted mean of the strata's AUCs."""
-    n = sum(strata[k]["positives"] for k in parts)
-    total = sum(strata[k]["positives"] * replace.get(k, strata[k]["auc"]) for k in parts if strata[k]["positives"])
+    have = [strata[k] | {"auc": replace.get(k, strata[k]["auc"])} for k in parts if k in strata and strata[k]["positives"]]
+    n = sum(k["positives"] for k in have)
+    total = sum(k["positives"] * k["auc"] for k in have)
     return total / n if n else math.nan
 
 
