@@ -74,7 +74,7 @@ def dataset_contrast(dataset: Dataset) -> np.ndarray:
 
 def contrast_strata(contrast: np.ndarray, source_px: np.ndarray) -> dict[str, np.ndarray]:
     """Boolean (N,) masks of the contrast strata (meaningful on positive slices): the bins of
-    :data:`CONTRAST_BINS`, ``no ring`` (NaN contrast), and two cross cells: ``>=15 HU, >=100 px`` (a
+    :data:`CONTRAST_BINS`, ``no ring`` (NaN contrast), and three cross cells: ``>=15 HU, >=100 px`` (a
     conspicuous bleed), ``<15 HU, >=100 px`` (a large faint one) and ``>=15 HU, <100 px`` (a small
     conspicuous one). The bins and ``no ring`` partition the positives."""
     finite = np.isfinite(contrast)
