@@ -16,15 +16,21 @@ Variants of the reference recipes (``workbench/training/recipes.py``), each trai
 - ``unet``: the supervised yardstick: the workbench's U-Net baseline trained on the lesion MASKS of
   realistic subjects of the stream's own seed (the same engine; ``--unet-subjects``), validated on
   the recipe's validation cohort, scored on the same held-out cohort by its detection score (the
-  11th-largest foreground probability), for ``--max-steps`` steps.
+  11th-largest foreground probability), for ``--max-steps`` steps, at a 128 px input or at the shipped
+  classifiers' 256 px (``--unet-size 256``, run folder ``{task}-unet-256px``).
 
 ``--max-steps`` caps a variant (its cosine horizon stays the recipe's, so curves compare at equal
 steps). Writes ``bench/results/engine.md``, ``engine.json`` and ``engine_curves.png`` (held-out
 ROC-AUC vs step), plus the ceiling table of every finished run: held-out AUC by lesion size at the
 source (256 px) and at the input resolution, all negatives kept in every stratum.
 
+Every run also records the held-out AUC by the bleed's local contrast
+(:func:`workbench.training.heldout.auc_by_contrast`), and the report adds what the all-slice AUC would
+be if every bleed of >= 15 HU were ranked first (:func:`~workbench.training.heldout.auc_with_strata`).
+
 Run: ``.venv/bin/python bench/bench_engine.py --variants no-easy --task binary --max-steps 2000``;
-``--report-only`` re-renders from the run folders.
+``--report-only`` re-renders from the run folders; ``--rescore`` adds the contrast strata to runs
+recorded before them (their best checkpoints scored again, the recorded AUC checked).
 """
 
 from __future__ import annotations
