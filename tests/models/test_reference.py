@@ -3,6 +3,7 @@ seeds never touch an evaluated cohort, and their recorded AUC is reproduced from
 
 from __future__ import annotations
 
+import json
 import ast
 import re
 from pathlib import Path
@@ -111,3 +112,11 @@ def test_shipped_explain_defaults_come_from_the_validation_cohort(name):
         assert 0.0 <= m["gate"] <= 1.0 and 0.0 <= m["threshold"] <= 1.0
     assert defaults["cohort"]["seed"] == record["validation_cohort"]["seed"] != record["heldout_cohort"]["seed"]
     assert defaults["subjects"] == record["validation_cohort"]["subjects"]
+
+
+@pytest.mark.parametrize("name", REFERENCE_NAMES)
+def test_provenance_is_strict_json(name):
+    def refuse(constant):
+        raise AssertionError(f"{name}.provenance.json holds {constant}: not JSON that every reader accepts")
+
+    json.loads((REFERENCE_DIR / f"{name}.provenance.json").read_text(), parse_constant=refuse)

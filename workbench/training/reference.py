@@ -9,6 +9,7 @@ and scores a classifier on them, which the tests repeat to check the recorded AU
 from __future__ import annotations
 
 import json
+import math
 import shlex
 from pathlib import Path
 
@@ -36,7 +37,8 @@ def check_cohort_auc(model: torch.nn.Module, heldout_seed: int, subjects: int = 
                      size: int = 256, slices: int = 24) -> dict:
     """Regenerate the first ``subjects`` subjects of the held-out seed in memory and score ``model``
     on them (fp32, CPU) with :func:`~workbench.training.heldout.heldout_report`:
-    ``{"auc_any": .., "slices": .., "positives": ..}`` (+ per-label AUCs of a multilabel model)."""
+    ``{"auc_any": .., "slices": .., "positives": ..}`` (+ per-label AUCs of a multilabel model, for the
+    labels with a positive slice in these subjects: the record stays plain JSON)."""
     cfg = model_config(model)
     items, source_px, contrast = [], [], []
     for index in range(subjects):
@@ -52,7 +54,7 @@ def check_cohort_auc(model: torch.nn.Module, heldout_seed: int, subjects: int = 
     pixels = (np.asarray(source_px), np.asarray([int(it["mask"].sum()) for it in items]))
     report = heldout_report(model.eval(), items, cfg.task, cfg.class_names, pixels, contrast=np.asarray(contrast))
     return {k: v for k, v in report.items() if k in ("slices", "positives") or
-            (k.startswith("auc_") and not isinstance(v, dict))}
+            (k.startswith("auc_") and not isinstance(v, dict) and math.isfinite(v))}  # a label absent here has no AUC
 
 
 def export_reference(run_dir: str | Path, name: str, dest_dir: str | Path = REFERENCE_DIR, note: str = "",
