@@ -6,10 +6,11 @@ per method, chosen on its own validation subjects, never on these), then each ex
 with its 3D connected components (26-connected across slices) of volume < ``min_ml`` removed
 (:func:`workbench.evaluation.components.remove_small_components`, ``--min-component-ml`` of
 ``workbench explain``), for every ``min_ml`` of the grid (0 = off, the default). Per method and
-``min_ml``: mean volume Dice of the subjects with hemorrhage, median absolute volume error (mL and %
-of the true volume) per such subject, median false-positive volume of the hemorrhage-free subjects,
-and slice detection (a slice is called positive when its filtered mask keeps >= ``min_pixels``
-pixels; the truth is a non-empty reference mask).
+``min_ml``, the study's whole-scan figures of gated masks (:func:`workbench.protocol.report.gated_metrics`):
+Dice on lesion slices, mean volume Dice of the subjects with hemorrhage, median absolute volume error
+(mL and % of the true volume) per such subject, median false-positive volume of the hemorrhage-free
+subjects, and slice detection (the released rule: more than 10 mask pixels; the truth is a non-empty
+reference mask).
 
 Run: ``.venv/bin/python bench/ablate_components.py`` (the cohorts of ``bench/study_synthetic.py``
 must exist: ``runs/study_synthetic`` and ``runs/study_synthetic_cranium``). Writes
@@ -19,20 +20,22 @@ must exist: ``runs/study_synthetic`` and ``runs/study_synthetic_cranium``). Writ
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
-import nibabel as nib
 import numpy as np
 import pandas as pd
 import torch
 
 from common import table, write_result
 from workbench.data.manifest import read_manifest
-from workbench.evaluation.aggregate import volume_errors
+from workbench.data.nifti import read_volume
+from workbench.evaluation.aggregate import lesion_volume_ml
 from workbench.evaluation.components import remove_small_components
-from workbench.evaluation.detection import MIN_LESION_PIXELS
+from workbench.evaluation.detection import detect_from_mask
 from workbench.evaluation.explain_export import ExportConfig, export_explanations
+from workbench.evaluation.overlap import dice_from_counts, overlap_counts
+from workbench.protocol.report import gated_metrics
+from workbench.utils.io import write_csv_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 COHORTS = {"procedural": ROOT / "runs" / "study_synthetic", "Cranium": ROOT / "runs" / "study_synthetic_cranium"}
@@ -58,67 +61,58 @@ def export(cohort: Path, checkpoint: str, methods: list[str], out: Path) -> Path
     return out
 
 
-def _slices_first(path: Path) -> np.ndarray:
-    """A LAS-stored mask volume as (Z, X, Y) bool (slices along the last stored axis)."""
-    return np.moveaxis(np.asarray(nib.load(str(path)).dataobj) > 0, -1, 0)
-
-
-def subject_rows(cohort: Path, export_dir: Path, methods: list[str], grid: list[float]) -> pd.DataFrame:
-    """One row per (subject, method, min_ml): true / predicted voxels and mL, overlap, slice detection counts."""
+def slice_rows(cohort: Path, export_dir: Path, methods: list[str], grid: list[float]) -> pd.DataFrame:
+    """One row per (slice, method, min_ml) in the study's slice-table columns (``gated_*`` for the
+    exported, filtered mask) so :func:`workbench.protocol.report.gated_metrics` scores them."""
     frame = read_manifest(cohort / "eval_manifest.csv")
     root = cohort / "eval_cohort" / "physionet"
     rows = []
     for volume_id, vol in frame.groupby("volume_id", sort=True):
         first = vol.iloc[0]
-        truth = _slices_first(root / first["mask_path"])
-        voxel_ml = float(first["spacing_row"] * first["spacing_col"] * first["spacing_slice"]) / 1000.0
-        true_slices = truth.reshape(truth.shape[0], -1).sum(1) > 0
+        truth = torch.from_numpy(read_volume(root / first["mask_path"], first["orientation"]) > 0)  # (Z, H, W)
+        spacing = [float(first[k]) for k in ("spacing_row", "spacing_col", "spacing_slice")]
+        voxel_ml = float(lesion_volume_ml(torch.ones(1), spacing))
+        target_n = truth.flatten(1).sum(1)
+        base = {"subject_id": str(first["subject_id"]), "slice_index": np.arange(len(truth)),
+                "has_lesion": (target_n > 0).numpy(), "label_any": (target_n > 0).numpy().astype(int),
+                "lesion_pixels": target_n.numpy(), "gt_ml": target_n.numpy() * voxel_ml}
         for m in methods:
-            pred = torch.from_numpy(_slices_first(export_dir / "maps" / f"{volume_id}_{m}_mask.nii.gz"))
-            if pred.shape != truth.shape:
-                raise ValueError(f"{volume_id} {m}: mask {tuple(pred.shape)} vs reference {truth.shape}")
+            pred = read_volume(export_dir / "maps" / f"{volume_id}_{m}_mask.nii.gz", first["orientation"]) > 0
+            if pred.shape != tuple(truth.shape):
+                raise ValueError(f"{volume_id} {m}: mask {pred.shape} vs reference {tuple(truth.shape)}")
             for min_ml in grid:
-                kept = remove_small_components(pred, voxel_ml, min_ml).numpy()
-                called = kept.reshape(kept.shape[0], -1).sum(1) >= MIN_LESION_PIXELS
-                rows.append({"subject": str(first["subject_id"]), "method": m, "min_ml": min_ml,
-                             "true_ml": truth.sum() * voxel_ml, "pred_ml": kept.sum() * voxel_ml,
-                             "inter": int((kept & truth).sum()), "pred_n": int(kept.sum()), "true_n": int(truth.sum()),
-                             "tp": int((called & true_slices).sum()), "fn": int((~called & true_slices).sum()),
-                             "fp": int((called & ~true_slices).sum()), "tn": int((~called & ~true_slices).sum())})
-    return pd.DataFrame(rows)
+                kept = remove_small_components(torch.from_numpy(pred), voxel_ml, min_ml)
+                inter, pred_n, _ = overlap_counts(kept, truth)
+                rows.append(pd.DataFrame({**base, "method": m, "min_ml": min_ml, "gated_inter_pixels": inter.numpy(),
+                                          "gated_pred_pixels": pred_n.numpy(), "gated_pred_ml": pred_n.numpy() * voxel_ml,
+                                          "gated_dice": dice_from_counts(inter, pred_n, target_n).numpy(),
+                                          "gated_detected": detect_from_mask(kept).numpy()}))
+    return pd.concat(rows, ignore_index=True)
 
 
 def summarise(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per (method, min_ml): the whole-scan figures of the module docstring."""
-    out = []
-    for (m, min_ml), g in rows.groupby(["method", "min_ml"], sort=False):
-        ich = g[g["true_n"] > 0]
-        clean = g[g["true_n"] == 0]
-        err = volume_errors(torch.tensor(ich["pred_ml"].to_numpy()), torch.tensor(ich["true_ml"].to_numpy()))
-        dice = 2 * ich["inter"] / (ich["pred_n"] + ich["true_n"])
-        tp, fn, fp, tn = (int(g[k].sum()) for k in ("tp", "fn", "fp", "tn"))
-        out.append({"method": m, "min_ml": min_ml, "volume_dice": float(dice.mean()),
-                    "abs_error_ml_median": float(err["abs_error_ml"].median()),
-                    "abs_error_pct_median": float((100 * err["relative_error"].abs()).median()),
-                    "fp_ml_clean_median": float(clean["pred_ml"].median()) if len(clean) else math.nan,
-                    "sensitivity": tp / max(tp + fn, 1), "specificity": tn / max(tn + fp, 1),
-                    "n_ich": len(ich), "n_clean": len(clean)})
-    return pd.DataFrame(out)
+    """Per (method, min_ml): the study's whole-scan figures of the gated masks."""
+    return pd.DataFrame([{"method": m, "min_ml": min_ml, **gated_metrics(g)}
+                         for (m, min_ml), g in rows.groupby(["method", "min_ml"], sort=False)])
 
 
 def render(summaries: dict[str, pd.DataFrame], checkpoint: str) -> str:
     parts = [f"Classifier `{checkpoint}` with its calibrated explain defaults (gate and threshold per method, chosen on "
              "its validation subjects, seed 9100); masks of `workbench explain`, then 3D components (26-connected) "
-             "below `min_ml` dropped. Rows with `min_ml` 0 are the default (no post-processing).", ""]
+             "below `min_ml` dropped. Rows with `min_ml` 0 are the default (no post-processing). Figures as in the "
+             "study's gated table (`workbench.protocol.report.gated_metrics`; a slice is called positive when its "
+             "mask keeps more than 10 pixels).", ""]
     for name, s in summaries.items():
         first = s.iloc[0]
-        parts += [f"### {name} evaluation cohort ({first['n_ich']} subjects with hemorrhage, {first['n_clean']} without)", "",
-                  table(["method", "min component mL", "volume Dice (ICH subjects)", "median abs volume error mL",
-                         "median abs volume error %", "median FP mL (ICH-free)", "slice sensitivity",
-                         "slice specificity"],
-                        [[r.method, f"{r.min_ml:g}", f"{r.volume_dice:.3f}", f"{r.abs_error_ml_median:.2f}",
-                          f"{r.abs_error_pct_median:.0f}", f"{r.fp_ml_clean_median:.2f}", f"{r.sensitivity:.3f}",
-                          f"{r.specificity:.3f}"] for r in s.itertuples()]), ""]
+        parts += [f"### {name} evaluation cohort ({first['n_ich_subjects']} subjects with hemorrhage, "
+                  f"{first['n_clean_subjects']} without)", "",
+                  table(["method", "min component mL", "Dice (lesion slices)", "volume Dice (ICH subjects)",
+                         "median abs volume error mL", "median abs volume error %", "median FP mL (ICH-free)",
+                         "slice sensitivity", "slice specificity"],
+                        [[r.method, f"{r.min_ml:g}", f"{r.gated_dice_mean:.3f}", f"{r.gated_volume_dice_mean:.3f}",
+                          f"{r.gated_volume_abs_error_ml_median:.2f}", f"{r.gated_volume_abs_error_pct_median:.0f}",
+                          f"{r.gated_fp_ml_clean_median:.2f}", f"{r.gated_det_sensitivity:.3f}",
+                          f"{r.gated_det_specificity:.3f}"] for r in s.itertuples()]), ""]
     return "\n".join(parts)
 
 
@@ -130,8 +124,8 @@ def main(argv=None) -> int:
             print(f"ablate_components.py: {cohort}: no evaluation cohort (run bench/study_synthetic.py first); skipped")
             continue
         out = export(cohort, args.checkpoint, args.methods, Path(args.out) / f"{name}-{args.checkpoint}")
-        rows = subject_rows(cohort, out, args.methods, sorted(set(args.min_ml)))
-        rows.to_csv(out / "components.csv", index=False)
+        rows = slice_rows(cohort, out, args.methods, sorted(set(args.min_ml)))
+        write_csv_atomic(out / "components.csv", rows)
         summaries[name] = summarise(rows)
     if not summaries:
         return 1

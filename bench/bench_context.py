@@ -34,22 +34,22 @@ from workbench.data.dataset import SliceDataset
 from workbench.evaluation.ranking import binary_auc
 from workbench.models.checkpoint import load_model
 from workbench.models.factory import model_config
-from workbench.models.ich import ich_index
-from workbench.training.heldout import auc_by_contrast, auc_by_size, dataset_contrast, lesion_pixels
+from workbench.training.config import TrainConfig
+from workbench.training.heldout import auc_by_contrast, auc_by_size, lesion_strata
+from workbench.training.loop import evaluate
 from workbench.training.recipes import RECIPES, STREAM_SEED, CohortSpec, ensure_cohort
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def slice_logits(model: nn.Module, dataset: SliceDataset, batch_size: int = 48) -> torch.Tensor:
-    """(N,) ICH logit of every slice (binary: logit difference ich - no ICH; multilabel: ``any``)."""
-    index = ich_index(model)
-    out = []
-    with torch.inference_mode():
-        for idx in torch.arange(len(dataset)).split(batch_size):
-            logits = model(torch.stack([dataset[int(i)]["image"] for i in idx])).float()
-            out.append(logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits[:, index])
-    return torch.cat(out)
+def slice_logits(model: nn.Module, dataset: SliceDataset) -> torch.Tensor:
+    """(N,) ICH logit of every slice: the logit of the trainer's P(ICH) (:func:`workbench.training.loop.evaluate`;
+    binary: the logit difference ich - no ICH; multilabel: ``any``)."""
+    task = model_config(model).task
+    _, probs, _ = evaluate(model, dataset, TrainConfig(task=task, precision="fp32", eval_batch_size=48),
+                           torch.device("cpu"), desc="slices")
+    prob = torch.from_numpy(probs if task == "binary" else probs[:, 0])
+    return torch.logit(prob, eps=1e-7).float()
 
 
 def by_scan(frame, values: torch.Tensor) -> tuple[torch.Tensor, np.ndarray]:
@@ -96,6 +96,8 @@ def main(argv=None) -> int:
     cohorts = {"train": CohortSpec(STREAM_SEED, args.train_subjects), "validation": recipe.val, "held-out": recipe.test}
     frames = {k: ensure_cohort(spec, data_dir) for k, spec in cohorts.items()}
     rows = []
+    held_root, held_frame = frames["held-out"]  # source figures: the same for every classifier (input size moot)
+    held_px, _, held_contrast = lesion_strata(SliceDataset(held_frame, held_root, size=64, brain_mask=False))
     for name in args.checkpoints:
         model = load_model(name).eval()
         cfg = model_config(model)
@@ -104,16 +106,15 @@ def main(argv=None) -> int:
             ds = SliceDataset(frame, root, size=cfg.arch.img_size, brain_mask=False, **cfg.input_kwargs())
             z, order = by_scan(frame, slice_logits(model, ds))
             y, _ = by_scan(frame, ds.labels[:, 0])
-            data[what] = (z, y, order, ds)
+            data[what] = (z, y, order)
         ztr, ytr = data["train"][:2]
         scores = {"slice model": {w: data[w][0] for w in ("validation", "held-out")}}
         for seed in range(args.seeds):
             head = fit_head(ztr, ytr, seed)
             with torch.no_grad():
                 scores[f"context head, seed {seed}"] = {w: head(data[w][0]) for w in ("validation", "held-out")}
-        _, yte, order, ds = data["held-out"]
-        source_px = lesion_pixels(ds)[0][order]
-        contrast = dataset_contrast(ds)[order]
+        _, yte, order = data["held-out"]
+        source_px, contrast = held_px[order], held_contrast[order]
         for label, s in scores.items():
             yv, yh = data["validation"][1].flatten().numpy(), yte.flatten().numpy()
             sh = s["held-out"].flatten().numpy()

@@ -187,16 +187,14 @@ def render(runs: Path) -> str:
     return "\n".join(lines)
 
 
-CONTRAST_COLUMNS = ("<5 HU", "5-15 HU", ">=15 HU", ">=15 HU, >=100 px", "<15 HU, >=100 px", ">=15 HU, <100 px")
-
-
 def _contrast_table(records: dict[str, dict]) -> list[str]:
     """Held-out AUC by the lesion's local contrast (``heldout.by_contrast``) of every run that has all
     the strata, and the all-slice AUC each run would reach if every bleed of >= 15 HU were ranked
     above every negative (:func:`workbench.training.heldout.auc_with_strata`)."""
-    from workbench.training.heldout import auc_with_strata
+    from workbench.training.heldout import CONTRAST_STRATA, auc_with_strata
 
-    have = {k: r["heldout"] for k, r in records.items() if set(CONTRAST_COLUMNS) <= set(r["heldout"].get("by_contrast", {}))}
+    columns = [k for k in CONTRAST_STRATA if k != "no ring"]
+    have = {k: r["heldout"] for k, r in records.items() if set(columns) <= set(r["heldout"].get("by_contrast", {}))}
     if not have:
         return []
     counts = next(iter(have.values()))["by_contrast"]
@@ -207,12 +205,12 @@ def _contrast_table(records: dict[str, dict]) -> list[str]:
              "measured literature means and spreads, so some bleeds are near-isodense with the brain around them. "
              "Last column: the all-slice AUC if every bleed of >= 15 HU were ranked above every negative, the other "
              "strata as measured (exact: the all-slice AUC is the positive-weighted mean of the strata's AUCs).", "",
-             "| run | all slices | " + " | ".join(f"{k} ({counts[k]['positives']})" for k in CONTRAST_COLUMNS)
+             "| run | all slices | " + " | ".join(f"{k} ({counts[k]['positives']})" for k in columns)
              + " | all slices if >= 15 HU were perfect |",
-             "|---|---|" + "---|" * (len(CONTRAST_COLUMNS) + 1)]
+             "|---|---|" + "---|" * (len(columns) + 1)]
     for label, h in have.items():
         strata = h["by_contrast"]
-        lines.append(f"| {label} | {h['auc_any']:.3f} | " + " | ".join(f"{strata[k]['auc']:.3f}" for k in CONTRAST_COLUMNS)
+        lines.append(f"| {label} | {h['auc_any']:.3f} | " + " | ".join(f"{strata[k]['auc']:.3f}" for k in columns)
                      + f" | {auc_with_strata(strata, {'>=15 HU': 1.0}):.3f} |")
     return lines + [""]
 
@@ -242,7 +240,7 @@ def run_unet(args: argparse.Namespace, task: str = "binary") -> dict:
     from workbench.baselines import BaselineTrainConfig, train_baseline
     from workbench.baselines.train import evaluate_slices, load_split_data
     from workbench.data.dataset import SliceDataset
-    from workbench.training.heldout import auc_by_contrast, auc_by_size, dataset_contrast, lesion_pixels
+    from workbench.training.heldout import auc_by_contrast, auc_by_size, lesion_strata
     from workbench.evaluation.ranking import binary_auc
     from workbench.training.recipes import CohortSpec, ensure_cohort, machine_description
 
@@ -263,8 +261,7 @@ def run_unet(args: argparse.Namespace, task: str = "binary") -> dict:
     test = load_split_data(test_frame, data_dir, size, "cache test")
     table = evaluate_slices(result.model, test, cfg, desc="test")
     score, labels = table["score"].to_numpy(), test_frame["any"].to_numpy().astype(float)
-    test_items = SliceDataset(test_frame, data_dir, size=size, brain_mask=False)
-    source_px, input_px = lesion_pixels(test_items)
+    source_px, input_px, contrast = lesion_strata(SliceDataset(test_frame, data_dir, size=size, brain_mask=False))
     record = {"task": "unet", "size": size, "steps": result.steps, "best_step": None, "train_seconds": round(seconds, 1),
               "machine": machine_description(torch.device("cpu")), "precision": cfg.precision,
               "train_subjects": args.unet_subjects, "epochs_run": result.epochs_run, "best_epoch": result.best_epoch,
@@ -272,7 +269,7 @@ def run_unet(args: argparse.Namespace, task: str = "binary") -> dict:
                           "dice_mean": float(table["dice"].mean()),
                           "by_source_px": auc_by_size(labels, score, source_px),
                           "by_input_px": auc_by_size(labels, score, input_px),
-                          "by_contrast": auc_by_contrast(labels, score, dataset_contrast(test_items), source_px)}}
+                          "by_contrast": auc_by_contrast(labels, score, contrast, source_px)}}
     write_json_atomic(out / "reference.json", record)
     return record
 
@@ -287,9 +284,11 @@ def _heldout_items(data_dir: Path, task: str, size: int, **input_kwargs):
 
 def rescore(runs: Path, data_dir: Path) -> None:
     """Add the contrast strata (``heldout.by_contrast``) to every finished run recorded before them (or
-    with other strata):
-    its best checkpoint is scored again on the held-out cohort, at the run's recorded precision, and
-    the AUC on all slices must reproduce the recorded one (else the run is reported, not changed)."""
+    with other strata): its best checkpoint is scored again on the held-out cohort, at the run's recorded
+    precision, and the AUC on all slices must reproduce the recorded one (else the run is reported, not
+    changed)."""
+    import functools
+
     import numpy as np
 
     from workbench.baselines import BaselineTrainConfig, load_baseline
@@ -297,10 +296,10 @@ def rescore(runs: Path, data_dir: Path) -> None:
     from workbench.evaluation.ranking import binary_auc
     from workbench.models.checkpoint import load_model
     from workbench.models.factory import model_config
-    from workbench.training.heldout import (auc_by_contrast, contrast_strata, dataset_contrast, heldout_report,
-                                            lesion_pixels)
+    from workbench.training.heldout import CONTRAST_STRATA, auc_by_contrast, heldout_report, lesion_strata
 
-    current = set(contrast_strata(np.zeros(0), np.zeros(0))) - {"no ring"}  # "no ring" is kept only when it holds a positive
+    current = set(CONTRAST_STRATA) - {"no ring"}  # "no ring" is recorded only when it holds a positive
+    source_strata = functools.cache(lambda: lesion_strata(_heldout_items(data_dir, "binary", 128)))  # any task or size
     targets = [(task, name, run_dir(runs, name, task)) for task in ("binary", "multilabel") for name in VARIANTS]
     targets += [("binary", f"unet-{size}", run_dir(runs, "unet", "binary", size)) for size in UNET_SIZES]
     for task, name, folder in targets:
@@ -317,7 +316,8 @@ def rescore(runs: Path, data_dir: Path) -> None:
                                     desc="test")["score"].to_numpy()
             labels = items.labels[:, 0].numpy()
             auc = binary_auc(labels, score)
-            strata = auc_by_contrast(labels, score, dataset_contrast(items), lesion_pixels(items)[0])
+            source_px, _, contrast = source_strata()
+            strata = auc_by_contrast(labels, score, contrast, source_px)
         else:
             model = load_model(folder / "best").eval()
             mcfg = model_config(model)

@@ -3,8 +3,8 @@ seeds never touch an evaluated cohort, and their recorded AUC is reproduced from
 
 from __future__ import annotations
 
-import json
 import ast
+import json
 import re
 from pathlib import Path
 

@@ -22,7 +22,7 @@ from workbench.evaluation.aggregate import bootstrap_ci, group_sum, summarize, v
 from workbench.evaluation.detection import detection_metrics
 from workbench.protocol.config import ProtocolConfig, method_spec
 
-__all__ = ["mask_rule_metrics", "summary_table", "summary_markdown"]
+__all__ = ["mask_rule_metrics", "gated_metrics", "summary_table", "summary_markdown"]
 
 _RATES = ("accuracy", "precision", "recall", "f1", "specificity")
 
@@ -65,10 +65,14 @@ def _volume(rows: pd.DataFrame) -> dict[str, float]:
             "volume_bias_ml": float(err["error_ml"].mean()), "true_volume_ml": float(true.mean())}
 
 
-def _gated(rows: pd.DataFrame) -> dict[str, float]:
+def gated_metrics(rows: pd.DataFrame) -> dict[str, float]:
     """Whole-scan figures of the gated masks (:mod:`workbench.evaluation.gating`): Dice on lesion
     slices, volume Dice per subject with hemorrhage, slice detection, false-positive volume of the
-    hemorrhage-free subjects and the volume error of the others."""
+    hemorrhage-free subjects and the volume error of the others.
+
+    ``rows``: one per slice, columns subject_id, has_lesion, label_any, lesion_pixels, gt_ml and the
+    gated mask's gated_dice, gated_inter_pixels, gated_pred_pixels, gated_pred_ml, gated_detected
+    (the study's slice table, :func:`workbench.protocol.tables.slice_table`); {} without them."""
     if "gated_dice" not in rows:
         return {}
     lesion = rows[rows["has_lesion"].astype(bool)]
@@ -108,7 +112,7 @@ def summary_table(slices: pd.DataFrame, cfg: ProtocolConfig) -> pd.DataFrame:
                      **{f"det_{k}": v for k, v in mask_rule_metrics(_tensor(r["detected"], torch.bool), labels).items()},
                      "det_auc": scores["roc_auc"], "det_average_precision": scores["average_precision"],
                      "det_auc_source": "detection score" if spec.model == "baseline" else f"{spec.model} classifier",
-                     **_volume(r), **_gated(r)})
+                     **_volume(r), **gated_metrics(r)})
         if spec.model != "baseline" and spec.model not in classifier_rows:
             m = detection_metrics(_tensor(r["prob"]), labels, threshold=0.5)
             classifier_rows[spec.model] = {"method": f"classifier_{spec.model}", "kind": "classifier",

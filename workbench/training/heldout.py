@@ -21,30 +21,48 @@ from workbench.training.loop import evaluate
 from workbench.evaluation.ranking import binary_auc
 from workbench.training.metrics import classification_metrics
 
-__all__ = ["SIZE_BINS", "CONTRAST_BINS", "lesion_pixels", "lesion_contrast", "dataset_contrast", "heldout_report",
-           "auc_by_size", "auc_by_contrast", "contrast_strata", "auc_with_strata", "PARTITION"]
+__all__ = ["SIZE_BINS", "CONTRAST_BINS", "CONTRAST_STRATA", "PARTITION", "lesion_strata", "lesion_pixels",
+           "lesion_contrast", "heldout_report", "auc_by_size", "auc_by_contrast", "contrast_strata", "auc_with_strata"]
 
 SIZE_BINS: tuple[tuple[int, int], ...] = ((1, 25), (25, 100), (100, 400), (400, 10**9))
 """Lesion-pixel strata [lo, hi) of a positive slice."""
-CONTRAST_BINS: tuple[tuple[float, float], ...] = ((-math.inf, 5.0), (5.0, 15.0), (15.0, math.inf))
+CONTRAST_BINS: dict[str, tuple[float, float]] = {"<5 HU": (-math.inf, 5.0), "5-15 HU": (5.0, 15.0),
+                                                 ">=15 HU": (15.0, math.inf)}
 """Local-contrast strata [lo, hi) in HU: near-isodense, faint, conspicuous."""
+CONSPICUOUS_HU, LARGE_PX = 15.0, 100
+"""The cross cells' cuts: a conspicuous bleed's contrast, a large bleed's source pixels."""
+CROSS_CELLS = (">=15 HU, >=100 px", "<15 HU, >=100 px", ">=15 HU, <100 px")
+PARTITION = (*CONTRAST_BINS, "no ring")
+"""The strata of :func:`contrast_strata` that partition the positive slices."""
+CONTRAST_STRATA = (*PARTITION, *CROSS_CELLS)
+"""Every stratum of :func:`contrast_strata`, in report order."""
 SOFT_TISSUE_HU = (0.0, 90.0)
 """HU range of the ring pixels that count as background (no air, fat, bone or calcification)."""
 
 
-def lesion_pixels(dataset: Dataset, input_masks: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(N,) lesion pixels per item at the source resolution and (N,) at the input resolution.
+def lesion_strata(dataset: Dataset, input_masks: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(N,) lesion pixels per item at the source resolution, (N,) at the input resolution and (N,)
+    :func:`lesion_contrast` at the source (NaN without lesion pixels), from one read of each slice.
 
-    ``dataset`` is a :class:`~workbench.data.dataset.SliceDataset` (``load_hu`` gives the source mask);
+    ``dataset`` is a :class:`~workbench.data.dataset.SliceDataset` (``load_hu`` gives the source slice);
     ``input_masks`` (N, S, S), when already decoded (e.g. by ``CachedImages``), spares decoding the items.
     """
-    source = []
+    source, contrast = np.zeros(len(dataset), dtype=np.int64), np.full(len(dataset), math.nan)
     for i in range(len(dataset)):
-        _, mask, _ = dataset.load_hu(i)
-        source.append(0 if mask is None else int(np.count_nonzero(mask)))
+        hu, mask, _ = dataset.load_hu(i)
+        if mask is not None and mask.any():
+            row = dataset.frame.iloc[i]
+            source[i] = int(np.count_nonzero(mask))
+            contrast[i] = lesion_contrast(hu, mask, float(min(row["spacing_row"], row["spacing_col"])))
     if input_masks is None:
         input_masks = torch.stack([dataset[i]["mask"] for i in range(len(dataset))])
-    return np.asarray(source), input_masks.flatten(1).sum(1).long().numpy()
+    return source, input_masks.flatten(1).sum(1).long().numpy(), contrast
+
+
+def lesion_pixels(dataset: Dataset, input_masks: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) lesion pixels per item at the source resolution and (N,) at the input resolution
+    (:func:`lesion_strata` without the contrast)."""
+    return lesion_strata(dataset, input_masks)[:2]
 
 
 def lesion_contrast(hu: np.ndarray, mask: np.ndarray, pixel_mm: float, ring_mm: float = 3.0) -> float:
@@ -60,39 +78,18 @@ def lesion_contrast(hu: np.ndarray, mask: np.ndarray, pixel_mm: float, ring_mm: 
     return float(hu[mask].mean() - hu[ring].mean()) if ring.any() else math.nan
 
 
-def dataset_contrast(dataset: Dataset) -> np.ndarray:
-    """(N,) :func:`lesion_contrast` of every item of a :class:`~workbench.data.dataset.SliceDataset` at
-    its source resolution (NaN for slices without lesion pixels)."""
-    out = np.full(len(dataset), math.nan)
-    for i in range(len(dataset)):
-        hu, mask, _ = dataset.load_hu(i)
-        if mask is not None and mask.any():
-            row = dataset.frame.iloc[i]
-            out[i] = lesion_contrast(hu, mask, float(min(row["spacing_row"], row["spacing_col"])))
-    return out
-
-
 def contrast_strata(contrast: np.ndarray, source_px: np.ndarray) -> dict[str, np.ndarray]:
-    """Boolean (N,) masks of the contrast strata (meaningful on positive slices): the bins of
-    :data:`CONTRAST_BINS`, ``no ring`` (NaN contrast), and three cross cells: ``>=15 HU, >=100 px`` (a
-    conspicuous bleed), ``<15 HU, >=100 px`` (a large faint one) and ``>=15 HU, <100 px`` (a small
-    conspicuous one). The bins and ``no ring`` partition the positives."""
+    """Boolean (N,) masks of :data:`CONTRAST_STRATA` (meaningful on positive slices): the bins of
+    :data:`CONTRAST_BINS`, ``no ring`` (NaN contrast), and the cross cells: a conspicuous bleed
+    (>= 15 HU, >= 100 px), a large faint one and a small conspicuous one. The bins and ``no ring``
+    partition the positives."""
     finite = np.isfinite(contrast)
     c = np.where(finite, contrast, 0.0)
-    out = {}
-    for lo, hi in CONTRAST_BINS:
-        name = f"<{hi:g} HU" if lo == -math.inf else (f">={lo:g} HU" if hi == math.inf else f"{lo:g}-{hi:g} HU")
-        out[name] = finite & (c >= lo) & (c < hi)
+    out = {name: finite & (c >= lo) & (c < hi) for name, (lo, hi) in CONTRAST_BINS.items()}
     out["no ring"] = ~finite
-    big = source_px >= 100
-    out[">=15 HU, >=100 px"] = finite & (c >= 15.0) & big
-    out["<15 HU, >=100 px"] = finite & (c < 15.0) & big
-    out[">=15 HU, <100 px"] = finite & (c >= 15.0) & ~big
+    bright, big = finite & (c >= CONSPICUOUS_HU), source_px >= LARGE_PX
+    out.update(zip(CROSS_CELLS, (bright & big, finite & ~bright & big, bright & ~big)))
     return out
-
-
-PARTITION = ("<5 HU", "5-15 HU", ">=15 HU", "no ring")
-"""The strata of :func:`contrast_strata` that partition the positive slices."""
 
 
 def auc_by_contrast(any_label: np.ndarray, score: np.ndarray, contrast: np.ndarray, source_px: np.ndarray) -> dict[str, dict]:
@@ -140,17 +137,22 @@ def heldout_report(model: torch.nn.Module, dataset: Dataset, task: str, class_na
                    pixels: tuple[np.ndarray, np.ndarray] | None = None, precision: str = "fp32",
                    device: torch.device | str = "cpu", contrast: np.ndarray | None = None) -> dict:
     """Detection metrics of ``model`` on ``dataset``: AUC of ``any`` on all slices, per-label AUCs
-    (multilabel), and AUC by lesion-size stratum at the source and the input resolution and by local
-    contrast (``contrast`` (N,) HU, computed from ``dataset`` when not given)."""
+    (multilabel), AUC by lesion-size stratum at the source and the input resolution (``pixels``), and
+    by local contrast (``by_contrast``, with ``contrast`` (N,) HU). Both are read from ``dataset`` (a
+    SliceDataset, :func:`lesion_strata`) when ``pixels`` is not given; given pixels without a contrast
+    give no contrast strata."""
     cfg = TrainConfig(task=task, precision=precision, eval_batch_size=64)
     loss, probs, labels = evaluate(model, dataset, cfg, torch.device(device), desc="held-out")
     metrics = classification_metrics(task, probs, labels, class_names)
     score = probs if task == "binary" else probs[:, 0]
-    source_px, input_px = pixels if pixels is not None else lesion_pixels(dataset)
-    contrast = dataset_contrast(dataset) if contrast is None else contrast
-    return {"slices": int(len(labels)), "positives": int((labels[:, 0] >= 0.5).sum()), "loss": loss,
-            "auc_any": binary_auc(labels[:, 0], score),
-            **{k: v for k, v in metrics.items() if k.startswith("auc_") and k != "auc_any"},
-            "by_source_px": auc_by_size(labels[:, 0], score, source_px),
-            "by_input_px": auc_by_size(labels[:, 0], score, input_px),
-            "by_contrast": auc_by_contrast(labels[:, 0], score, contrast, source_px)}
+    if pixels is None:
+        *pixels, contrast = lesion_strata(dataset)
+    source_px, input_px = pixels
+    report = {"slices": int(len(labels)), "positives": int((labels[:, 0] >= 0.5).sum()), "loss": loss,
+              "auc_any": binary_auc(labels[:, 0], score),
+              **{k: v for k, v in metrics.items() if k.startswith("auc_") and k != "auc_any"},
+              "by_source_px": auc_by_size(labels[:, 0], score, source_px),
+              "by_input_px": auc_by_size(labels[:, 0], score, input_px)}
+    if contrast is not None:
+        report["by_contrast"] = auc_by_contrast(labels[:, 0], score, contrast, source_px)
+    return report

@@ -176,7 +176,7 @@ def run_recipe(name: str | Recipe, out_dir: str | Path, data_dir: str | Path = "
     from workbench.models.factory import create_model
     from workbench.training.cache import CachedImages
     from workbench.training.distributed import resolve_device
-    from workbench.training.heldout import dataset_contrast, heldout_report, lesion_pixels
+    from workbench.training.heldout import heldout_report, lesion_strata
     from workbench.training.precision import resolve_precision
     from workbench.training.stream import SyntheticStream, check_disjoint, cohort_subjects, stream_summary
     from workbench.training.trainer import fit
@@ -202,8 +202,7 @@ def run_recipe(name: str | Recipe, out_dir: str | Path, data_dir: str | Path = "
     datasets = {what: SliceDataset(frame, root, brain_mask=False, **recipe_input) for what, (root, frame) in roots.items()}
     val = CachedImages(datasets["validation"], desc="caching validation")
     test = CachedImages(datasets["held-out"], desc="caching held-out", keys=("image", "labels", "mask"))
-    pixels = lesion_pixels(datasets["held-out"], test.data["mask"])  # masks decoded once, with the images
-    contrast = dataset_contrast(datasets["held-out"])
+    *pixels, contrast = lesion_strata(datasets["held-out"], test.data["mask"])  # masks decoded once, with the images
     precision = resolve_precision(cfg.precision, dev)
     heldout_rows: list[dict] = []
     if resume and (out / "heldout.csv").is_file():

@@ -27,7 +27,7 @@ from workbench.data.dataset import SliceDataset
 from workbench.evaluation.calibration import calibrate
 from workbench.models.reference import CHECK_SUBJECTS, REFERENCE_DIR, provenance_path, reference_stem
 from workbench.training.recipes import CohortSpec, ensure_cohort
-from workbench.training.heldout import heldout_report, lesion_contrast
+from workbench.training.heldout import heldout_report
 from workbench.utils.io import write_json_atomic
 
 __all__ = ["check_cohort_auc", "export_reference", "calibrate_reference"]
@@ -40,7 +40,7 @@ def check_cohort_auc(model: torch.nn.Module, heldout_seed: int, subjects: int = 
     ``{"auc_any": .., "slices": .., "positives": ..}`` (+ per-label AUCs of a multilabel model, for the
     labels with a positive slice in these subjects: the record stays plain JSON)."""
     cfg = model_config(model)
-    items, source_px, contrast = [], [], []
+    items, source_px = [], []
     for index in range(subjects):
         subject = generate_subject(index, heldout_seed, size=size, n_slices=slices)
         pixel_mm = float(min(subject.spacing[:2]))
@@ -50,9 +50,8 @@ def check_cohort_auc(model: torch.nn.Module, heldout_seed: int, subjects: int = 
                                  brain_mask=False, **cfg.input_kwargs())
             items.append({"image": item["image"], "labels": labels[z], "mask": item["mask"]})
             source_px.append(int((subject.labels[z] > 0).sum()))
-            contrast.append(lesion_contrast(subject.hu[z], subject.labels[z] > 0, pixel_mm))
     pixels = (np.asarray(source_px), np.asarray([int(it["mask"].sum()) for it in items]))
-    report = heldout_report(model.eval(), items, cfg.task, cfg.class_names, pixels, contrast=np.asarray(contrast))
+    report = heldout_report(model.eval(), items, cfg.task, cfg.class_names, pixels)
     return {k: v for k, v in report.items() if k in ("slices", "positives") or
             (k.startswith("auc_") and not isinstance(v, dict) and math.isfinite(v))}  # a label absent here has no AUC
 
