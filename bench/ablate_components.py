@@ -20,6 +20,7 @@ must exist: ``runs/study_synthetic`` and ``runs/study_synthetic_cranium``). Writ
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,8 @@ from workbench.evaluation.detection import detect_from_mask
 from workbench.evaluation.explain_export import ExportConfig, export_explanations
 from workbench.evaluation.overlap import dice_from_counts, overlap_counts
 from workbench.protocol.report import gated_metrics
-from workbench.utils.io import write_csv_atomic
+from workbench.models.reference import explain_defaults
+from workbench.utils.io import write_csv_atomic, write_text_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 COHORTS = {"procedural": ROOT / "runs" / "study_synthetic", "Cranium": ROOT / "runs" / "study_synthetic_cranium"}
@@ -52,12 +54,16 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def export(cohort: Path, checkpoint: str, methods: list[str], out: Path) -> Path:
-    """``workbench explain`` of the cohort's evaluation manifest (reused when already there with the same settings)."""
+    """``workbench explain`` of the cohort's evaluation manifest (reused when already there with the same settings
+    and the same calibrated explain defaults of the checkpoint)."""
     cfg = ExportConfig(checkpoint=checkpoint, manifest=str(cohort / "eval_manifest.csv"),
                        root=str(cohort / "eval_cohort" / "physionet"), out=str(out), methods=tuple(methods))
-    saved = out / "export_config.yaml"
-    if not (saved.is_file() and ExportConfig.load(saved) == cfg and (out / "volumes.csv").is_file()):
+    saved, defaults = out / "export_config.yaml", json.dumps(explain_defaults(checkpoint), sort_keys=True)
+    used = out.with_name(out.name + ".explain_defaults.json")  # the calibrated gates the export applied
+    if not (saved.is_file() and ExportConfig.load(saved) == cfg and (out / "volumes.csv").is_file()
+            and used.is_file() and used.read_text() == defaults):
         export_explanations(cfg)
+        write_text_atomic(used, defaults)
     return out
 
 

@@ -4,20 +4,19 @@ slice logits, measured on the reference classifiers' held-out cohort.
 The reference classifiers score each slice alone. A bleed spans several slices, so a slice whose
 bleed is too small or too faint to see may sit next to one where it is plain (the RSNA 2019 winning
 entries put a sequence model over per-slice CNN outputs for this reason). This benchmark measures
-that lever without changing the classifiers: a small 1D convolution over the ICH logits of a scan's
-slices (in order) predicts a correction to each slice's logit:
-
-    z'_i = z_i + f(z_{i-k..i+k}),  f = Conv1d(1, h, k) -> GELU -> Conv1d(h, h, k) -> GELU -> Conv1d(h, 1, 1)
-
-trained with BCE on the slice labels of realistic subjects of the training stream's seed (the
+that lever without changing the classifiers: :class:`workbench.models.context.ContextHead`, a small 1D
+convolution over the ICH logits of a scan's slices (in order), corrects each slice's logit from its
+neighbours, trained (:func:`workbench.training.context.fit_context_head`) with BCE on the slice labels of realistic subjects of the training stream's seed (the
 ``bench/bench_engine.py`` U-Net yardstick's 200 subjects: seed 9000, never an evaluated cohort), for
 a fixed number of epochs, three seeds; scored on the validation (9100) and held-out (9200) cohorts.
 Reported: ROC-AUC on all slices and by lesion size / contrast stratum
 (:mod:`workbench.training.heldout`), slice model alone vs with context.
 
-Not shipped: the context head does not reach the 0.90 target either (see ``bench/results/context.md``).
+``--export`` then trains seed 0 of each shipped classifier's head and ships it beside the classifier
+(:func:`workbench.training.reference.export_context`: ``<name>.context.safetensors`` and the ``context``
+record of its provenance).
 
-Run: ``.venv/bin/python bench/bench_context.py`` (about 4 minutes on 2 cores).
+Run: ``.venv/bin/python bench/bench_context.py [--export]`` (about 5 minutes on 2 cores; 8 with ``--export``).
 """
 
 from __future__ import annotations
@@ -25,101 +24,45 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-import torch
-import torch.nn as nn
-
 from common import table, write_result
-from workbench.data.dataset import SliceDataset
 from workbench.evaluation.ranking import binary_auc
 from workbench.models.checkpoint import load_model
-from workbench.models.factory import model_config
-from workbench.training.config import TrainConfig
+from workbench.models.context import context_probabilities
+from workbench.training.context import CONTEXT_COHORT, cohort_probabilities, fit_context_head
 from workbench.training.heldout import auc_by_contrast, auc_by_size, lesion_strata
-from workbench.training.loop import evaluate
-from workbench.training.recipes import RECIPES, STREAM_SEED, CohortSpec, ensure_cohort
+from workbench.training.recipes import RECIPES, STREAM_SEED, CohortSpec
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def slice_logits(model: nn.Module, dataset: SliceDataset) -> torch.Tensor:
-    """(N,) ICH logit of every slice: the logit of the trainer's P(ICH) (:func:`workbench.training.loop.evaluate`;
-    binary: the logit difference ich - no ICH; multilabel: ``any``)."""
-    task = model_config(model).task
-    _, probs, _ = evaluate(model, dataset, TrainConfig(task=task, precision="fp32", eval_batch_size=48),
-                           torch.device("cpu"), desc="slices")
-    prob = torch.from_numpy(probs if task == "binary" else probs[:, 0])
-    return torch.logit(prob, eps=1e-7).float()
-
-
-def by_scan(frame, values: torch.Tensor) -> tuple[torch.Tensor, np.ndarray]:
-    """(S, K) values of S scans of K slices each, slices in order, and the (S*K,) row order used."""
-    order = np.lexsort((frame["slice_index"].to_numpy(), frame["volume_id"].to_numpy()))
-    scans = frame["volume_id"].nunique()
-    return values[torch.from_numpy(order)].reshape(scans, -1), order
-
-
-class ContextHead(nn.Module):
-    """z (S, K) slice logits -> (S, K) logits corrected from their neighbours (module docstring)."""
-
-    def __init__(self, kernel: int = 5, hidden: int = 16):
-        super().__init__()
-        self.net = nn.Sequential(nn.Conv1d(1, hidden, kernel, padding=kernel // 2), nn.GELU(),
-                                 nn.Conv1d(hidden, hidden, kernel, padding=kernel // 2), nn.GELU(), nn.Conv1d(hidden, 1, 1))
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return z + self.net(z[:, None] / 4.0)[:, 0]
-
-
-def fit_head(z: torch.Tensor, y: torch.Tensor, seed: int, epochs: int = 60) -> ContextHead:
-    torch.manual_seed(seed)
-    head = ContextHead()
-    opt = torch.optim.AdamW(head.parameters(), lr=3e-3, weight_decay=1e-2)
-    for _ in range(epochs):
-        for idx in torch.randperm(len(z)).split(16):
-            loss = nn.functional.binary_cross_entropy_with_logits(head(z[idx]), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    return head.eval()
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--checkpoints", nargs="+", default=["reference-binary", "reference-multilabel"])
     p.add_argument("--data-dir", default=str(ROOT / "runs" / "reference_data"))
-    p.add_argument("--train-subjects", type=int, default=200)
+    p.add_argument("--train-subjects", type=int, default=CONTEXT_COHORT.subjects)
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--export", action="store_true", help="then ship seed 0's head beside each shipped classifier")
     args = p.parse_args(argv)
-    data_dir = Path(args.data_dir)
     recipe = RECIPES["reference-binary"]
     cohorts = {"train": CohortSpec(STREAM_SEED, args.train_subjects), "validation": recipe.val, "held-out": recipe.test}
-    frames = {k: ensure_cohort(spec, data_dir) for k, spec in cohorts.items()}
     rows = []
-    held_root, held_frame = frames["held-out"]  # source figures: the same for every classifier (input size moot)
-    held_px, _, held_contrast = lesion_strata(SliceDataset(held_frame, held_root, size=64, brain_mask=False))
     for name in args.checkpoints:
         model = load_model(name).eval()
-        cfg = model_config(model)
-        data = {}
-        for what, (root, frame) in frames.items():
-            ds = SliceDataset(frame, root, size=cfg.arch.img_size, brain_mask=False, **cfg.input_kwargs())
-            z, order = by_scan(frame, slice_logits(model, ds))
-            y, _ = by_scan(frame, ds.labels[:, 0])
-            data[what] = (z, y, order)
-        ztr, ytr = data["train"][:2]
-        scores = {"slice model": {w: data[w][0] for w in ("validation", "held-out")}}
+        scored = {what: cohort_probabilities(model, spec, args.data_dir) for what, spec in cohorts.items()}
+        frame, probs, _ = scored["train"]
+        scores = {"slice model": {w: scored[w][1] for w in ("validation", "held-out")}}
         for seed in range(args.seeds):
-            head = fit_head(ztr, ytr, seed)
-            with torch.no_grad():
-                scores[f"context head, seed {seed}"] = {w: head(data[w][0]) for w in ("validation", "held-out")}
-        _, yte, order = data["held-out"]
-        source_px, contrast = held_px[order], held_contrast[order]
+            head = fit_context_head(probs, frame["any"].to_numpy(), frame["volume_id"], frame["slice_index"], seed)
+            scores[f"context head, seed {seed}"] = {
+                w: context_probabilities(head, scored[w][1], scored[w][0]["volume_id"], scored[w][0]["slice_index"])
+                for w in ("validation", "held-out")}
+        held_frame, _, held_ds = scored["held-out"]
+        source_px, _, contrast = lesion_strata(held_ds)  # at the 256 px source, the same for every classifier
+        yv, yh = scored["validation"][0]["any"].to_numpy(), held_frame["any"].to_numpy()
         for label, s in scores.items():
-            yv, yh = data["validation"][1].flatten().numpy(), yte.flatten().numpy()
-            sh = s["held-out"].flatten().numpy()
+            sh = s["held-out"]
             size, con = auc_by_size(yh, sh, source_px), auc_by_contrast(yh, sh, contrast, source_px)
-            rows.append([name, label, f"{binary_auc(yv, s['validation'].flatten().numpy()):.3f}",
+            rows.append([name, label, f"{binary_auc(yv, s['validation']):.3f}",
                          f"**{binary_auc(yh, sh):.3f}**", f"{size['1-24']['auc']:.3f}", f"{size['25-99']['auc']:.3f}",
                          f"{size['>=100']['auc']:.3f}", f"{con['<5 HU']['auc']:.3f}", f"{con['5-15 HU']['auc']:.3f}",
                          f"{con['>=15 HU']['auc']:.3f}"])
@@ -132,6 +75,13 @@ def main(argv=None) -> int:
                      "< 5 HU", "5-15 HU", ">= 15 HU"], rows))
     path = write_result("context", "Neighbouring slices: a context head over the slice logits", body)
     print(path.read_text())
+    if args.export:
+        from workbench.training.reference import export_context
+
+        for name in args.checkpoints:
+            record = export_context(name, args.data_dir)
+            print(name, "shipped:", {w: {k: round(v, 3) for k, v in sc.items() if k.startswith("auc")}
+                                     for w, sc in record["scores"].items()}, flush=True)
     return 0
 
 

@@ -181,13 +181,14 @@ def _volume_ceiling(cfg, study) -> list[str]:
             continue
         st = method_statistics(cfg.output, method)
         subjects = list(frame["subject_id"].astype(str).to_numpy()[frame_positions(frame, st["row"]).numpy()])
-        best, gate, t = volume_error_ceiling(st["pred_n"], st["target_n"], st["prob"], subjects, grid)
+        best, gate, t = volume_error_ceiling(st["pred_n"], st["target_n"], st["gate_prob"], subjects, grid)
         rows.append(f"| {method} | {100 * nested:.0f} % | {100 * best:.0f} % | {gate:.2f} / {t:.2f} |")
     return ["## Volume error: what the protocol reached and what any gate and threshold could reach", "",
             "Median over subjects with hemorrhage of |estimated - true volume| / true volume, gated masks. "
             "'Nested': the study's gated masks (gate and threshold chosen on the other folds for the volume score). "
             "'Ceiling': the lowest median error over every (gate, threshold) pair of the grids, chosen on these "
-            "same subjects (an oracle: no protocol can do better with these maps).", "",
+            "same subjects (an oracle: no protocol can do better with these maps); the gates read the P(ICH) the "
+            "study's gates read (`gate_probability`).", "",
             "| method | nested | ceiling | at gate / threshold |", "|---|---|---|---|", *rows, ""]
 
 

@@ -195,18 +195,11 @@ REFERENCE_CHOICE = (
 
 def adopt_reference(work: Path) -> None:
     """Copy the shipped reference pair into the study's classifier folders, with a ``trained.json``."""
-    import shutil
-
-    from workbench.models.reference import provenance, reference_stem
+    from workbench.models.reference import copy_reference, provenance
 
     for task in ("binary", "multilabel"):
         out, name = work / "classifiers" / task, f"reference-{task}"
-        if (out / "trained.json").is_file():
-            continue
-        out.mkdir(parents=True, exist_ok=True)
-        stem = reference_stem(name)
-        for suffix in (".safetensors", ".json"):
-            shutil.copyfile(stem.with_name(stem.name + suffix), out / f"best{suffix}")
+        copy_reference(name, out / "best")  # every run: a head shipped since the last one is picked up
         rec = provenance(name)
         write_json_atomic(out / "trained.json", {
             "task": task, "seconds": rec["train_seconds"], "source": f"{name} ({rec['command']}, commit {rec['git_commit']})",

@@ -71,3 +71,54 @@ def test_explain_uses_the_calibrated_gate_and_threshold_unless_given(study_cohor
     with pytest.raises(ValueError, match="gate 1.5 is not a probability"):
         ExportConfig(str(stem), str(path), str(root), str(tmp_path / "d"), gate=1.5)
     assert isinstance(cal.volumes, pd.DataFrame)
+
+
+def test_calibration_with_an_identity_context_head_matches_the_slice_gates(study_cohort, study_classifiers):
+    from workbench.models.context import ContextHead
+
+    manifest, root = study_cohort
+    model = load_model(study_classifiers["binary"])
+    ds = SliceDataset(read_manifest(manifest), root, size=32, **model.workbench_config.input_kwargs())
+    plain = calibrate(model, ds, ("hgi_sam",), batch_size=8)
+    ident = calibrate(model, ds, ("hgi_sam",), batch_size=8, context=ContextHead())  # untrained: the identity
+    assert (plain["gate_probability"], ident["gate_probability"]) == ("slice", "context")
+    assert ident["methods"]["hgi_sam"]["gate"] == pytest.approx(plain["methods"]["hgi_sam"]["gate"])
+    assert ident["methods"]["hgi_sam"]["threshold"] == pytest.approx(plain["methods"]["hgi_sam"]["threshold"])
+
+
+def test_explain_gates_on_the_context_probability_when_the_checkpoint_carries_a_head(study_cohort, study_classifiers,
+                                                                                    tmp_path):
+    import torch
+
+    from workbench.models.context import ContextHead, context_path, context_probabilities, save_context
+
+    manifest, root = study_cohort
+    frame = read_manifest(manifest)
+    one = frame[frame["volume_id"] == frame["volume_id"].iloc[0]]
+    path = tmp_path / "one.csv"
+    one.to_csv(path, index=False)
+    stem = _with_defaults(study_classifiers["binary"], tmp_path, {"hgi_sam": {"gate": 0.5, "threshold": 0.3}})
+    torch.manual_seed(1)
+    head = ContextHead()
+    torch.nn.init.normal_(head.net[-1].weight, std=2.0)
+    save_context(head, context_path(stem))
+    record = json.loads(provenance_path(stem).read_text())
+    base = export_explanations(ExportConfig(str(stem), str(path), str(root), str(tmp_path / "a"), methods=("hgi_sam",),
+                                            gate=0.0))
+    table = base.probabilities
+    want = context_probabilities(head, table["prob"], table["volume_id"], table["slice_index"])
+    assert np.allclose(table["prob_context"], want) and not np.allclose(want, table["prob"], atol=1e-3)
+    gate = float(np.median(want))
+    record["explain_defaults"] = {"gate_probability": "context", "methods": {"hgi_sam": {"gate": gate, "threshold": 0.3}}}
+    provenance_path(stem).write_text(json.dumps(record))
+    cal = export_explanations(ExportConfig(str(stem), str(path), str(root), str(tmp_path / "b"), methods=("hgi_sam",)))
+    assert cal.volumes.iloc[0]["gate_probability"] == "context"
+    below = cal.probabilities["prob_context"].to_numpy() < gate
+    assert below.any() and (cal.probabilities.loc[below, "pred_voxels_hgi_sam"] == 0).all()
+    assert (cal.probabilities.loc[~below, "pred_voxels_hgi_sam"] == base.probabilities.loc[~below, "pred_voxels_hgi_sam"]).all()
+    sliced = export_explanations(ExportConfig(str(stem), str(path), str(root), str(tmp_path / "c"), methods=("hgi_sam",),
+                                              gate=gate, gate_probability="slice"))
+    assert sliced.volumes.iloc[0]["gate_probability"] == "slice"
+    below_slice = sliced.probabilities["prob"].to_numpy() < gate
+    assert (sliced.probabilities.loc[below_slice, "pred_voxels_hgi_sam"] == 0).all()
+    assert (below_slice != below).any()  # the two probabilities gate different slices here

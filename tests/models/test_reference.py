@@ -74,8 +74,32 @@ def test_loads_by_name_with_complete_provenance(name):
 
 def test_shipped_files_are_small_and_the_only_weights_in_git():
     files = sorted(REFERENCE_DIR.glob("reference-*.safetensors"))
-    assert [f.stem for f in files] == sorted(REFERENCE_NAMES)
+    heads = [f for f in files if f.name.endswith(".context.safetensors")]
+    assert [f.stem for f in files if f not in heads] == sorted(REFERENCE_NAMES)
+    assert [f.name.removesuffix(".context.safetensors") for f in heads] == sorted(REFERENCE_NAMES)
     assert sum(f.stat().st_size for f in files) <= 25 * 2**20
+    assert all(f.stat().st_size < 64 * 2**10 for f in heads)  # a few thousand parameters each
+
+
+@pytest.mark.parametrize("name", REFERENCE_NAMES)
+def test_context_head_ships_and_its_recorded_auc_is_reproduced(name):
+    """The scan-context head beside each reference classifier: it loads, it trained on subjects no
+    cohort is evaluated on, and its check-cohort AUCs (without and with context) are recomputed."""
+    from workbench.models.context import context_path, load_context
+    from workbench.training.reference import check_cohort_context_auc
+
+    record = provenance(name)["context"]
+    head = load_context(name)
+    assert head is not None and context_path(name).name == record["file"]
+    assert record["training_cohort"]["seed"] not in evaluated_cohort_seeds().values()
+    for what in ("validation", "heldout"):
+        assert record["scores"][what]["cohort"]["seed"] != record["training_cohort"]["seed"]
+    check = record["check_cohort"]
+    got = check_cohort_context_auc(load_model(name), head, check["seed"], check["subjects"], check["size"],
+                                   check["slices_per_subject"])
+    assert got["slices"] == check["slices"]
+    assert got["auc_slice"] == pytest.approx(check["auc_slice"], abs=0.01)
+    assert got["auc_context"] == pytest.approx(check["auc_context"], abs=0.01)
 
 
 @pytest.mark.parametrize("name", REFERENCE_NAMES)

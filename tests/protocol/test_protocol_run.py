@@ -257,3 +257,61 @@ def test_a_classifier_of_another_input_size_is_fed_its_own_size(study_cohort, st
     assert lesion["lesion_pixels"].max() <= 32 * 32 and lesion.groupby("method")["dice"].count().min() > 0
     (panel,) = gallery_panels(result, extremes(result.slices, "hgi_sam", k=1).head(1))
     assert tuple(panel.heat.shape) == (48, 48) == tuple(panel.image.shape[:2])
+
+
+def test_a_classifier_with_a_scan_context_head_gets_a_context_row_and_gate(study, study_cohort, tmp_path):
+    """A context head beside the binary checkpoint: every binary method's rows get ``prob_context`` (its
+    P(ICH) read per scan in slice order), the multilabel rows stay NaN, the summary gains a
+    ``classifier_binary_context`` row scored on it, and the binary methods' gates read it (``gate_probability``
+    context, when asked for); ``gate_probability: slice`` (the default) keeps the slice's own P(ICH) for the
+    gates. Without a head nothing changes."""
+    import torch
+
+    from workbench.evaluation.gating import select_gate_thresholds
+    from workbench.evaluation.ranking import binary_auc
+    from workbench.models.context import ContextHead, context_path, context_probabilities, save_context
+    from workbench.protocol.config import method_spec
+    from workbench.protocol.run import _evaluation_frame, _load_method
+    from workbench.protocol.tables import build_tables, protocol_grid
+
+    cfg, result = study
+    assert result.slices["prob_context"].isna().all()  # the tiny classifiers carry no head
+    assert "classifier_binary_context" not in set(result.summary["method"])
+    assert (result.summary.set_index("method").loc["hgi_sam", "gate_probability"]) == "slice"
+    stem = tmp_path / "binary" / "best"
+    shutil.copytree(Path(cfg.binary_checkpoint).parent, stem.parent)
+    torch.manual_seed(0)
+    head = ContextHead()
+    torch.nn.init.normal_(head.net[-1].weight, std=0.5)
+    save_context(head, context_path(stem))
+    cfg = dataclasses.replace(cfg, binary_checkpoint=str(stem), gate_probability="context")
+    frame, folds = _evaluation_frame(cfg)
+    grid = protocol_grid(cfg)
+    stats = {m: _load_method(Path(result.out_dir), folds, m) for m in cfg.methods}  # the cache: same weights
+    tables = build_tables(cfg, frame, grid, stats)
+    slices, summary = tables["slices"], tables["summary"].set_index("method")
+    for method, rows in slices.groupby("method"):
+        if method_spec(method).model == "binary":
+            want = context_probabilities(head, rows["prob"], rows["volume_id"], rows["slice_index"])
+            assert np.allclose(rows["prob_context"], want) and not np.allclose(rows["prob_context"], rows["prob"])
+            assert summary.loc[method, "gate_probability"] == "context"
+        else:
+            assert rows["prob_context"].isna().all(), method
+            assert summary.loc[method, "gate_probability"] in ("slice", "none")
+    row = summary.loc["classifier_binary_context"]
+    hgi = slices[slices["method"] == "hgi_sam"]
+    assert row["kind"] == "classifier" and row["det_auc_source"] == "probability with scan context"
+    assert row["det_auc"] == pytest.approx(binary_auc(hgi["label_any"], hgi["prob_context"]))
+    assert "classifier_multilabel_context" not in summary.index
+    # the gates were chosen on the context probability: the same selection run by hand agrees
+    st = stats["hgi_sam"]
+    fold_of = torch.as_tensor(frame["fold"].to_numpy().copy())[torch.as_tensor(frame.index.get_indexer(st["row"].numpy()))]
+    subjects = list(frame.loc[st["row"].numpy(), "subject_id"].astype(str))
+    by_hand = select_gate_thresholds(st["inter"], st["pred_n"], st["target_n"], torch.from_numpy(hgi["prob_context"].to_numpy().copy()),
+                                     subjects, fold_of, grid)
+    assert sorted(hgi.groupby("fold")["gate"].first().items()) == [(k, g.gate) for k, g in sorted(by_hand.items())]
+    sliced = build_tables(dataclasses.replace(cfg, gate_probability="slice"), frame, grid, stats)
+    assert sliced["summary"].set_index("method").loc["hgi_sam", "gate_probability"] == "slice"
+    assert np.allclose(sliced["slices"]["prob_context"].fillna(-1), slices["prob_context"].fillna(-1))
+    s_hgi = sliced["slices"][sliced["slices"]["method"] == "hgi_sam"]
+    assert hgi.groupby("fold")["gate"].first().tolist() != s_hgi.groupby("fold")["gate"].first().tolist()

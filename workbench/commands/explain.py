@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from workbench.evaluation.gating import GATE_PROBABILITIES
 from workbench.utils.cli_types import at_least, bounded, fraction
 
 NAME = "explain"
@@ -38,6 +39,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gate", type=fraction, default=None,
                    help="P(ICH) below which a slice gets an empty mask (default: the checkpoint's calibrated gate, "
                         "else 0 = no gating)")
+    p.add_argument("--gate-probability", default="slice", choices=GATE_PROBABILITIES,
+                   help="what a given --gate reads: the slice's own P(ICH) (default), or P(ICH) with scan context "
+                        "where the checkpoint carries a context head; a calibrated gate reads what it was calibrated on")
     p.add_argument("--min-component-ml", type=bounded(float, 0.0), default=0.0,
                    help="drop 3D connected components (26-connected across slices) of the gated masks smaller "
                         "than this volume in mL (default 0: keep every component)")
@@ -70,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
                        methods=tuple(args.methods), threshold=shared[-1] if shared else None,
                        thresholds=tuple((name, v) for name, v in args.threshold if name),
                        batch_size=args.batch_size, brain_mask=not args.no_brain_mask,
-                       gate=args.gate, min_component_ml=args.min_component_ml, device=args.device, **({} if args.min_pixels is None else {"min_pixels": args.min_pixels}))
+                       gate=args.gate, gate_probability=args.gate_probability, min_component_ml=args.min_component_ml, device=args.device, **({} if args.min_pixels is None else {"min_pixels": args.min_pixels}))
     result = export_explanations(cfg)
     print(f"{len(result.files)} NIfTI files, probabilities.csv and volumes.csv written to {result.out_dir}")
     return 0

@@ -150,25 +150,26 @@ def _data(state: _State) -> None:
 
 
 def _reference(state: _State, task: str) -> None:
-    """Copy the shipped ``reference-<task>`` classifier into ``OUT/models/<task>/best.*`` with its provenance."""
-    from workbench.models.reference import provenance, reference_stem
+    """Copy the shipped ``reference-<task>`` classifier (and its scan-context head) into ``OUT/models/<task>/best.*``
+    with its provenance."""
+    from workbench.models.reference import copy_reference, provenance
 
     name = f"reference-{task}"
-    stem, run_dir = reference_stem(name), state.out / "models" / task
-    run_dir.mkdir(parents=True, exist_ok=True)
-    for suffix in (".safetensors", ".json"):
-        shutil.copyfile(stem.with_name(stem.name + suffix), run_dir / f"best{suffix}")
+    run_dir = copy_reference(name, state.out / "models" / task / "best").parent
     record = provenance(name)
     write_json_atomic(run_dir / "provenance.json", record)
     held = record["heldout"]
+    context = record.get("context", {}).get("scores", {}).get("heldout")
     print(f"  {task}: {name}, trained by `{record['command']}` (commit {record['git_commit'][:10]}, "
           f"{record['steps']:,} steps, {record['train_seconds'] / 3600:.1f} h on {record['machine']['cpu']}); "
-          f"held-out ROC-AUC {held['auc_any']:.3f} on {held['slices']} slices", flush=True)
+          f"held-out ROC-AUC {held['auc_any']:.3f} on {held['slices']} slices"
+          + (f" ({context['auc_context']:.3f} with its scan-context head)" if context else ""), flush=True)
     with state.lock:
         state.data.setdefault("models", {})[task] = str(run_dir.relative_to(state.out))
         state.data.setdefault("reference", {})[task] = {"name": name, "command": record["command"],
                                                          "git_commit": record["git_commit"],
-                                                         "heldout_auc": held["auc_any"]}
+                                                         "heldout_auc": held["auc_any"],
+                                                         **({"heldout_auc_context": context["auc_context"]} if context else {})}
 
 
 def _train(state: _State, task: str, threads: int) -> None:

@@ -19,15 +19,18 @@ from workbench.data.dataset import SliceDataset
 from workbench.evaluation.gating import best_gate_threshold
 from workbench.evaluation.maps import weak_maps
 from workbench.evaluation.overlap import overlap_curve, threshold_grid
+from workbench.models.context import ContextHead, context_probabilities
 from workbench.utils.progress import progress
 
 __all__ = ["calibrate"]
 
 
 def calibrate(model: nn.Module, dataset: SliceDataset, methods: Sequence[str], batch_size: int = 16,
-              grid: torch.Tensor | None = None, brain_mask: bool = True) -> dict:
-    """``{"methods": {m: {"gate", "threshold", "volume_score"}}, "subjects", "slices", "lesion_slices"}``
-    for ``model`` on ``dataset`` (its own input recipe, lesion masks required)."""
+              grid: torch.Tensor | None = None, brain_mask: bool = True, context: ContextHead | None = None) -> dict:
+    """``{"methods": {m: {"gate", "threshold", "volume_score"}}, "gate_probability", "subjects", "slices",
+    "lesion_slices"}`` for ``model`` on ``dataset`` (its own input recipe, lesion masks required). With a
+    ``context`` head the gates read P(ICH) with scan context (``gate_probability`` ``context``; the
+    dataset's frame gives each slice's volume and position), else the slice's own (``slice``)."""
     grid = threshold_grid() if grid is None else grid
     methods = list(dict.fromkeys(methods))
     variants = {m: (m, {}) for m in methods}
@@ -45,6 +48,10 @@ def calibrate(model: nn.Module, dataset: SliceDataset, methods: Sequence[str], b
             for key, value in (("inter", inter), ("pred_n", pred_n), ("target_n", target_n[:, 0])):
                 stats[m][key].append(value)
     prob = torch.cat(probs)
+    if context is not None:
+        frame = dataset.frame
+        prob = torch.from_numpy(context_probabilities(context, prob.double().numpy(), frame["volume_id"].astype(str),
+                                                      frame["slice_index"]))
     subjects = list(dataset.frame["subject_id"].astype(str))
     out = {}
     for m in methods:
@@ -52,5 +59,5 @@ def calibrate(model: nn.Module, dataset: SliceDataset, methods: Sequence[str], b
         gate, threshold, score, _ = best_gate_threshold(inter, pred_n, target_n, prob, subjects, grid)
         out[m] = {"gate": round(gate, 6), "threshold": round(threshold, 6), "volume_score": score}
     target = torch.cat(stats[methods[0]]["target_n"])
-    return {"methods": out, "subjects": len(set(subjects)), "slices": len(dataset),
+    return {"methods": out, "gate_probability": "slice" if context is None else "context", "subjects": len(set(subjects)), "slices": len(dataset),
             "lesion_slices": int((target > 0).sum())}

@@ -9,9 +9,13 @@ Outputs in ``out``::
                                              (with ``min_component_ml``: 3D components of at least that
                                              volume, 26-connected across slices; off by default)
     probabilities.csv                        per slice: subject_id, volume_id, slice_index, prob,
+                                             prob_context (P(ICH) with scan context, when the checkpoint
+                                             carries a context head: workbench.models.context),
                                              and per method pred_voxels_<m>, detected_<m>
     volumes.csv                              per volume and method: threshold, gate (and where each came
-                                             from: given / calibrated / released constant), voxels, volume_ml
+                                             from: given / calibrated / released constant), the P(ICH)
+                                             the gate read (gate_probability: context / slice), voxels,
+                                             volume_ml
 
 Defaults for a user's own scans: a checkpoint whose provenance carries ``explain_defaults`` (the
 shipped reference classifiers do: chosen on their validation subjects,
@@ -39,11 +43,13 @@ from workbench.data.manifest import read_manifest
 from workbench.evaluation.aggregate import lesion_volume_ml
 from workbench.evaluation.components import remove_small_components
 from workbench.evaluation.detection import MIN_LESION_PIXELS
+from workbench.evaluation.gating import GATE_PROBABILITIES
 from workbench.evaluation.maps import weak_maps
 from workbench.evaluation.resample import uncrop
 from workbench.evaluation.source_volume import source_display_shape, write_source_volume
 from workbench.evaluation.thresholds import FIXED_THRESHOLDS
 from workbench.models.checkpoint import load_model
+from workbench.models.context import context_probabilities, load_context
 from workbench.models.reference import explain_defaults
 from workbench.operators.registry import REGISTRY
 from workbench.utils.config import JsonConfig
@@ -74,6 +80,7 @@ class ExportConfig(JsonConfig):
     resize_factor: float = RESIZE_FACTOR
     min_pixels: int = MIN_LESION_PIXELS
     gate: float | None = None
+    gate_probability: str = "slice"
     min_component_ml: float = 0.0
     device: str = "auto"
 
@@ -83,6 +90,7 @@ class ExportConfig(JsonConfig):
         for m in (*self.methods, *(k for k, _ in self.thresholds)):
             check_choice("explanation method", m, sorted(REGISTRY))
         check_choice("device", self.device, DEVICES)
+        check_choice("gate probability", self.gate_probability, GATE_PROBABILITIES)
         if self.gate is not None and not 0.0 <= self.gate <= 1.0:
             raise ValueError(f"gate {self.gate!r} is not a probability in [0, 1] (0: no gating)")
         if not self.min_component_ml >= 0.0:
@@ -103,12 +111,15 @@ def default_threshold(method: str, task: str) -> float | None:
     return FIXED_THRESHOLDS.get(key)
 
 
-def _settings(cfg: ExportConfig, task: str) -> dict[str, dict]:
+def _settings(cfg: ExportConfig, task: str, has_context: bool) -> dict[str, dict]:
     """Per method: threshold and gate, and where each came from. Thresholds: ``METHOD=VALUE`` >
     ``VALUE`` > the checkpoint's calibrated one (``explain_defaults`` in its provenance) > the
-    released constant. Gate: ``cfg.gate`` > the calibrated one > 0 (no gating)."""
+    released constant. Gate: ``cfg.gate`` > the calibrated one > 0 (no gating). The probability the
+    gate reads: a calibrated gate's own (``gate_probability`` of the defaults; ``slice`` in records that
+    predate it), else ``cfg.gate_probability``; ``context`` needs the checkpoint's context head."""
     given = dict(cfg.thresholds)
-    calibrated = (explain_defaults(cfg.checkpoint) or {}).get("methods", {})
+    defaults = explain_defaults(cfg.checkpoint) or {}
+    calibrated = defaults.get("methods", {})
     out = {}
     for m in cfg.methods:
         cal = calibrated.get(m, {})
@@ -122,7 +133,9 @@ def _settings(cfg: ExportConfig, task: str) -> dict[str, dict]:
                              f"METHOD=VALUE (e.g. from a protocol's folds.csv)")
         gate, gate_source = ((cfg.gate, "given") if cfg.gate is not None else
                              (cal["gate"], "calibrated") if "gate" in cal else (0.0, "none"))
-        out[m] = {"threshold": float(value), "threshold_source": source, "gate": float(gate), "gate_source": gate_source}
+        reads = defaults.get("gate_probability", "slice") if gate_source == "calibrated" else cfg.gate_probability
+        out[m] = {"threshold": float(value), "threshold_source": source, "gate": float(gate), "gate_source": gate_source,
+                  "gate_probability": reads if has_context else "slice"}
     return out
 
 
@@ -159,7 +172,8 @@ def export_explanations(cfg: ExportConfig) -> ExportResult:
     """Export maps, masks and tables of every volume of ``cfg.manifest`` (see module docstring)."""
     model = load_model(cfg.checkpoint, resolve_device(cfg.device))
     task = model.workbench_config.task
-    settings = _settings(cfg, task)
+    head = load_context(cfg.checkpoint)
+    settings = _settings(cfg, task, head is not None)
     size = cfg.size or model.workbench_config.arch.img_size
     frame = read_manifest(cfg.manifest)
     final = Path(cfg.out)
@@ -177,11 +191,15 @@ def export_explanations(cfg: ExportConfig) -> ExportResult:
         shape = source_display_shape(first, cfg.root, int(rows["slice_index"].max()) + 1)
         maps, probs = volume_maps(model, rows.reset_index(drop=True), cfg, size)
         table = rows[["subject_id", "volume_id", "slice_index"]].assign(prob=probs.numpy())
+        if head is not None:  # the checkpoint's scan-context head: P(ICH) read with the neighbouring slices
+            table["prob_context"] = context_probabilities(head, probs.double().numpy(), rows["volume_id"].astype(str),
+                                                          rows["slice_index"])
         spacing = (float(first["spacing_row"]), float(first["spacing_col"]), float(first["spacing_slice"]))
         for m in cfg.methods:
             display = _to_source(maps[m], rows, shape, size, cfg.resize_factor)
             mask = display > settings[m]["threshold"]
-            below = rows["slice_index"].to_numpy()[probs.numpy() < settings[m]["gate"]]
+            gate_on = table["prob_context"].to_numpy() if settings[m]["gate_probability"] == "context" else probs.numpy()
+            below = rows["slice_index"].to_numpy()[gate_on < settings[m]["gate"]]
             mask[below] = False  # gated: a slice the classifier calls clean gets an empty mask
             if cfg.min_component_ml > 0:  # 3D: drop connected components smaller than min_component_ml
                 voxel_ml = float(lesion_volume_ml(torch.tensor([1]), spacing)[0])

@@ -30,11 +30,14 @@ import torch
 from workbench.evaluation.aggregate import group_index
 from workbench.evaluation.overlap import threshold_grid
 
-__all__ = ["GATE_GRID", "FoldGate", "gate_slices", "subject_volume_scores", "best_gate_threshold", "select_gate_thresholds",
+__all__ = ["GATE_GRID", "GATE_PROBABILITIES", "FoldGate", "gate_slices", "subject_volume_scores", "best_gate_threshold", "select_gate_thresholds",
            "volume_error_ceiling"]
 
 GATE_GRID = (0.0, 1.0, 0.01)
 """(start, stop, step) of the P(ICH) gates searched (gate 0 = no gating)."""
+GATE_PROBABILITIES = ("slice", "context")
+"""What a gate reads: the slice's own P(ICH), or the P(ICH) with scan context where the classifier carries a
+context head (:mod:`workbench.models.context`; the slice's own elsewhere)."""
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 from workbench.utils.errors import choice_error
 
 __all__ = ["REFERENCE_DIR", "REFERENCE_NAMES", "CHECK_SUBJECTS", "reference_stem", "resolve_stem", "provenance",
-           "provenance_path", "explain_defaults"]
+           "provenance_path", "explain_defaults", "copy_reference"]
 
 REFERENCE_DIR = Path(__file__).resolve().parents[1] / "reference_models"
 REFERENCE_NAMES: tuple[str, ...] = ("reference-binary", "reference-multilabel")
@@ -42,6 +42,20 @@ def resolve_stem(stem: str | Path) -> Path:
             raise FileNotFoundError(f"{named}.json: reference classifier {stem!r} is not shipped in this checkout")
         return named
     return path
+
+
+def copy_reference(name: str, dest: str | Path) -> Path:
+    """Copy the shipped classifier ``name`` to the checkpoint stem ``dest`` (``dest.safetensors``,
+    ``dest.json`` and, when it has one, its scan-context head ``dest.context.safetensors``); returns ``dest``."""
+    import shutil
+
+    stem, dest = reference_stem(name), Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in (".safetensors", ".json", ".context.safetensors"):
+        source = stem.with_name(stem.name + suffix)
+        if suffix != ".context.safetensors" or source.is_file():
+            shutil.copyfile(source, dest.with_name(dest.name + suffix))
+    return dest
 
 
 def provenance(name: str) -> dict:

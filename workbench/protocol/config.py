@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from workbench.evaluation.detection import MIN_LESION_PIXELS
+from workbench.evaluation.gating import GATE_PROBABILITIES
 from workbench.evaluation.overlap import THRESHOLD_GRID
 from workbench.training.precision import PRECISIONS
 from workbench.utils.config import JsonConfig, plain
@@ -125,6 +126,8 @@ class ProtocolConfig(JsonConfig):
     seed: int = 0
     threads: int = 0  # torch threads (0: torch's default)
     device: str = "auto"  # where the classifiers and baselines run (auto: a GPU when torch sees one)
+    gate_probability: str = "slice"  # the P(ICH) the gates read: "slice" (its own) or "context" (with scan
+    # context where the classifier carries a context head, workbench.models.context; bench/ablate_gate_probability.py)
 
     def __post_init__(self):
         check_choice("device", self.device, DEVICES)
@@ -136,6 +139,7 @@ class ProtocolConfig(JsonConfig):
         if repeated:
             raise ValueError(f"methods repeat {', '.join(repeated)}; give each method once")
         check_choice("threshold mode", self.threshold_mode, THRESHOLD_MODES)
+        check_choice("gate probability", self.gate_probability, GATE_PROBABILITIES)
         check_choice("baseline precision", self.baseline_precision, PRECISIONS)
         check_at_least(self, ("size", "batch_size", "baseline_epochs", "baseline_batch_size", "baseline_patience",
                      "bootstrap_resamples"))

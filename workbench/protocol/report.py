@@ -97,6 +97,14 @@ def gated_metrics(rows: pd.DataFrame) -> dict[str, float]:
             "n_ich_subjects": int(ich.sum()), "n_clean_subjects": int((~ich).sum())}
 
 
+def _gate_probability(rows: pd.DataFrame, spec, cfg: ProtocolConfig) -> str:
+    """What a method's gates read: ``context`` (P(ICH) with scan context), ``slice`` or ``none`` (baselines)."""
+    if spec.model == "baseline":
+        return "none"
+    has_context = "prob_context" in rows and bool(rows["prob_context"].notna().all())
+    return "context" if has_context and cfg.gate_probability == "context" else "slice"
+
+
 def summary_table(slices: pd.DataFrame, cfg: ProtocolConfig) -> pd.DataFrame:
     """One row per method (kind weak / supervised) plus one per classifier (kind classifier)."""
     rows, classifier_rows = [], {}
@@ -112,7 +120,7 @@ def summary_table(slices: pd.DataFrame, cfg: ProtocolConfig) -> pd.DataFrame:
                      **{f"det_{k}": v for k, v in mask_rule_metrics(_tensor(r["detected"], torch.bool), labels).items()},
                      "det_auc": scores["roc_auc"], "det_average_precision": scores["average_precision"],
                      "det_auc_source": "detection score" if spec.model == "baseline" else f"{spec.model} classifier",
-                     **_volume(r), **gated_metrics(r)})
+                     **_volume(r), **gated_metrics(r), "gate_probability": _gate_probability(r, spec, cfg)})
         if spec.model != "baseline" and spec.model not in classifier_rows:
             m = detection_metrics(_tensor(r["prob"]), labels, threshold=0.5)
             classifier_rows[spec.model] = {"method": f"classifier_{spec.model}", "kind": "classifier",
@@ -120,6 +128,14 @@ def summary_table(slices: pd.DataFrame, cfg: ProtocolConfig) -> pd.DataFrame:
                                            **{f"det_{k}": m[k] for k in _RATES}, "det_auc": m["roc_auc"],
                                            "det_average_precision": m["average_precision"],
                                            "det_auc_source": "probability"}
+            context = r["prob_context"] if "prob_context" in r else None
+            if context is not None and bool(context.notna().all()):  # the classifier carries a scan-context head
+                m = detection_metrics(_tensor(context), labels, threshold=0.5)
+                classifier_rows[f"{spec.model}_context"] = {
+                    "method": f"classifier_{spec.model}_context", "kind": "classifier", "n_slices": len(r),
+                    "n_subjects": r["subject_id"].nunique(), **{f"det_{k}": m[k] for k in _RATES},
+                    "det_auc": m["roc_auc"], "det_average_precision": m["average_precision"],
+                    "det_auc_source": "probability with scan context"}
     return pd.DataFrame(rows + list(classifier_rows.values()))
 
 
@@ -173,4 +189,5 @@ def _gated_markdown(seg: pd.DataFrame) -> list[str]:
                     "median abs volume error (mL)", "median abs volume error (% of true)",
                     "median false-positive volume, ICH-free subjects (mL)"], rows),
             "Gate and threshold chosen together per test fold on the other folds (per-subject volume score); "
-            "baselines are not gated (gate 0 at their fixed threshold)."]
+            "the gate reads the P(ICH) named in the summary column gate_probability (slice: the slice's own; "
+            "context: with the classifier's scan-context head); baselines are not gated (gate 0 at their fixed threshold)."]

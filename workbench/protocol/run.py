@@ -41,7 +41,7 @@ from workbench.utils.io import write_json_atomic
 from workbench.utils.processes import folder_lock
 from workbench.utils.progress import progress
 
-__all__ = ["ProtocolResult", "run_protocol", "load_protocol", "method_statistics"]
+__all__ = ["ProtocolResult", "run_protocol", "load_protocol", "method_statistics", "rebuild_tables"]
 
 
 @dataclass(frozen=True)
@@ -265,10 +265,31 @@ def _load_method(out: Path, folds: list[int], method: str) -> dict[str, torch.Te
 
 def method_statistics(out_dir: str | Path, method: str) -> dict[str, torch.Tensor]:
     """A finished study's per-slice statistics of ``method`` over all folds (the cache): ``inter`` /
-    ``pred_n`` (M, Q) at the protocol grid, ``target_n``, ``prob``, ``row`` (manifest row) (M,)..."""
+    ``pred_n`` (M, Q) at the protocol grid, ``target_n``, ``prob``, ``row`` (manifest row) (M,)..., plus
+    ``prob_context`` and ``gate_prob`` (the P(ICH) its gates read; :func:`~workbench.protocol.tables.with_context`)."""
+    from workbench.models.context import load_context
+    from workbench.protocol.tables import with_context
+
     study = load_protocol(out_dir)
-    check_choice("study method", method, tuple(study.config.methods))
-    return _load_method(Path(out_dir), sorted(int(k) for k in study.folds["fold"].unique()), method)
+    cfg = study.config
+    check_choice("study method", method, tuple(cfg.methods))
+    stats = _load_method(Path(out_dir), sorted(int(k) for k in study.folds["fold"].unique()), method)
+    model = method_spec(method).model
+    head = load_context(getattr(cfg, f"{model}_checkpoint")) if model != "baseline" else None
+    return with_context(cfg, _evaluation_frame(cfg)[0], method, stats, head)
+
+
+def rebuild_tables(out_dir: str | Path, **changes) -> dict[str, pd.DataFrame]:
+    """A finished study's slices / folds / curves / summary tables rebuilt from its cache with config
+    ``changes`` that act on the tables only (e.g. ``gate_probability="slice"``); nothing is written.
+    For ablations of table-level settings without recomputing a map."""
+    import dataclasses
+
+    study = load_protocol(out_dir)
+    cfg = dataclasses.replace(study.config, **changes)
+    frame, folds = _evaluation_frame(cfg)
+    stats = {m: _load_method(Path(out_dir), folds, m) for m in cfg.methods}
+    return build_tables(cfg, frame, protocol_grid(cfg), stats)
 
 
 def _timing(out: Path, folds: list[int], methods: tuple[str, ...]) -> pd.DataFrame:

@@ -22,11 +22,12 @@ from workbench.evaluation.overlap import dice_from_counts, iou_from_counts, thre
 from workbench.evaluation.resample import model_spacing, source_shapes
 from workbench.evaluation.thresholds import FIXED_THRESHOLDS, FoldThreshold, fixed_thresholds, select_thresholds, \
     threshold_rows
+from workbench.models.context import ContextHead, context_probabilities, load_context
 from workbench.protocol.config import ProtocolConfig, method_spec
 from workbench.protocol.report import summary_markdown, summary_table
 from workbench.utils.io import write_csv_atomic, write_text_atomic
 
-__all__ = ["TABLES", "protocol_grid", "choose_thresholds", "choose_gates", "frame_positions", "slice_table", "fold_table", "curve_table", "build_tables",
+__all__ = ["TABLES", "protocol_grid", "choose_thresholds", "choose_gates", "frame_positions", "slice_table", "fold_table", "curve_table", "with_context", "build_tables",
            "write_tables", "read_tables"]
 
 TABLES = ("slices", "folds", "summary", "curves", "timing")
@@ -68,8 +69,8 @@ def choose_gates(cfg: ProtocolConfig, method: str, stats: dict[str, torch.Tensor
     if method_spec(method).model == "baseline":
         return {k: FoldGate(k, 0.0, cfg.baseline_threshold, tuple(j for j in distinct if j != k), float("nan"), 0)
                 for k in distinct}
-    return select_gate_thresholds(stats["inter"], stats["pred_n"], stats["target_n"], stats["prob"], subjects,
-                                  folds, grid)
+    return select_gate_thresholds(stats["inter"], stats["pred_n"], stats["target_n"], stats.get("gate_prob", stats["prob"]),
+                                  subjects, folds, grid)
 
 
 def slice_table(cfg: ProtocolConfig, frame: pd.DataFrame, spacing: torch.Tensor, method: str,
@@ -89,8 +90,9 @@ def slice_table(cfg: ProtocolConfig, frame: pd.DataFrame, spacing: torch.Tensor,
     if gates is not None:
         gq = torch.tensor([_grid_index(grid, gates[int(k)].threshold) for k in folds.tolist()])[:, None]
         gate = torch.tensor([gates[int(k)].gate for k in folds.tolist()], dtype=torch.float64)
-        g_inter = gate_slices(stats["inter"].gather(1, gq)[:, 0], stats["prob"], gate)  # each slice, its fold's gate
-        g_pred = gate_slices(stats["pred_n"].gather(1, gq)[:, 0], stats["prob"], gate)
+        gate_prob = stats.get("gate_prob", stats["prob"])  # with_context: the slice's or the scan-context P(ICH)
+        g_inter = gate_slices(stats["inter"].gather(1, gq)[:, 0], gate_prob, gate)  # each slice, its fold's gate
+        g_pred = gate_slices(stats["pred_n"].gather(1, gq)[:, 0], gate_prob, gate)
         gated = {"gate": gate.numpy(), "gated_threshold": grid[gq[:, 0]].numpy(), "gated_pred_pixels": g_pred.numpy(),
                  "gated_dice": dice_from_counts(g_inter, g_pred, target_n).numpy(),
                  "gated_inter_pixels": g_inter.numpy(), "gated_detected": (g_pred > cfg.min_pixels).numpy(),
@@ -103,7 +105,8 @@ def slice_table(cfg: ProtocolConfig, frame: pd.DataFrame, spacing: torch.Tensor,
         "iou": iou_from_counts(inter, pred_n, target_n).numpy(), "pointing": stats["pointing"].numpy(),
         "energy": stats["energy"].numpy(), "map_auc": stats["map_auc"].numpy(), "pred_pixels": pred_n.numpy(),
         "detected": (pred_n > cfg.min_pixels).numpy(), "det_score": stats["det_score"].numpy(),
-        "prob": stats["prob"].numpy(), "gt_ml": (target_n * voxel_ml).numpy(), "pred_ml": (pred_n * voxel_ml).numpy(),
+        "prob": stats["prob"].numpy(), "prob_context": stats.get("prob_context", torch.full_like(stats["prob"], float("nan"))).numpy(),
+        "gt_ml": (target_n * voxel_ml).numpy(), "pred_ml": (pred_n * voxel_ml).numpy(),
         "inter_pixels": inter.numpy(), **gated,
     })
 
@@ -150,12 +153,30 @@ def curve_table(method: str, stats: dict[str, torch.Tensor], folds: torch.Tensor
     return pd.concat(parts, ignore_index=True)
 
 
+def with_context(cfg: ProtocolConfig, frame: pd.DataFrame, method: str, stats: dict[str, torch.Tensor],
+                 head: ContextHead | None) -> dict[str, torch.Tensor]:
+    """``stats`` plus ``prob_context`` (M,): the method's P(ICH) read with its scan's neighbouring slices by
+    the classifier's context ``head`` (:func:`workbench.models.context.context_probabilities`; NaN without
+    a head or for a baseline), and ``gate_prob`` (M,): the probability the gates read
+    (``cfg.gate_probability``: the context one where there is a head, else the slice's own ``prob``)."""
+    prob_context = torch.full_like(stats["prob"], float("nan"), dtype=torch.float64)
+    if head is not None and method_spec(method).model != "baseline":
+        sub = frame.iloc[frame_positions(frame, stats["row"]).numpy()]
+        prob_context = torch.from_numpy(context_probabilities(
+            head, stats["prob"].numpy(), sub["volume_id"].astype(str).to_numpy(), sub["slice_index"].to_numpy()))
+    use_context = cfg.gate_probability == "context" and not bool(prob_context.isnan().any())
+    return {**stats, "prob_context": prob_context, "gate_prob": prob_context if use_context else stats["prob"].double()}
+
+
 def build_tables(cfg: ProtocolConfig, frame: pd.DataFrame, grid: torch.Tensor,
                  stats: dict[str, dict[str, torch.Tensor]]) -> dict[str, pd.DataFrame]:
     """slices, folds, curves and summary frames from {method: statistics}; frame: evaluation rows."""
     spacing = model_spacing(frame, source_shapes(frame, cfg.root), cfg.size)
     slices, curves, chosen = [], [], {}
+    heads = {task: load_context(getattr(cfg, f"{task}_checkpoint")) if cfg.uses(task) else None
+             for task in ("binary", "multilabel")}
     for method, st in stats.items():
+        st = with_context(cfg, frame, method, st, heads.get(method_spec(method).model))
         folds = torch.as_tensor(frame["fold"].to_numpy().copy())[frame_positions(frame, st["row"])]
         chosen[method] = choose_thresholds(cfg, method, st, folds, grid)
         subjects = list(frame["subject_id"].astype(str).to_numpy()[frame_positions(frame, st["row"]).numpy()])

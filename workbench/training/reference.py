@@ -20,25 +20,26 @@ import torch
 from workbench.data.dataset import prepare_slice
 from workbench.data.label_volumes import volume_slice_labels
 from workbench.data.synth import generate_subject
+from workbench.evaluation.ranking import binary_auc
 from workbench.models.checkpoint import load_model, save_tensors
+from workbench.models.context import ContextHead, context_probabilities, load_context, save_context
 from workbench.models.factory import model_config
 from workbench.api import DEFAULT_METHODS
 from workbench.data.dataset import SliceDataset
 from workbench.evaluation.calibration import calibrate
+from workbench.evaluation.gating import GATE_PROBABILITIES
+from workbench.utils.errors import check_choice
 from workbench.models.reference import CHECK_SUBJECTS, REFERENCE_DIR, provenance_path, reference_stem
 from workbench.training.recipes import CohortSpec, ensure_cohort
 from workbench.training.heldout import heldout_report
 from workbench.utils.io import write_json_atomic
 
-__all__ = ["check_cohort_auc", "export_reference", "calibrate_reference"]
+__all__ = ["check_cohort_auc", "check_cohort_context_auc", "export_reference", "export_context", "calibrate_reference"]
 
 
-def check_cohort_auc(model: torch.nn.Module, heldout_seed: int, subjects: int = CHECK_SUBJECTS,
-                     size: int = 256, slices: int = 24) -> dict:
-    """Regenerate the first ``subjects`` subjects of the held-out seed in memory and score ``model``
-    on them (fp32, CPU) with :func:`~workbench.training.heldout.heldout_report`:
-    ``{"auc_any": .., "slices": .., "positives": ..}`` (+ per-label AUCs of a multilabel model, for the
-    labels with a positive slice in these subjects: the record stays plain JSON)."""
+def _check_items(model: torch.nn.Module, heldout_seed: int, subjects: int, size: int, slices: int):
+    """The check cohort's slices at ``model``'s input recipe, generated in memory, subject by subject in
+    slice order: ``(items, source_px)``."""
     cfg = model_config(model)
     items, source_px = [], []
     for index in range(subjects):
@@ -50,10 +51,35 @@ def check_cohort_auc(model: torch.nn.Module, heldout_seed: int, subjects: int = 
                                  brain_mask=False, **cfg.input_kwargs())
             items.append({"image": item["image"], "labels": labels[z], "mask": item["mask"]})
             source_px.append(int((subject.labels[z] > 0).sum()))
+    return items, source_px
+
+
+def check_cohort_auc(model: torch.nn.Module, heldout_seed: int, subjects: int = CHECK_SUBJECTS,
+                     size: int = 256, slices: int = 24) -> dict:
+    """Regenerate the first ``subjects`` subjects of the held-out seed in memory and score ``model``
+    on them (fp32, CPU) with :func:`~workbench.training.heldout.heldout_report`:
+    ``{"auc_any": .., "slices": .., "positives": ..}`` (+ per-label AUCs of a multilabel model, for the
+    labels with a positive slice in these subjects: the record stays plain JSON)."""
+    cfg = model_config(model)
+    items, source_px = _check_items(model, heldout_seed, subjects, size, slices)
     pixels = (np.asarray(source_px), np.asarray([int(it["mask"].sum()) for it in items]))
     report = heldout_report(model.eval(), items, cfg.task, cfg.class_names, pixels)
     return {k: v for k, v in report.items() if k in ("slices", "positives") or
             (k.startswith("auc_") and not isinstance(v, dict) and math.isfinite(v))}  # a label absent here has no AUC
+
+
+def check_cohort_context_auc(model: torch.nn.Module, head: ContextHead, heldout_seed: int, subjects: int = CHECK_SUBJECTS,
+                             size: int = 256, slices: int = 24) -> dict:
+    """The check cohort (:func:`check_cohort_auc`) scored without and with ``head``'s scan context:
+    ``{"auc_slice": .., "auc_context": .., "slices": ..}``."""
+    from workbench.training.context import ich_probabilities
+
+    items, _ = _check_items(model, heldout_seed, subjects, size, slices)
+    probs = ich_probabilities(model.eval(), items)
+    labels = np.asarray([float(it["labels"][0]) for it in items])
+    scan, position = np.repeat(np.arange(subjects), slices), np.tile(np.arange(slices), subjects)
+    ctx = context_probabilities(head, probs, scan, position)
+    return {"slices": len(items), "auc_slice": binary_auc(labels, probs), "auc_context": binary_auc(labels, ctx)}
 
 
 def export_reference(run_dir: str | Path, name: str, dest_dir: str | Path = REFERENCE_DIR, note: str = "",
@@ -94,12 +120,14 @@ def export_reference(run_dir: str | Path, name: str, dest_dir: str | Path = REFE
 
 
 def calibrate_reference(stem: str | Path, data_dir: str | Path = "runs/reference_data",
-                        methods: tuple[str, ...] = DEFAULT_METHODS, batch_size: int = 16) -> dict:
+                        methods: tuple[str, ...] = DEFAULT_METHODS, batch_size: int = 16,
+                        gate_probability: str = "slice") -> dict:
     """Choose the explain defaults of a reference classifier (``reference-binary`` or a stem with a
     provenance) on its own validation cohort (``validation_cohort`` of the provenance: the subjects
     that picked its checkpoint, never the held-out ones) and record them in the provenance as
     ``explain_defaults``: per method the P(ICH) gate and map threshold
-    (:func:`workbench.evaluation.calibration.calibrate`). Returns that record."""
+    (:func:`workbench.evaluation.calibration.calibrate`; ``gate_probability`` ``context``: the gates read
+    P(ICH) with the classifier's scan-context head). Returns that record."""
     path = provenance_path(stem)
     record = json.loads(path.read_text())
     val = record["validation_cohort"]
@@ -108,7 +136,11 @@ def calibrate_reference(stem: str | Path, data_dir: str | Path = "runs/reference
     model = load_model(stem).eval()
     cfg = model_config(model)
     dataset = SliceDataset(frame, root, size=cfg.arch.img_size, brain_mask=True, **cfg.input_kwargs())
-    defaults = calibrate(model, dataset, methods, batch_size)
+    check_choice("gate probability", gate_probability, GATE_PROBABILITIES)
+    head = load_context(stem) if gate_probability == "context" else None
+    if gate_probability == "context" and head is None:
+        raise FileNotFoundError(f"{stem}: no scan-context head to gate on (gate_probability='context')")
+    defaults = calibrate(model, dataset, methods, batch_size, context=head)
     record["explain_defaults"] = {
         **defaults, "cohort": {"seed": spec.seed, "subjects": spec.subjects, "size": spec.size, "slices": spec.slices},
         "criterion": "mean per-subject volume score: volume Dice of a subject with hemorrhage, 1 for an ICH-free "
@@ -116,3 +148,43 @@ def calibrate_reference(stem: str | Path, data_dir: str | Path = "runs/reference
     }
     write_json_atomic(path, record)
     return record["explain_defaults"]
+
+
+CONTEXT_COMMAND = ".venv/bin/python bench/bench_context.py --export"
+
+
+def export_context(name: str, data_dir: str | Path = "runs/reference_data", seed: int = 0,
+                   dest_dir: str | Path = REFERENCE_DIR) -> dict:
+    """Train the scan-context head of the shipped classifier ``name`` (its float16 weights as loaded;
+    :func:`workbench.training.context.train_context`, one seed), write ``<name>.context.safetensors``
+    beside it and record in its provenance (``context``) the training cohort, the validation and
+    held-out AUCs without and with context (held-out also by lesion size and contrast) and the check
+    cohort's, which a test recomputes. Returns that record."""
+    from workbench.training.context import cohort_probabilities, train_context
+    from workbench.training.heldout import auc_by_contrast, auc_by_size, lesion_strata
+
+    reference_stem(name)
+    dest = Path(dest_dir)
+    path = dest / f"{name}.provenance.json"
+    record = json.loads(path.read_text())
+    model = load_model(dest / name).eval()
+    cohorts = {what: CohortSpec(**record[f"{what}_cohort"]) for what in ("validation", "heldout")}
+    head, context = train_context(model, data_dir, cohorts, seed)
+    frame, probs, dataset = cohort_probabilities(model, cohorts["heldout"], data_dir)
+    source_px, _, contrast = lesion_strata(dataset)
+    ctx = context_probabilities(head, probs, frame["volume_id"], frame["slice_index"])
+    y = frame["any"].to_numpy()
+    context["scores"]["heldout"].update({
+        "by_source_px": {"slice": auc_by_size(y, probs, source_px), "context": auc_by_size(y, ctx, source_px)},
+        "by_contrast": {"slice": auc_by_contrast(y, probs, contrast, source_px),
+                        "context": auc_by_contrast(y, ctx, contrast, source_px)}})
+    held = record["heldout_cohort"]
+    context["check_cohort"] = {"seed": held["seed"], "subjects": CHECK_SUBJECTS, "size": held["size"],
+                               "slices_per_subject": held["slices"],
+                               **check_cohort_context_auc(model, head, held["seed"], CHECK_SUBJECTS, held["size"], held["slices"])}
+    context.update(command=CONTEXT_COMMAND, file=f"{name}.context.safetensors",
+                   slice_mm=5.0, note="trained on 5 mm axial slices of the stream's seed; the classifier is unchanged")
+    save_context(head, dest / f"{name}.context.safetensors")
+    record["context"] = json.loads(json.dumps(context, default=float))
+    write_json_atomic(path, record)
+    return record["context"]
