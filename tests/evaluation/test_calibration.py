@@ -122,3 +122,11 @@ def test_explain_gates_on_the_context_probability_when_the_checkpoint_carries_a_
     below_slice = sliced.probabilities["prob"].to_numpy() < gate
     assert (sliced.probabilities.loc[below_slice, "pred_voxels_hgi_sam"] == 0).all()
     assert (below_slice != below).any()  # the two probabilities gate different slices here
+    thin = one.assign(spacing_slice=2.5)  # a thin-slice series: the 5 mm head does not apply
+    thin_path = tmp_path / "thin.csv"
+    thin.to_csv(thin_path, index=False)
+    off = export_explanations(ExportConfig(str(stem), str(thin_path), str(root), str(tmp_path / "e"), methods=("hgi_sam",),
+                                           gate=gate, gate_probability="context"))
+    assert off.probabilities["prob_context"].isna().all() and off.volumes.iloc[0]["gate_probability"] == "slice"
+    below_prob = off.probabilities["prob"].to_numpy() < gate
+    assert (off.probabilities.loc[below_prob, "pred_voxels_hgi_sam"] == 0).all()

@@ -116,3 +116,14 @@ def test_training_learns_what_the_neighbours_carry():
     tv, ti, tp, ty = cohort(48)
     before, after = binary_auc(ty, tp), binary_auc(ty, context_probabilities(head, tp, tv, ti))
     assert after > before + 0.05, (before, after)
+
+
+def test_a_scan_off_the_heads_slice_spacing_gets_no_context_probability():
+    rng = np.random.default_rng(5)
+    head = _random_head(6)
+    vol, idx, p = _shuffled_scans(rng, [24, 24, 12])
+    spacing = np.where(vol == "scan-1", 2.5, np.where(vol == "scan-2", 5.8, 5.0))  # thin, and within 1 mm of 5
+    got = context_probabilities(head, p, vol, idx, spacing)
+    assert np.isnan(got[vol == "scan-1"]).all()
+    ok = vol != "scan-1"
+    assert np.allclose(got[ok], context_probabilities(head, p, vol, idx)[ok])

@@ -315,3 +315,12 @@ def test_a_classifier_with_a_scan_context_head_gets_a_context_row_and_gate(study
     assert np.allclose(sliced["slices"]["prob_context"].fillna(-1), slices["prob_context"].fillna(-1))
     s_hgi = sliced["slices"][sliced["slices"]["method"] == "hgi_sam"]
     assert hgi.groupby("fold")["gate"].first().tolist() != s_hgi.groupby("fold")["gate"].first().tolist()
+    # a thin-slice scan in the cohort: no context probability for its rows, and the gates fall back to P(ICH)
+    from workbench.protocol.tables import with_context
+
+    thin = frame.assign(spacing_slice=np.where(frame["volume_id"] == frame["volume_id"].iloc[0], 1.25,
+                                               frame["spacing_slice"]))
+    got = with_context(cfg, thin, "hgi_sam", st, head)
+    rows_thin = torch.as_tensor((thin.loc[st["row"].numpy(), "volume_id"] == frame["volume_id"].iloc[0]).to_numpy())
+    assert got["prob_context"][rows_thin].isnan().all() and not got["prob_context"][~rows_thin].isnan().any()
+    assert torch.equal(got["gate_prob"], st["prob"].double())

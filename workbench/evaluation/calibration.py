@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -50,8 +51,12 @@ def calibrate(model: nn.Module, dataset: SliceDataset, methods: Sequence[str], b
     prob = torch.cat(probs)
     if context is not None:
         frame = dataset.frame
-        prob = torch.from_numpy(context_probabilities(context, prob.double().numpy(), frame["volume_id"].astype(str),
-                                                      frame["slice_index"]))
+        ctx = context_probabilities(context, prob.double().numpy(), frame["volume_id"].astype(str), frame["slice_index"],
+                                    frame["spacing_slice"] if "spacing_slice" in frame else None)
+        if np.isnan(ctx).any():
+            raise ValueError("calibrating on P(ICH) with scan context needs 5 mm slices; some scans of this dataset "
+                             "have another spacing (calibrate on the slice's own P(ICH) instead)")
+        prob = torch.from_numpy(ctx)
     subjects = list(dataset.frame["subject_id"].astype(str))
     out = {}
     for m in methods:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,7 +50,7 @@ from workbench.evaluation.resample import uncrop
 from workbench.evaluation.source_volume import source_display_shape, write_source_volume
 from workbench.evaluation.thresholds import FIXED_THRESHOLDS
 from workbench.models.checkpoint import load_model
-from workbench.models.context import context_probabilities, load_context
+from workbench.models.context import CONTEXT_SLICE_MM, SLICE_MM_TOLERANCE, context_probabilities, load_context
 from workbench.models.reference import explain_defaults
 from workbench.operators.registry import REGISTRY
 from workbench.utils.config import JsonConfig
@@ -193,12 +194,17 @@ def export_explanations(cfg: ExportConfig) -> ExportResult:
         table = rows[["subject_id", "volume_id", "slice_index"]].assign(prob=probs.numpy())
         if head is not None:  # the checkpoint's scan-context head: P(ICH) read with the neighbouring slices
             table["prob_context"] = context_probabilities(head, probs.double().numpy(), rows["volume_id"].astype(str),
-                                                          rows["slice_index"])
+                                                          rows["slice_index"], rows["spacing_slice"])
+            if table["prob_context"].isna().any():
+                print(f"{volume_id}: slice spacing {float(first['spacing_slice']):g} mm is more than "
+                      f"{SLICE_MM_TOLERANCE:g} mm off the context head's {CONTEXT_SLICE_MM:g} mm: no prob_context, "
+                      "gates read the slice's own P(ICH)", file=sys.stderr)
         spacing = (float(first["spacing_row"]), float(first["spacing_col"]), float(first["spacing_slice"]))
         for m in cfg.methods:
             display = _to_source(maps[m], rows, shape, size, cfg.resize_factor)
             mask = display > settings[m]["threshold"]
-            gate_on = table["prob_context"].to_numpy() if settings[m]["gate_probability"] == "context" else probs.numpy()
+            reads = settings[m]["gate_probability"] if head is not None and table["prob_context"].notna().all() else "slice"
+            gate_on = table["prob_context"].to_numpy() if reads == "context" else probs.numpy()
             below = rows["slice_index"].to_numpy()[gate_on < settings[m]["gate"]]
             mask[below] = False  # gated: a slice the classifier calls clean gets an empty mask
             if cfg.min_component_ml > 0:  # 3D: drop connected components smaller than min_component_ml
@@ -212,7 +218,7 @@ def export_explanations(cfg: ExportConfig) -> ExportResult:
             table[f"detected_{m}"] = per_slice > cfg.min_pixels
             voxels = int(mask.sum())
             vol_rows.append({"subject_id": first["subject_id"], "volume_id": volume_id, "method": m,
-                             **settings[m], "min_component_ml": cfg.min_component_ml, "voxels": voxels,
+                             **settings[m], "gate_probability": reads, "min_component_ml": cfg.min_component_ml, "voxels": voxels,
                              "volume_ml": float(lesion_volume_ml(torch.tensor([voxels]), spacing)[0])})
         prob_rows.append(table)
     probabilities = pd.concat(prob_rows, ignore_index=True)

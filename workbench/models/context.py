@@ -13,7 +13,8 @@ is unchanged; the head is trained on slice labels only (:mod:`workbench.training
 
 A checkpoint's head lives beside it as ``<stem>.context.safetensors`` (:func:`context_path`); the
 shipped reference classifiers carry one, trained on 5 mm axial slices (:func:`load_context`). Thinner
-series put the same neighbours closer together: resample to ~5 mm before reading the context probability.
+series put the same neighbours closer together: :func:`context_probabilities` gives NaN for a scan whose
+slice spacing (when given) is more than 1 mm off 5 mm; resample such series to ~5 mm to read it.
 """
 
 from __future__ import annotations
@@ -25,10 +26,15 @@ import torch
 import torch.nn as nn
 
 __all__ = ["ContextHead", "context_path", "load_context", "save_context", "scan_order", "scan_groups", "to_logits",
-           "context_probabilities"]
+           "context_probabilities", "spacing_fits", "CONTEXT_SLICE_MM", "SLICE_MM_TOLERANCE"]
 
 LOGIT_SCALE = 4.0
 """Logits are divided by this before the convolutions (they span about +-10)."""
+CONTEXT_SLICE_MM = 5.0
+"""Slice spacing the heads are trained at (the synthetic engine's axial slices; the usual thickness of PhysioNet
+CT-ICH and RSNA series)."""
+SLICE_MM_TOLERANCE = 1.0
+"""A scan whose slice spacing differs from :data:`CONTEXT_SLICE_MM` by more than this gets no context probability."""
 
 
 class ContextHead(nn.Module):
@@ -120,10 +126,12 @@ def to_logits(probs) -> torch.Tensor:
 
 
 @torch.no_grad()
-def context_probabilities(head: ContextHead, probs, volume_ids, slice_index) -> np.ndarray:
+def context_probabilities(head: ContextHead, probs, volume_ids, slice_index, slice_mm=None) -> np.ndarray:
     """P(ICH) with scan context for N slices given in any order: the slices of each volume are put in
     slice order (:func:`scan_groups`), corrected by ``head`` and returned in the input order.
-    probs, volume_ids, slice_index: (N,) -> (N,) float64."""
+    probs, volume_ids, slice_index, slice_mm (each slice's spacing in mm, optional): (N,) -> (N,)
+    float64; NaN for the slices of a scan whose spacing is off the heads' 5 mm (:data:`SLICE_MM_TOLERANCE`):
+    its neighbours lie at other distances than the head learnt."""
     z = to_logits(probs)
     result = np.empty(len(z), dtype=np.float64)
     groups = scan_groups(volume_ids, slice_index)
@@ -131,4 +139,11 @@ def context_probabilities(head: ContextHead, probs, volume_ids, slice_index) -> 
         raise ValueError(f"{len(z)} probabilities for {sum(g.size for g in groups)} slices")
     for rows in groups:
         result[rows] = torch.sigmoid(head.eval()(z[torch.from_numpy(rows)].float())).double().numpy()
+    if slice_mm is not None:
+        result[~spacing_fits(slice_mm)] = np.nan
     return result
+
+
+def spacing_fits(slice_mm) -> np.ndarray:
+    """(N,) bool: each slice spacing (mm) within :data:`SLICE_MM_TOLERANCE` of :data:`CONTEXT_SLICE_MM`."""
+    return np.abs(np.asarray(slice_mm, dtype=np.float64) - CONTEXT_SLICE_MM) <= SLICE_MM_TOLERANCE

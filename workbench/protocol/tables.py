@@ -157,13 +157,15 @@ def with_context(cfg: ProtocolConfig, frame: pd.DataFrame, method: str, stats: d
                  head: ContextHead | None) -> dict[str, torch.Tensor]:
     """``stats`` plus ``prob_context`` (M,): the method's P(ICH) read with its scan's neighbouring slices by
     the classifier's context ``head`` (:func:`workbench.models.context.context_probabilities`; NaN without
-    a head or for a baseline), and ``gate_prob`` (M,): the probability the gates read
-    (``cfg.gate_probability``: the context one where there is a head, else the slice's own ``prob``)."""
+    a head, for a baseline and for a scan whose slice spacing is off the head's 5 mm), and ``gate_prob``
+    (M,): the probability the gates read (``cfg.gate_probability``: the context one where every slice has
+    one, else the slice's own ``prob``)."""
     prob_context = torch.full_like(stats["prob"], float("nan"), dtype=torch.float64)
     if head is not None and method_spec(method).model != "baseline":
         sub = frame.iloc[frame_positions(frame, stats["row"]).numpy()]
         prob_context = torch.from_numpy(context_probabilities(
-            head, stats["prob"].numpy(), sub["volume_id"].astype(str).to_numpy(), sub["slice_index"].to_numpy()))
+            head, stats["prob"].numpy(), sub["volume_id"].astype(str).to_numpy(), sub["slice_index"].to_numpy(),
+            sub["spacing_slice"].to_numpy() if "spacing_slice" in sub else None))
     use_context = cfg.gate_probability == "context" and not bool(prob_context.isnan().any())
     return {**stats, "prob_context": prob_context, "gate_prob": prob_context if use_context else stats["prob"].double()}
 
