@@ -60,7 +60,8 @@ def test_demo_explains_the_shipped_reference_classifiers_by_default(tmp_path: Pa
     import json
 
     from workbench.models import load_model
-    from workbench.models.reference import provenance
+    from workbench.models.context import load_context
+    from workbench.models.reference import explain_defaults, provenance
 
     r = sh("demo", "--until", "train", "--out", str(tmp_path / "demo"), "--subjects", "3", "--size", "64",
            "--slices", "4", "--folds", "2", cwd=tmp_path)
@@ -70,7 +71,9 @@ def test_demo_explains_the_shipped_reference_classifiers_by_default(tmp_path: Pa
         record = provenance(f"reference-{task}")
         assert f"reference-{task}, trained by `{record['command']}`" in r.stdout
         folder = tmp_path / "demo" / state["models"][task]
-        assert json.loads((folder / "provenance.json").read_text()) == record
+        assert json.loads((folder / "best.provenance.json").read_text()) == record
+        assert explain_defaults(folder) == record["explain_defaults"]  # `workbench explain` on the copy is gated
+        assert load_context(folder) is not None  # and reads the scan-context head
         assert load_model(folder).workbench_config.task == task
         assert state["reference"][task]["heldout_auc"] == record["heldout"]["auc_any"]
 

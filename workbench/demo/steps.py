@@ -16,7 +16,7 @@ Output layout (``OUT`` = ``demo_output`` for ``make demo``)::
 
 Steps: ``data`` -> ``train`` (binary, multilabel) -> ``evaluate`` -> ``studies`` -> ``reports``. With the default
 ``classifiers="reference"`` the ``train`` step copies the shipped reference classifiers (and their
-``provenance.json``) into ``OUT/models/<task>/`` and no training cohort is written.
+``best.provenance.json`` and scan-context head) into ``OUT/models/<task>/`` and no training cohort is written.
 """
 
 from __future__ import annotations
@@ -91,12 +91,14 @@ class _State:
     def _references(self) -> dict[str, str]:
         if self._inputs is None:
             from workbench.models.checkpoint import checkpoint_paths
+            from workbench.models.context import context_path
             from workbench.models.reference import provenance_path, reference_stem
             from workbench.utils.fingerprint import weights_fingerprint
 
-            def fingerprint(name: str) -> str:  # the weights, the architecture / input recipe, the calibrated defaults
-                weights, config = checkpoint_paths(reference_stem(name))
-                beside = b"".join(p.read_bytes() for p in (config, provenance_path(name)))
+            def fingerprint(name: str) -> str:  # the weights, the architecture / input recipe, the calibrated
+                weights, config = checkpoint_paths(reference_stem(name))  # defaults, the scan-context head
+                files = (config, provenance_path(name), context_path(name))
+                beside = b"".join(p.read_bytes() for p in files if p.is_file())
                 return f"{weights_fingerprint(weights)}+{hashlib.sha256(beside).hexdigest()[:16]}"
 
             self._inputs = {f"reference-{t}": fingerprint(f"reference-{t}") for t in TASKS}
@@ -157,7 +159,6 @@ def _reference(state: _State, task: str) -> None:
     name = f"reference-{task}"
     run_dir = copy_reference(name, state.out / "models" / task / "best").parent
     record = provenance(name)
-    write_json_atomic(run_dir / "provenance.json", record)
     held = record["heldout"]
     context = record.get("context", {}).get("scores", {}).get("heldout")
     print(f"  {task}: {name}, trained by `{record['command']}` (commit {record['git_commit'][:10]}, "

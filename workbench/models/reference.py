@@ -45,13 +45,14 @@ def resolve_stem(stem: str | Path) -> Path:
 
 
 def copy_reference(name: str, dest: str | Path) -> Path:
-    """Copy the shipped classifier ``name`` to the checkpoint stem ``dest`` (``dest.safetensors``,
-    ``dest.json`` and, when it has one, its scan-context head ``dest.context.safetensors``); returns ``dest``."""
+    """Copy the shipped classifier ``name`` to the checkpoint stem ``dest``: ``dest.safetensors``, ``dest.json``,
+    its provenance ``dest.provenance.json`` (where :func:`explain_defaults` finds the calibrated gates) and,
+    when it has one, its scan-context head ``dest.context.safetensors``; returns ``dest``."""
     import shutil
 
     stem, dest = reference_stem(name), Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    for suffix in (".safetensors", ".json", ".context.safetensors"):
+    for suffix in (".safetensors", ".json", ".provenance.json", ".context.safetensors"):
         source = stem.with_name(stem.name + suffix)
         if suffix != ".context.safetensors" or source.is_file():
             shutil.copyfile(source, dest.with_name(dest.name + suffix))
