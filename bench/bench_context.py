@@ -27,7 +27,7 @@ from pathlib import Path
 from common import table, write_result
 from workbench.evaluation.ranking import binary_auc
 from workbench.models.checkpoint import load_model
-from workbench.models.context import context_probabilities
+from workbench.models.context import frame_context_probabilities
 from workbench.training.context import CONTEXT_COHORT, cohort_probabilities, fit_context_head
 from workbench.training.heldout import auc_by_contrast, auc_by_size, lesion_strata
 from workbench.training.recipes import RECIPES, STREAM_SEED, CohortSpec
@@ -54,7 +54,7 @@ def main(argv=None) -> int:
         for seed in range(args.seeds):
             head = fit_context_head(probs, frame["any"].to_numpy(), frame["volume_id"], frame["slice_index"], seed)
             scores[f"context head, seed {seed}"] = {
-                w: context_probabilities(head, scored[w][1], scored[w][0]["volume_id"], scored[w][0]["slice_index"])
+                w: frame_context_probabilities(head, scored[w][1], scored[w][0])
                 for w in ("validation", "held-out")}
         held_frame, _, held_ds = scored["held-out"]
         source_px, _, contrast = lesion_strata(held_ds)  # at the 256 px source, the same for every classifier

@@ -32,7 +32,7 @@ from torch.utils.data import DataLoader
 from common import table, write_result
 from workbench.evaluation.ranking import binary_auc
 from workbench.models.checkpoint import load_model, save_model
-from workbench.models.context import context_probabilities, load_context, save_context
+from workbench.models.context import frame_context_probabilities, load_context, save_context
 from workbench.models.factory import model_config
 from workbench.training.context import cohort_probabilities
 from workbench.training.recipes import RECIPES
@@ -51,7 +51,7 @@ def ich_logit(task: str, logits: torch.Tensor) -> torch.Tensor:
 
 def scored(model, head, spec, data_dir) -> dict:
     frame, probs, _ = cohort_probabilities(model, spec, data_dir)
-    ctx = context_probabilities(head, probs, frame["volume_id"].astype(str), frame["slice_index"])
+    ctx = frame_context_probabilities(head, probs, frame)
     y = frame["any"].to_numpy()
     return {"slice": binary_auc(y, probs), "context": binary_auc(y, ctx)}
 

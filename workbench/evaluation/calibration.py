@@ -20,7 +20,7 @@ from workbench.data.dataset import SliceDataset
 from workbench.evaluation.gating import best_gate_threshold
 from workbench.evaluation.maps import weak_maps
 from workbench.evaluation.overlap import overlap_curve, threshold_grid
-from workbench.models.context import ContextHead, context_probabilities
+from workbench.models.context import ContextHead, frame_context_probabilities
 from workbench.utils.progress import progress
 
 __all__ = ["calibrate"]
@@ -50,9 +50,7 @@ def calibrate(model: nn.Module, dataset: SliceDataset, methods: Sequence[str], b
                 stats[m][key].append(value)
     prob = torch.cat(probs)
     if context is not None:
-        frame = dataset.frame
-        ctx = context_probabilities(context, prob.double().numpy(), frame["volume_id"].astype(str), frame["slice_index"],
-                                    frame["spacing_slice"] if "spacing_slice" in frame else None)
+        ctx = frame_context_probabilities(context, prob.double().numpy(), dataset.frame)
         if np.isnan(ctx).any():
             raise ValueError("calibrating on P(ICH) with scan context needs 5 mm slices; some scans of this dataset "
                              "have another spacing (calibrate on the slice's own P(ICH) instead)")

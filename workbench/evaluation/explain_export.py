@@ -50,7 +50,7 @@ from workbench.evaluation.resample import uncrop
 from workbench.evaluation.source_volume import source_display_shape, write_source_volume
 from workbench.evaluation.thresholds import FIXED_THRESHOLDS
 from workbench.models.checkpoint import load_model
-from workbench.models.context import CONTEXT_SLICE_MM, SLICE_MM_TOLERANCE, context_probabilities, load_context
+from workbench.models.context import CONTEXT_SLICE_MM, SLICE_MM_TOLERANCE, frame_context_probabilities, load_context
 from workbench.models.reference import explain_defaults
 from workbench.operators.registry import REGISTRY
 from workbench.utils.config import JsonConfig
@@ -192,10 +192,11 @@ def export_explanations(cfg: ExportConfig) -> ExportResult:
         shape = source_display_shape(first, cfg.root, int(rows["slice_index"].max()) + 1)
         maps, probs = volume_maps(model, rows.reset_index(drop=True), cfg, size)
         table = rows[["subject_id", "volume_id", "slice_index"]].assign(prob=probs.numpy())
-        if head is not None:  # the checkpoint's scan-context head: P(ICH) read with the neighbouring slices
-            table["prob_context"] = context_probabilities(head, probs.double().numpy(), rows["volume_id"].astype(str),
-                                                          rows["slice_index"], rows["spacing_slice"])
-            if table["prob_context"].isna().any():
+        has_context = head is not None
+        if has_context:  # the checkpoint's scan-context head: P(ICH) read with the neighbouring slices
+            table["prob_context"] = frame_context_probabilities(head, probs.double().numpy(), rows)
+            has_context = bool(table["prob_context"].notna().all())
+            if not has_context:
                 print(f"{volume_id}: slice spacing {float(first['spacing_slice']):g} mm is more than "
                       f"{SLICE_MM_TOLERANCE:g} mm off the context head's {CONTEXT_SLICE_MM:g} mm: no prob_context, "
                       "gates read the slice's own P(ICH)", file=sys.stderr)
@@ -203,7 +204,7 @@ def export_explanations(cfg: ExportConfig) -> ExportResult:
         for m in cfg.methods:
             display = _to_source(maps[m], rows, shape, size, cfg.resize_factor)
             mask = display > settings[m]["threshold"]
-            reads = settings[m]["gate_probability"] if head is not None and table["prob_context"].notna().all() else "slice"
+            reads = settings[m]["gate_probability"] if has_context else "slice"
             gate_on = table["prob_context"].to_numpy() if reads == "context" else probs.numpy()
             below = rows["slice_index"].to_numpy()[gate_on < settings[m]["gate"]]
             mask[below] = False  # gated: a slice the classifier calls clean gets an empty mask

@@ -26,7 +26,7 @@ import torch
 import torch.nn as nn
 
 __all__ = ["ContextHead", "context_path", "load_context", "save_context", "scan_order", "scan_groups", "to_logits",
-           "context_probabilities", "spacing_fits", "CONTEXT_SLICE_MM", "SLICE_MM_TOLERANCE"]
+           "context_probabilities", "frame_context_probabilities", "spacing_fits", "CONTEXT_SLICE_MM", "SLICE_MM_TOLERANCE"]
 
 LOGIT_SCALE = 4.0
 """Logits are divided by this before the convolutions (they span about +-10)."""
@@ -142,6 +142,13 @@ def context_probabilities(head: ContextHead, probs, volume_ids, slice_index, sli
     if slice_mm is not None:
         result[~spacing_fits(slice_mm)] = np.nan
     return result
+
+
+def frame_context_probabilities(head: ContextHead, probs, frame) -> np.ndarray:
+    """:func:`context_probabilities` of the N rows of a manifest-like ``frame`` (columns volume_id,
+    slice_index and, when present, spacing_slice): probs (N,) -> (N,) float64 (NaN off 5 mm)."""
+    return context_probabilities(head, probs, frame["volume_id"].astype(str).to_numpy(), frame["slice_index"].to_numpy(),
+                                 frame["spacing_slice"].to_numpy() if "spacing_slice" in frame else None)
 
 
 def spacing_fits(slice_mm) -> np.ndarray:

@@ -97,14 +97,6 @@ def gated_metrics(rows: pd.DataFrame) -> dict[str, float]:
             "n_ich_subjects": int(ich.sum()), "n_clean_subjects": int((~ich).sum())}
 
 
-def _gate_probability(rows: pd.DataFrame, spec, cfg: ProtocolConfig) -> str:
-    """What a method's gates read: ``context`` (P(ICH) with scan context), ``slice`` or ``none`` (baselines)."""
-    if spec.model == "baseline":
-        return "none"
-    has_context = "prob_context" in rows and bool(rows["prob_context"].notna().all())
-    return "context" if has_context and cfg.gate_probability == "context" else "slice"
-
-
 def summary_table(slices: pd.DataFrame, cfg: ProtocolConfig) -> pd.DataFrame:
     """One row per method (kind weak / supervised) plus one per classifier (kind classifier)."""
     rows, classifier_rows = [], {}
@@ -120,7 +112,8 @@ def summary_table(slices: pd.DataFrame, cfg: ProtocolConfig) -> pd.DataFrame:
                      **{f"det_{k}": v for k, v in mask_rule_metrics(_tensor(r["detected"], torch.bool), labels).items()},
                      "det_auc": scores["roc_auc"], "det_average_precision": scores["average_precision"],
                      "det_auc_source": "detection score" if spec.model == "baseline" else f"{spec.model} classifier",
-                     **_volume(r), **gated_metrics(r), "gate_probability": _gate_probability(r, spec, cfg)})
+                     **_volume(r), **gated_metrics(r),
+                     "gate_probability": r["gate_probability"].iloc[0] if "gate_probability" in r else "slice"})
         if spec.model != "baseline" and spec.model not in classifier_rows:
             m = detection_metrics(_tensor(r["prob"]), labels, threshold=0.5)
             classifier_rows[spec.model] = {"method": f"classifier_{spec.model}", "kind": "classifier",

@@ -267,16 +267,13 @@ def method_statistics(out_dir: str | Path, method: str) -> dict[str, torch.Tenso
     """A finished study's per-slice statistics of ``method`` over all folds (the cache): ``inter`` /
     ``pred_n`` (M, Q) at the protocol grid, ``target_n``, ``prob``, ``row`` (manifest row) (M,)..., plus
     ``prob_context`` and ``gate_prob`` (the P(ICH) its gates read; :func:`~workbench.protocol.tables.with_context`)."""
-    from workbench.models.context import load_context
-    from workbench.protocol.tables import with_context
+    from workbench.protocol.tables import context_head, with_context
 
     study = load_protocol(out_dir)
     cfg = study.config
     check_choice("study method", method, tuple(cfg.methods))
     stats = _load_method(Path(out_dir), sorted(int(k) for k in study.folds["fold"].unique()), method)
-    model = method_spec(method).model
-    head = load_context(getattr(cfg, f"{model}_checkpoint")) if model != "baseline" else None
-    return with_context(cfg, _evaluation_frame(cfg)[0], method, stats, head)
+    return with_context(cfg, _evaluation_frame(cfg)[0], method, stats, context_head(cfg, method_spec(method).model))
 
 
 def rebuild_tables(out_dir: str | Path, **changes) -> dict[str, pd.DataFrame]:

@@ -22,12 +22,12 @@ from workbench.evaluation.overlap import dice_from_counts, iou_from_counts, thre
 from workbench.evaluation.resample import model_spacing, source_shapes
 from workbench.evaluation.thresholds import FIXED_THRESHOLDS, FoldThreshold, fixed_thresholds, select_thresholds, \
     threshold_rows
-from workbench.models.context import ContextHead, context_probabilities, load_context
+from workbench.models.context import ContextHead, frame_context_probabilities, load_context
 from workbench.protocol.config import ProtocolConfig, method_spec
 from workbench.protocol.report import summary_markdown, summary_table
 from workbench.utils.io import write_csv_atomic, write_text_atomic
 
-__all__ = ["TABLES", "protocol_grid", "choose_thresholds", "choose_gates", "frame_positions", "slice_table", "fold_table", "curve_table", "with_context", "build_tables",
+__all__ = ["TABLES", "protocol_grid", "choose_thresholds", "choose_gates", "frame_positions", "slice_table", "fold_table", "curve_table", "context_head", "with_context", "build_tables",
            "write_tables", "read_tables"]
 
 TABLES = ("slices", "folds", "summary", "curves", "timing")
@@ -96,7 +96,7 @@ def slice_table(cfg: ProtocolConfig, frame: pd.DataFrame, spacing: torch.Tensor,
         gated = {"gate": gate.numpy(), "gated_threshold": grid[gq[:, 0]].numpy(), "gated_pred_pixels": g_pred.numpy(),
                  "gated_dice": dice_from_counts(g_inter, g_pred, target_n).numpy(),
                  "gated_inter_pixels": g_inter.numpy(), "gated_detected": (g_pred > cfg.min_pixels).numpy(),
-                 "gated_pred_ml": (g_pred * voxel_ml).numpy()}
+                 "gated_pred_ml": (g_pred * voxel_ml).numpy(), "gate_probability": stats.get("gate_reads", "slice")}
     return pd.DataFrame({
         "subject_id": sub["subject_id"].to_numpy(), "volume_id": sub["volume_id"].to_numpy(),
         "slice_index": sub["slice_index"].to_numpy(), "fold": folds.numpy(), "method": method,
@@ -153,6 +153,14 @@ def curve_table(method: str, stats: dict[str, torch.Tensor], folds: torch.Tensor
     return pd.concat(parts, ignore_index=True)
 
 
+def context_head(cfg: ProtocolConfig, model: str) -> ContextHead | None:
+    """The scan-context head beside the study's ``model`` classifier (binary / multilabel), or None (no head,
+    a baseline, or a classifier no method uses)."""
+    if model not in ("binary", "multilabel") or not cfg.uses(model):
+        return None
+    return load_context(getattr(cfg, f"{model}_checkpoint"))
+
+
 def with_context(cfg: ProtocolConfig, frame: pd.DataFrame, method: str, stats: dict[str, torch.Tensor],
                  head: ContextHead | None) -> dict[str, torch.Tensor]:
     """``stats`` plus ``prob_context`` (M,): the method's P(ICH) read with its scan's neighbouring slices by
@@ -163,11 +171,10 @@ def with_context(cfg: ProtocolConfig, frame: pd.DataFrame, method: str, stats: d
     prob_context = torch.full_like(stats["prob"], float("nan"), dtype=torch.float64)
     if head is not None and method_spec(method).model != "baseline":
         sub = frame.iloc[frame_positions(frame, stats["row"]).numpy()]
-        prob_context = torch.from_numpy(context_probabilities(
-            head, stats["prob"].numpy(), sub["volume_id"].astype(str).to_numpy(), sub["slice_index"].to_numpy(),
-            sub["spacing_slice"].to_numpy() if "spacing_slice" in sub else None))
+        prob_context = torch.from_numpy(frame_context_probabilities(head, stats["prob"].numpy(), sub))
     use_context = cfg.gate_probability == "context" and not bool(prob_context.isnan().any())
-    return {**stats, "prob_context": prob_context, "gate_prob": prob_context if use_context else stats["prob"].double()}
+    return {**stats, "prob_context": prob_context, "gate_prob": prob_context if use_context else stats["prob"].double(),
+            "gate_reads": "context" if use_context else "none" if method_spec(method).model == "baseline" else "slice"}
 
 
 def build_tables(cfg: ProtocolConfig, frame: pd.DataFrame, grid: torch.Tensor,
@@ -175,8 +182,7 @@ def build_tables(cfg: ProtocolConfig, frame: pd.DataFrame, grid: torch.Tensor,
     """slices, folds, curves and summary frames from {method: statistics}; frame: evaluation rows."""
     spacing = model_spacing(frame, source_shapes(frame, cfg.root), cfg.size)
     slices, curves, chosen = [], [], {}
-    heads = {task: load_context(getattr(cfg, f"{task}_checkpoint")) if cfg.uses(task) else None
-             for task in ("binary", "multilabel")}
+    heads = {task: context_head(cfg, task) for task in ("binary", "multilabel")}
     for method, st in stats.items():
         st = with_context(cfg, frame, method, st, heads.get(method_spec(method).model))
         folds = torch.as_tensor(frame["fold"].to_numpy().copy())[frame_positions(frame, st["row"])]

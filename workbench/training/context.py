@@ -19,7 +19,7 @@ import torch.nn as nn
 
 from workbench.data.dataset import SliceDataset
 from workbench.evaluation.ranking import binary_auc
-from workbench.models.context import ContextHead, context_probabilities, scan_groups, to_logits
+from workbench.models.context import ContextHead, frame_context_probabilities, scan_groups, to_logits
 from workbench.models.factory import model_config
 from workbench.training.config import TrainConfig
 from workbench.training.loop import evaluate
@@ -71,16 +71,19 @@ def fit_context_head(probs, labels, volume_ids, slice_index, seed: int = 0, epoc
 
 
 def train_context(model: nn.Module, data_dir: str | Path, cohorts: dict[str, CohortSpec], seed: int = 0,
-                  train: CohortSpec = CONTEXT_COHORT, epochs: int = CONTEXT_EPOCHS) -> tuple[ContextHead, dict]:
+                  train: CohortSpec = CONTEXT_COHORT, epochs: int = CONTEXT_EPOCHS) -> tuple[ContextHead, dict, dict]:
     """Fit a head for ``model`` on ``train`` and score it on ``cohorts`` (name -> spec, e.g. validation and
-    held-out): ``(head, record)``; the record holds, per cohort, the slice AUC without and with context."""
+    held-out): ``(head, record, scored)``; the record holds, per cohort, the slice AUC without and with
+    context; ``scored`` per cohort ``(frame, P(ICH), P(ICH) with context, dataset)`` for further strata."""
     frame, probs, _ = cohort_probabilities(model, train, data_dir)
     head = fit_context_head(probs, frame["any"].to_numpy(), frame["volume_id"], frame["slice_index"], seed, epochs)
     record = {"training_cohort": train.to_dict(), "epochs": epochs, "seed": seed,
               "kernel": head.net[0].kernel_size[0], "hidden": head.net[0].out_channels, "scores": {}}
+    scored = {}
     for name, spec in cohorts.items():
-        f, p, _ = cohort_probabilities(model, spec, data_dir)
-        ctx = context_probabilities(head, p, f["volume_id"], f["slice_index"])
+        f, p, dataset = cohort_probabilities(model, spec, data_dir)
+        ctx = frame_context_probabilities(head, p, f)
         y = f["any"].to_numpy()
         record["scores"][name] = {"cohort": spec.to_dict(), "auc_slice": binary_auc(y, p), "auc_context": binary_auc(y, ctx)}
-    return head, record
+        scored[name] = (f, p, ctx, dataset)
+    return head, record, scored

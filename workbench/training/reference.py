@@ -22,7 +22,7 @@ from workbench.data.label_volumes import volume_slice_labels
 from workbench.data.synth import generate_subject
 from workbench.evaluation.ranking import binary_auc
 from workbench.models.checkpoint import load_model, save_tensors
-from workbench.models.context import ContextHead, context_probabilities, load_context, save_context
+from workbench.models.context import CONTEXT_SLICE_MM, ContextHead, context_probabilities, load_context, save_context
 from workbench.models.factory import model_config
 from workbench.api import DEFAULT_METHODS
 from workbench.data.dataset import SliceDataset
@@ -160,7 +160,7 @@ def export_context(name: str, data_dir: str | Path = "runs/reference_data", seed
     beside it and record in its provenance (``context``) the training cohort, the validation and
     held-out AUCs without and with context (held-out also by lesion size and contrast) and the check
     cohort's, which a test recomputes. Returns that record."""
-    from workbench.training.context import cohort_probabilities, train_context
+    from workbench.training.context import train_context
     from workbench.training.heldout import auc_by_contrast, auc_by_size, lesion_strata
 
     reference_stem(name)
@@ -169,10 +169,9 @@ def export_context(name: str, data_dir: str | Path = "runs/reference_data", seed
     record = json.loads(path.read_text())
     model = load_model(dest / name).eval()
     cohorts = {what: CohortSpec(**record[f"{what}_cohort"]) for what in ("validation", "heldout")}
-    head, context = train_context(model, data_dir, cohorts, seed)
-    frame, probs, dataset = cohort_probabilities(model, cohorts["heldout"], data_dir)
+    head, context, scored = train_context(model, data_dir, cohorts, seed)
+    frame, probs, ctx, dataset = scored["heldout"]  # held-out strata from the same scoring, no second pass
     source_px, _, contrast = lesion_strata(dataset)
-    ctx = context_probabilities(head, probs, frame["volume_id"], frame["slice_index"])
     y = frame["any"].to_numpy()
     context["scores"]["heldout"].update({
         "by_source_px": {"slice": auc_by_size(y, probs, source_px), "context": auc_by_size(y, ctx, source_px)},
@@ -183,7 +182,7 @@ def export_context(name: str, data_dir: str | Path = "runs/reference_data", seed
                                "slices_per_subject": held["slices"],
                                **check_cohort_context_auc(model, head, held["seed"], CHECK_SUBJECTS, held["size"], held["slices"])}
     context.update(command=CONTEXT_COMMAND, file=f"{name}.context.safetensors",
-                   slice_mm=5.0, note="trained on 5 mm axial slices of the stream's seed; the classifier is unchanged")
+                   slice_mm=CONTEXT_SLICE_MM, note="trained on 5 mm axial slices of the stream's seed; the classifier is unchanged")
     save_context(head, dest / f"{name}.context.safetensors")
     record["context"] = json.loads(json.dumps(context, default=float))
     write_json_atomic(path, record)
