@@ -235,3 +235,33 @@ def test_min_component_ml_drops_small_3d_components_of_the_gated_masks(study_coh
     assert n > 1 and np.array_equal(masks["big"], want) and masks["big"].sum() < masks["all"].sum()
     with pytest.raises(ValueError, match="min_component_ml -1 must be >= 0"):
         ExportConfig(checkpoint="c", manifest=str(path), root=str(root), out="o", min_component_ml=-1)
+
+
+def test_a_phantom_trained_checkpoint_on_real_data_says_so(study_cohort, study_classifiers, tmp_path, capsys):
+    """Checkpoints whose provenance records training on the procedural phantom (the reference classifiers)
+    call most normal slices of a real head CT hemorrhage: explain says so once when the manifest is not
+    synthetic, and stays quiet on synthetic data or without such a provenance."""
+    import json
+    import shutil
+
+    from workbench.models.reference import phantom_only
+
+    manifest, root = study_cohort
+    path, frame = _one_volume(manifest, tmp_path)
+    stem = tmp_path / "clf" / "best"
+    stem.parent.mkdir()
+    for suffix in (".safetensors", ".json"):
+        shutil.copyfile(f"{study_classifiers['binary']}{suffix}", f"{stem}{suffix}")
+    real = tmp_path / "real.csv"
+    write_manifest(frame.assign(dataset="physionet"), real)
+
+    def warned(manifest_path: Path, out: str) -> bool:
+        cfg = ExportConfig(checkpoint=str(stem), manifest=str(manifest_path), root=str(root), out=str(tmp_path / out),
+                           methods=("swin_sam",), threshold=0.5)
+        export_explanations(cfg)
+        return "trained on synthetic phantoms only" in capsys.readouterr().err
+
+    assert not phantom_only(stem) and not warned(real, "a")  # no provenance: nothing known
+    stem.with_name("best.provenance.json").write_text(json.dumps({"training_stream": {"stream": {"background": "procedural"}}}))
+    assert phantom_only(stem) and phantom_only("reference-binary")
+    assert warned(real, "b") and not warned(path, "c")

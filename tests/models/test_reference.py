@@ -42,7 +42,7 @@ def evaluated_cohort_seeds() -> dict[str, int]:
     seeds = {"demo evaluation": DemoSettings().seed, "demo training": DemoSettings().seed + 1,
              "tiny demo": TINY.seed, "study evaluation": _bench_constant("study_synthetic", "EVAL_SEED"),
              "study training": _bench_constant("study_synthetic", "TRAIN_SEED")}
-    for script in ("bench_train", "bench_baselines", "bench_dataset"):
+    for script in ("bench_train", "bench_baselines", "bench_dataset", "bench_finetune"):
         seeds[script] = _bench_constant(script, "COHORT_SEED")
     for recipe in RECIPES.values():
         seeds[f"{recipe.name} validation"] = recipe.val.seed

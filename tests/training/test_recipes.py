@@ -62,3 +62,47 @@ def test_overlapping_seeds_are_refused_before_training(tmp_path):
 def test_unknown_recipe_lists_the_valid_ones():
     with pytest.raises(ValueError, match="reference-binary, reference-binary-128px, reference-multilabel"):
         get_recipe("reference")
+
+
+def test_a_fine_tuning_recipe_starts_from_its_init_weights(tmp_path, monkeypatch):
+    import torch
+
+    from workbench.models.checkpoint import save_model
+    from workbench.models.factory import create_model
+    from workbench.training.recipes import _start_from
+
+    source = create_model("test-tiny", task="binary")
+    save_model(source, tmp_path / "start")
+    fresh = create_model("test-tiny", task="binary")
+    _start_from(fresh, str(tmp_path / "start"))
+    assert all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), source.state_dict().values()))
+    with pytest.raises(ValueError, match="init .*start.* differ"):
+        _start_from(create_model("test-tiny", task="multilabel"), str(tmp_path / "start"))
+    recipe = dataclasses.replace(TINY, init=str(tmp_path / "start"))
+    assert recipe.to_dict()["init"] == str(tmp_path / "start") and "init" not in TINY.to_dict()
+
+
+
+def test_a_cranium_background_cohort_is_written_beside_the_procedural_one(tmp_path):
+    from workbench.data import cranium
+    from workbench.training.recipes import ensure_cohort
+
+    if not cranium.cranium_available():
+        pytest.skip("needs Debian package invesalius-examples (Cranium.inv3)")
+    spec = CohortSpec(57, 2, size=64, slices=4)
+    root, frame = ensure_cohort(spec, tmp_path, background="cranium")
+    assert root.parent.name == f"{spec.name}_cranium" and len(frame) == 8
+    assert json.loads((root / "cohort.json").read_text())["arguments"]["background"] == "cranium"
+    plain, _ = ensure_cohort(spec, tmp_path)
+    assert plain.parent.name == spec.name
+
+
+def test_a_fine_tuning_recipe_may_change_the_pooling_not_the_weights(tmp_path):
+    from workbench.models.checkpoint import save_model
+    from workbench.models.factory import create_model
+    from workbench.training.recipes import _start_from
+
+    save_model(create_model("test-tiny", task="binary"), tmp_path / "start")
+    _start_from(create_model("test-tiny", task="binary", global_pool="avgmax"), str(tmp_path / "start"))
+    with pytest.raises(ValueError, match="differ"):
+        _start_from(create_model("test-tiny", task="binary", embed_dim=24), str(tmp_path / "start"))

@@ -98,6 +98,23 @@ def test_curriculum_schedule_and_easy_chunks():
         dataclasses.replace(CFG, easy_hold_steps=-1)
 
 
+def test_appearance_randomises_the_rendering_not_the_labels_and_keeps_old_keys():
+    from workbench.models.reference import provenance
+    from workbench.training.recipes import RECIPES
+
+    varied_cfg = dataclasses.replace(CFG, appearance="randomised")
+    plain, varied = _stream(CFG).chunk(0), _stream(varied_cfg).chunk(0)
+    assert torch.equal(plain["labels"], varied["labels"]) and torch.equal(plain["subject"], varied["subject"])
+    assert not torch.equal(plain["image"], varied["image"])
+    assert _stream(varied_cfg).key != _stream(CFG).key
+    assert StreamConfig.from_dict(varied_cfg.to_dict()) == varied_cfg and "appearance" not in CFG.to_dict()
+    # a stream recorded before the field existed keeps its key (shard caches, shipped provenance)
+    shipped = provenance("reference-binary")["training_stream"]
+    assert SyntheticStream(RECIPES["reference-binary"].stream, **shipped["recipe"]).key == shipped["key"]
+    with pytest.raises(ValueError, match="none, randomised"):
+        dataclasses.replace(CFG, appearance="strong")
+
+
 def test_seed_overlap_with_an_evaluated_cohort_is_refused(tmp_path):
     root = write_cohort(tmp_path / "val", subjects=2, seed=CFG.seed, size=32, n_slices=2)
     assert cohort_subjects(root) == (CFG.seed, range(2))

@@ -51,7 +51,7 @@ from workbench.evaluation.source_volume import source_display_shape, write_sourc
 from workbench.evaluation.thresholds import FIXED_THRESHOLDS
 from workbench.models.checkpoint import load_model
 from workbench.models.context import CONTEXT_SLICE_MM, SLICE_MM_TOLERANCE, frame_context_probabilities, load_context
-from workbench.models.reference import explain_defaults
+from workbench.models.reference import explain_defaults, phantom_only
 from workbench.operators.registry import REGISTRY
 from workbench.utils.config import JsonConfig
 from workbench.utils.devices import DEVICES, resolve_device
@@ -177,6 +177,12 @@ def export_explanations(cfg: ExportConfig) -> ExportResult:
     settings = _settings(cfg, task, head is not None)
     size = cfg.size or model.workbench_config.arch.img_size
     frame = read_manifest(cfg.manifest)
+    real = sorted(set(frame["dataset"]) - {"synthetic"})
+    if real and phantom_only(cfg.checkpoint):
+        print(f"{cfg.checkpoint}: trained on synthetic phantoms only; on a real head CT it called 70-88 % of "
+              f"the normal slices hemorrhage, so on this {', '.join(real)} data its P(ICH), gated masks and volumes "
+              "are not measurements "
+              "(train on your own scans: workbench train --manifest ...)", file=sys.stderr)
     final = Path(cfg.out)
     if final.exists() and (not final.is_dir() or any(final.iterdir()) and not (final / "export_config.yaml").is_file()):
         raise DataError(final, "exists and is not an earlier `workbench explain` output; choose another --out "

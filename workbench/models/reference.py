@@ -83,3 +83,15 @@ def explain_defaults(stem: str | Path) -> dict | None:
     if not path.is_file():
         return None
     return json.loads(path.read_text()).get("explain_defaults")
+
+
+def phantom_only(stem: str | Path) -> bool:
+    """True when a checkpoint's provenance says it trained on the synthetic stream's procedural phantoms only
+    (the reference classifiers): on a real scan its P(ICH), gates and volumes are not to be trusted (a normal
+    real head reads as hemorrhage; ``docs/guide/training.md``, "Real anatomy")."""
+    path = provenance_path(stem)
+    if not path.is_file():
+        return False
+    stream = json.loads(path.read_text()).get("training_stream", {}).get("stream", {})
+    return stream.get("background") == "procedural"
+

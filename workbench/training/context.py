@@ -42,9 +42,10 @@ def ich_probabilities(model: nn.Module, dataset) -> np.ndarray:
     return probs if task == "binary" else probs[:, 0]
 
 
-def cohort_probabilities(model: nn.Module, spec: CohortSpec, data_dir: str | Path) -> tuple[pd.DataFrame, np.ndarray, SliceDataset]:
-    """Write (once) the realistic cohort ``spec`` and score it: ``(frame, P(ICH) (N,), dataset)``."""
-    root, frame = ensure_cohort(spec, Path(data_dir))
+def cohort_probabilities(model: nn.Module, spec: CohortSpec, data_dir: str | Path,
+                         background: str = "procedural") -> tuple[pd.DataFrame, np.ndarray, SliceDataset]:
+    """Write (once) the realistic cohort ``spec`` (on ``background``) and score it: ``(frame, P(ICH) (N,), dataset)``."""
+    root, frame = ensure_cohort(spec, Path(data_dir), background)
     cfg = model_config(model)
     dataset = SliceDataset(frame, root, size=cfg.arch.img_size, brain_mask=False, **cfg.input_kwargs())
     return frame, ich_probabilities(model, dataset), dataset

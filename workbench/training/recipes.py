@@ -71,12 +71,15 @@ class Recipe:
     shard_cache: bool = True
     """Cache the stream's chunks under ``data_dir/shards`` (shared by runs of the same stream and input;
     about 1.5 GB per 1,000 steps at 128 px, four times that at 256 px)."""
+    init: str = ""
+    """Start from these weights instead of a fresh model (a reference name or a checkpoint stem with the same
+    parameters, task and input recipe): a fine-tuning recipe. Empty: from scratch."""
 
     def to_dict(self) -> dict:
         return {"name": self.name, "task": self.task, "preset": self.preset, "img_size": self.img_size,
                 "stream": self.stream.to_dict(), "train": self.train.to_dict(), "val": self.val.to_dict(),
                 "test": self.test.to_dict(), "overrides": dict(self.overrides), "note": self.note,
-                "shard_cache": self.shard_cache}
+                "shard_cache": self.shard_cache, **({"init": self.init} if self.init else {})}
 
 
 # Seeds: the stream draws subjects (9000, 0..); validation (9100, 0..29) and held-out (9200, 0..39) are
@@ -149,15 +152,15 @@ def machine_description(device: torch.device) -> dict:
     return out
 
 
-def ensure_cohort(spec: CohortSpec, data_dir: Path) -> tuple[Path, pd.DataFrame]:
-    """Write (once) the realistic cohort ``spec`` and its manifest; returns ``(root, manifest)``."""
+def ensure_cohort(spec: CohortSpec, data_dir: Path, background: str = "procedural") -> tuple[Path, pd.DataFrame]:
+    """Write (once) the realistic cohort ``spec`` (on ``background``) and its manifest; returns ``(root, manifest)``."""
     from workbench.data.manifest import build_manifest, read_manifest
     from workbench.data.synth import write_cohort
 
-    folder = data_dir / spec.name
+    folder = data_dir / (spec.name if background == "procedural" else f"{spec.name}_{background}")
     root, manifest = folder / "physionet", folder / "manifest.csv"
     if not manifest.is_file():
-        write_cohort(folder, spec.subjects, spec.seed, size=spec.size, n_slices=spec.slices)
+        write_cohort(folder, spec.subjects, spec.seed, size=spec.size, n_slices=spec.slices, background=background)
         frame, _ = build_manifest("synthetic", root, n_folds=0, seed=0)
         write_csv_atomic(manifest, frame)
     return root, read_manifest(manifest)
@@ -196,6 +199,8 @@ def run_recipe(name: str | Recipe, out_dir: str | Path, data_dir: str | Path = "
     torch.manual_seed(cfg.seed)
     overrides = {**recipe.overrides, **({"img_size": recipe.img_size} if recipe.img_size else {})}
     model = create_model(recipe.preset, task=recipe.task, **overrides)
+    if recipe.init:
+        _start_from(model, recipe.init)
     mcfg = model.workbench_config
     recipe_input = {"size": mcfg.arch.img_size, **mcfg.input_kwargs()}
     stream = SyntheticStream(recipe.stream, cache_dir=data_dir / "shards" if recipe.shard_cache else None, **recipe_input)
@@ -236,6 +241,21 @@ def run_recipe(name: str | Recipe, out_dir: str | Path, data_dir: str | Path = "
     }
     write_json_atomic(out / "reference.json", json.loads(json.dumps(record, default=_plain)))
     return record
+
+
+def _start_from(model: torch.nn.Module, source: str) -> None:
+    """Copy the weights of ``source`` (reference name or checkpoint stem) into ``model``: the same task,
+    input recipe and parameter shapes (a change without parameters, such as the pooling, is allowed)."""
+    from workbench.models.checkpoint import load_model
+
+    src = load_model(source)
+    mine, theirs = model.workbench_config, src.workbench_config
+    ours, others = model.state_dict(), src.state_dict()
+    shapes = {k: tuple(v.shape) for k, v in ours.items()} == {k: tuple(v.shape) for k, v in others.items()}
+    if (mine.task, mine.input_kwargs()) != (theirs.task, theirs.input_kwargs()) or not shapes:
+        raise ValueError(f"init {source!r}: its weights, task or input recipe differ from the recipe's model "
+                         f"({theirs.task} {theirs.arch} vs {mine.task} {mine.arch})")
+    model.load_state_dict(others)
 
 
 def _default_command(recipe: Recipe, out: Path) -> str:

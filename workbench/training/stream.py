@@ -17,7 +17,10 @@ another run of the same stream filled (a lock file per chunk: one run generates,
 Curriculum (training only): chunk ``c`` is drawn at :meth:`StreamConfig.difficulty_at` of the
 first step it feeds: ``easy_hu`` HU brighter and ``easy_volume`` times larger lesions for
 ``easy_hold_steps``, then annealed to realistic over ``easy_anneal_steps`` (HU linearly, volume
-geometrically), realistic afterwards. Cohorts that are evaluated never take this path.
+geometrically), realistic afterwards. Appearance (training only, ``appearance``): a name of
+:data:`~workbench.data.synth.APPEARANCES`; ``randomised`` varies each subject's tissue contrast,
+calibration, bias field, blur and noise (:mod:`workbench.data.synth.appearance`). Cohorts that are
+evaluated never take either path.
 
 Shapes: images (B, C, S, S) float32 in [0, 1]; labels (B, 6) float32 in ``LABEL_COLUMNS`` order.
 """
@@ -39,7 +42,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from workbench.data.dataset import DEFAULT_INPUT_MARGIN_MM, prepare_slice
 from workbench.data.label_volumes import volume_slice_labels
-from workbench.data.synth import BACKGROUNDS, Difficulty, generate_subject
+from workbench.data.synth import BACKGROUNDS, Difficulty, generate_subject, get_appearance
 from workbench.data.windowing import DEFAULT_WINDOWS
 from workbench.models.checkpoint import load_tensors, save_tensors
 from workbench.models.config import JsonConfig
@@ -73,9 +76,11 @@ class StreamConfig(JsonConfig):
     easy_volume: float = 1.0
     easy_hold_steps: int = 0
     easy_anneal_steps: int = 0
+    appearance: str = "none"
 
     def __post_init__(self):
         check_choice("background", self.background, BACKGROUNDS)
+        get_appearance(self.appearance)  # name check
         if self.first_index < 0 or self.subjects_per_chunk < 1 or self.batch_size < 1:
             raise ValueError(f"need first_index >= 0, subjects_per_chunk >= 1, batch_size >= 1 (got "
                              f"{self.first_index}, {self.subjects_per_chunk}, {self.batch_size})")
@@ -83,6 +88,14 @@ class StreamConfig(JsonConfig):
             raise ValueError(f"curriculum steps must be >= 0 (got hold {self.easy_hold_steps}, "
                              f"anneal {self.easy_anneal_steps})")
         Difficulty(self.easy_hu, self.easy_volume)  # range check
+
+    def to_dict(self) -> dict:
+        """Plain values; ``appearance`` only when not ``none``, so the keys (shard cache, provenance) of
+        streams recorded before the field existed are unchanged."""
+        d = super().to_dict()
+        if d["appearance"] == "none":
+            del d["appearance"]
+        return d
 
     @property
     def chunk_slices(self) -> int:
@@ -112,12 +125,13 @@ def _chunk_data(cfg: StreamConfig, recipe: dict, chunk: int) -> dict[str, torch.
     """Generate chunk ``chunk``: ``image`` (N, C, S, S) uint8 (1/255 steps), ``labels`` (N, 6) uint8,
     ``subject`` (N,) int64 generator index, ``slice`` (N,) int64, ``lesion_px`` (N,) int64 lesion
     pixels at the source size; N = subjects_per_chunk * n_slices, rows shuffled."""
-    difficulty = cfg.chunk_difficulty(chunk)
+    difficulty, appearance = cfg.chunk_difficulty(chunk), get_appearance(cfg.appearance)
     images, labels, subjects, slices, lesion_px = [], [], [], [], []
     with single_thread():
         for index in cfg.subject_indices(chunk):
             subject = generate_subject(index, cfg.seed, size=cfg.source_size, n_slices=cfg.n_slices,
-                                       background=cfg.background, p_ich=cfg.p_ich, difficulty=difficulty)
+                                       background=cfg.background, p_ich=cfg.p_ich, difficulty=difficulty,
+                                       appearance=appearance)
             pixel_mm = float(min(subject.spacing[:2]))
             for z in range(subject.hu.shape[0]):
                 item = prepare_slice(subject.hu[z], None, pixel_mm, brain_mask=False, **recipe)

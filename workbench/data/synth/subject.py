@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from workbench.data.synth.appearance import Appearance, appearance_rng
 from workbench.data.synth.fields import correlated_noise
 from workbench.data.synth.lesions import REALISTIC, Difficulty, LesionInfo, insert_lesions, summarise_lesions
 from workbench.utils.errors import check_choice
@@ -62,11 +63,14 @@ def generate_subject(
     background: str = "procedural",
     p_ich: float = 0.5,
     difficulty: Difficulty = REALISTIC,
+    appearance: Appearance | None = None,
 ) -> SyntheticSubject:
     """Generate subject ``index`` of the cohort ``seed`` (display orientation, 5 mm slices).
 
     ``difficulty`` makes the lesions larger / brighter for a training curriculum
-    (:class:`~workbench.data.synth.lesions.Difficulty`); the default is the realistic cohort.
+    (:class:`~workbench.data.synth.lesions.Difficulty`); ``appearance`` randomises the scanner's
+    rendering of a training subject (:class:`~workbench.data.synth.appearance.Appearance`, drawn from
+    a generator of its own, labels unchanged). The defaults are the realistic cohort.
     """
     check_choice("background", background, BACKGROUNDS)
     if not 16 <= size <= 2048:
@@ -88,11 +92,16 @@ def generate_subject(
         img, anatomy, params = cranium_background(rng, size, n_slices)
         sigma = float(rng.uniform(1.0, 2.5))  # the real scan has its own noise
     labels, placed = insert_lesions(rng, img, anatomy, p_ich, difficulty)
+    drawn = None
+    if appearance is not None and not appearance.identity:
+        drawn = appearance.apply(appearance_rng(seed, index), img, anatomy)
     img += correlated_noise(rng, img.shape, sigma)
     hu = np.clip(np.rint(img), -1024, 3071).astype(np.int16)
     params = {**params, "noise_sigma_hu": round(sigma, 4), "p_ich": p_ich}
     if not difficulty.realistic:
         params["difficulty"] = asdict(difficulty)
+    if drawn is not None:
+        params["appearance"] = drawn
     return SyntheticSubject(
         subject_id=f"{index + 1:03d}",
         hu=hu,
