@@ -64,7 +64,7 @@ def test_unknown_recipe_lists_the_valid_ones():
         get_recipe("reference")
 
 
-def test_a_fine_tuning_recipe_starts_from_its_init_weights(tmp_path, monkeypatch):
+def test_a_fine_tuning_recipe_starts_from_its_init_weights(tmp_path):
     import torch
 
     from workbench.models.checkpoint import save_model
@@ -76,7 +76,7 @@ def test_a_fine_tuning_recipe_starts_from_its_init_weights(tmp_path, monkeypatch
     fresh = create_model("test-tiny", task="binary")
     _start_from(fresh, str(tmp_path / "start"))
     assert all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), source.state_dict().values()))
-    with pytest.raises(ValueError, match="init .*start.* differ"):
+    with pytest.raises(ValueError, match=r"init .*start.* differs .*task binary \(recipe: multilabel\)"):
         _start_from(create_model("test-tiny", task="multilabel"), str(tmp_path / "start"))
     recipe = dataclasses.replace(TINY, init=str(tmp_path / "start"))
     assert recipe.to_dict()["init"] == str(tmp_path / "start") and "init" not in TINY.to_dict()
@@ -104,5 +104,24 @@ def test_a_fine_tuning_recipe_may_change_the_pooling_not_the_weights(tmp_path):
 
     save_model(create_model("test-tiny", task="binary"), tmp_path / "start")
     _start_from(create_model("test-tiny", task="binary", global_pool="avgmax"), str(tmp_path / "start"))
-    with pytest.raises(ValueError, match="differ"):
+    with pytest.raises(ValueError, match="parameters: .* of other names or shapes"):
         _start_from(create_model("test-tiny", task="binary", embed_dim=24), str(tmp_path / "start"))
+
+
+def test_run_recipe_starts_from_its_init_before_training(tmp_path, monkeypatch):
+    import workbench.training.recipes as recipes
+
+    class Stop(Exception):
+        pass
+
+    seen = []
+
+    def start_from(model, source):
+        seen.append(source)
+        raise Stop
+
+    monkeypatch.setattr(recipes, "_start_from", start_from)
+    with pytest.raises(Stop):
+        run_recipe(dataclasses.replace(TINY, init="runs/earlier/best"), tmp_path / "run", tmp_path / "data")
+    assert seen == ["runs/earlier/best"] and not (tmp_path / "run" / "train_config.json").exists()
+

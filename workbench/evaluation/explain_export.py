@@ -179,7 +179,7 @@ def export_explanations(cfg: ExportConfig) -> ExportResult:
     frame = read_manifest(cfg.manifest)
     real = sorted(set(frame["dataset"]) - {"synthetic"})
     if real and phantom_only(cfg.checkpoint):
-        print(f"{cfg.checkpoint}: trained on synthetic phantoms only; on a real head CT it called 70-88 % of "
+        print(f"{cfg.checkpoint}: trained on synthetic phantoms only; on a real head CT it called 64-88 % of "
               f"the normal slices hemorrhage, so on this {', '.join(real)} data its P(ICH), gated masks and volumes "
               "are not measurements "
               "(train on your own scans: workbench train --manifest ...)", file=sys.stderr)

@@ -18,7 +18,7 @@ from pathlib import Path
 from workbench.utils.errors import choice_error
 
 __all__ = ["REFERENCE_DIR", "REFERENCE_NAMES", "CHECK_SUBJECTS", "reference_stem", "resolve_stem", "provenance",
-           "provenance_path", "explain_defaults", "copy_reference"]
+           "provenance_path", "explain_defaults", "phantom_only", "copy_reference"]
 
 REFERENCE_DIR = Path(__file__).resolve().parents[1] / "reference_models"
 REFERENCE_NAMES: tuple[str, ...] = ("reference-binary", "reference-multilabel")
@@ -79,19 +79,21 @@ def provenance_path(stem: str | Path) -> Path:
 def explain_defaults(stem: str | Path) -> dict | None:
     """The per-method ``{"gate", "threshold"}`` a checkpoint carries in its provenance
     (``explain_defaults.methods``, chosen on its validation subjects), or None when it has none."""
+    return _record(stem).get("explain_defaults")
+
+
+def _record(stem: str | Path) -> dict:
+    """The provenance beside a checkpoint stem ({} when it has none)."""
     path = provenance_path(stem)
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text()).get("explain_defaults")
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def phantom_only(stem: str | Path) -> bool:
     """True when a checkpoint's provenance says it trained on the synthetic stream's procedural phantoms only
     (the reference classifiers): on a real scan its P(ICH), gates and volumes are not to be trusted (a normal
-    real head reads as hemorrhage; ``docs/guide/training.md``, "Real anatomy")."""
-    path = provenance_path(stem)
-    if not path.is_file():
-        return False
-    stream = json.loads(path.read_text()).get("training_stream", {}).get("stream", {})
+    real head reads as hemorrhage; ``docs/guide/training.md``, "Real anatomy"). ``workbench explain`` warns
+    when such a checkpoint meets a manifest row whose ``dataset`` is not ``synthetic`` (a synthetic cohort on
+    the real Cranium background is labelled ``synthetic`` and gets no warning: its docs say as much)."""
+    stream = _record(stem).get("training_stream", {}).get("stream", {})
     return stream.get("background") == "procedural"
 

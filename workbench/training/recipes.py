@@ -251,10 +251,15 @@ def _start_from(model: torch.nn.Module, source: str) -> None:
     src = load_model(source)
     mine, theirs = model.workbench_config, src.workbench_config
     ours, others = model.state_dict(), src.state_dict()
-    shapes = {k: tuple(v.shape) for k, v in ours.items()} == {k: tuple(v.shape) for k, v in others.items()}
-    if (mine.task, mine.input_kwargs()) != (theirs.task, theirs.input_kwargs()) or not shapes:
-        raise ValueError(f"init {source!r}: its weights, task or input recipe differ from the recipe's model "
-                         f"({theirs.task} {theirs.arch} vs {mine.task} {mine.arch})")
+    problems = [f"{what} {other} (recipe: {own})" for what, own, other in
+                (("task", mine.task, theirs.task), ("input recipe", mine.input_kwargs(), theirs.input_kwargs()))
+                if own != other]
+    shapes = {k: tuple(v.shape) for k, v in ours.items()}, {k: tuple(v.shape) for k, v in others.items()}
+    bad = sorted(k for k in set(shapes[0]) | set(shapes[1]) if shapes[0].get(k) != shapes[1].get(k))
+    if bad:
+        problems.append(f"parameters: {len(bad)} of other names or shapes, e.g. {bad[0]}")
+    if problems:
+        raise ValueError(f"init {source!r} differs from the recipe's model: " + "; ".join(problems))
     model.load_state_dict(others)
 
 

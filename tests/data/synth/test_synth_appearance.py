@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 
 from workbench.data.synth import APPEARANCES, Appearance, generate_subject, get_appearance
-from workbench.data.synth.appearance import appearance_rng
 from workbench.data.synth.phantom import build_phantom, sample_head_params
 from workbench.data.synth.subject import subject_rng
 
@@ -58,7 +57,16 @@ def test_randomised_subject_keeps_its_head_lesions_and_labels():
     assert not np.array_equal(real.hu, varied.hu)
     # the draws are the subject's own: the same (seed, index) gives the same rendering
     assert np.array_equal(varied.hu, _subject(appearance=get_appearance("randomised")).hu)
-    assert appearance_rng(SEED, INDEX).random() != subject_rng(SEED, INDEX).random()
+
+
+def test_appearance_draws_leave_the_subjects_own_random_stream_alone():
+    """The scanner noise is drawn after the appearance from the subject's generator: were the appearance
+    drawn from it too, the noise (and every HU outside the cavity) would change."""
+    real, shifted = _subject(), _subject(appearance=Appearance(offset_hu=(5.0, 5.0)))
+    cavity = real.brain  # the intracranial cavity
+    assert np.array_equal(real.hu[~cavity], shifted.hu[~cavity])
+    diff = shifted.hu[cavity].astype(np.int32) - real.hu[cavity]
+    assert np.all(np.abs(diff - 5) <= 1)  # +5 HU, up to the rounding to integer HU
 
 
 @pytest.mark.parametrize("kw", [{"contrast": (1.2, 0.8)}, {"contrast": (0.1, 1.0)}, {"bias_hu": (-1.0, 0.0)}, {"blur_px": (0.0, 9.0)}])
