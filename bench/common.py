@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import platform
 import time
 from pathlib import Path
 from typing import Sequence
@@ -12,13 +11,16 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def machine() -> str:
-    """One line describing where the numbers were measured (cores, load, torch threads)."""
+    """One line describing where the numbers were measured (CPU model, cores, native bf16, load, torch threads)."""
     import torch
 
+    from workbench.training.recipes import machine_description
+
+    cpu = machine_description(torch.device("cpu"))
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, load {load:.2f} at start, "
-        f"torch {torch.__version__} ({torch.get_num_threads()} threads), {time.strftime('%Y-%m-%d')}"
+        f"{cpu['cpu']}, {os.cpu_count()} cores ({'native bf16' if cpu['cpu_native_bf16'] else 'no native bf16'}), "
+        f"load {load:.2f} at start, torch {torch.__version__} ({torch.get_num_threads()} threads), {time.strftime('%Y-%m-%d')}"
     )
 
 
