@@ -121,6 +121,7 @@ def main(argv=None) -> int:
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--data-dir", default=str(ROOT / "runs" / "reference_data"))
     p.add_argument("--out", default=str(ROOT / "runs" / "finetune"))
+    p.add_argument("--tag", default="", help="suffix of the result file (finetune_<task>_<tag>.md), e.g. for a longer run")
     args = p.parse_args(argv)
     torch.manual_seed(0)
     out, data_dir = Path(args.out), Path(args.data_dir)
@@ -173,7 +174,7 @@ def main(argv=None) -> int:
                      *(f"probe: {probe}" for probe in PROBES)], rows)
             + "\n\nProbe columns: fraction of the held-out cohort's ICH-free slices with P(ICH) > 0.5 when the same "
             "heads are rendered as named.")
-    print(write_result(f"finetune_{args.checkpoint.split('-')[1]}", (f"Fine-tuning {args.checkpoint}: appearance randomisation and pooling" if args.variants
+    print(write_result(f"finetune_{args.checkpoint.split('-')[1]}" + (f"_{args.tag}" if args.tag else ""), (f"Fine-tuning {args.checkpoint}: appearance randomisation and pooling" if args.variants
                        else f"{args.checkpoint} as shipped: Cranium check and appearance probe"), body).read_text())
     return 0
 
