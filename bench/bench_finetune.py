@@ -159,7 +159,8 @@ def main(argv=None) -> int:
         if record["last"]["step"] != record["best_step"]:
             results[f"{variant}, last step"] = {**record["last"], "best_step": record["last"]["step"]}
     rows = [[name, f"{r['best_step']:,}" if r.get("best_step") else "", f"{r['val_auc']:.3f}", f"{r['heldout_auc']:.3f}",
-             f"{r['heldout_auc_ge100px']:.3f}", f"**{r['cranium_auc']:.3f}**", f"{r['cranium_fp_rate']:.2f}",
+             f"{r['heldout_auc_ge100px']:.3f}", f"{r['train_seconds'] / 60:.0f}" if "train_seconds" in r else "",
+             f"**{r['cranium_auc']:.3f}**", f"{r['cranium_fp_rate']:.2f}",
              *(f"{r['probe_fp_rate'][probe]:.2f}" for probe in PROBES)]
             for name, r in results.items()]
     what = {"control": "`control` changes nothing", "appearance": "`appearance` randomises each training subject's tissue "
@@ -169,7 +170,7 @@ def main(argv=None) -> int:
              + ", ".join(what[v] for v in args.variants) + ". Validation picks the step."
              if args.variants else f"`{args.checkpoint}` as shipped (module docstring of `bench/bench_finetune.py`; no fine-tuning run).")
     body = (intro + "\n\n"
-            + table(["classifier", "best step", "validation AUC", "held-out AUC", "held-out >= 100 px",
+            + table(["classifier", "best step", "validation AUC", "held-out AUC", "held-out >= 100 px", "training min",
                      f"Cranium check AUC (seed {COHORT_SEED})", "Cranium ICH-free P > 0.5",
                      *(f"probe: {probe}" for probe in PROBES)], rows)
             + "\n\nProbe columns: fraction of the held-out cohort's ICH-free slices with P(ICH) > 0.5 when the same "
