@@ -175,7 +175,8 @@ def main(argv=None) -> int:
                      *(f"probe: {probe}" for probe in PROBES)], rows)
             + "\n\nProbe columns: fraction of the held-out cohort's ICH-free slices with P(ICH) > 0.5 when the same "
             "heads are rendered as named.")
-    print(write_result(f"finetune_{args.checkpoint.split('-')[1]}" + (f"_{args.tag}" if args.tag else ""), (f"Fine-tuning {args.checkpoint}: appearance randomisation and pooling" if args.variants
+    print(write_result(f"finetune_{args.checkpoint.split('-')[1]}" + (f"_{args.tag}" if args.tag else ""), (f"Fine-tuning {args.checkpoint}: " + (", ".join(args.variants) + f", {args.steps:,} steps" if args.tag else
+                                                         "appearance randomisation and pooling") if args.variants
                        else f"{args.checkpoint} as shipped: Cranium check and appearance probe"), body).read_text())
     return 0
 
