@@ -35,23 +35,21 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 
 from common import table, write_result
-from workbench.data.dataset import prepare_slice
 from workbench.data.synth import Appearance, generate_subject
 from workbench.evaluation.ranking import binary_auc
 from workbench.models.checkpoint import load_model
-from workbench.models.factory import model_config
-from workbench.models.ich import ich_probability
 from workbench.models.reference import provenance
-from workbench.training.context import cohort_probabilities
+from workbench.training.context import cohort_probabilities, ich_probabilities
 from workbench.training.recipes import RECIPES, CohortSpec, Recipe, run_recipe
+from workbench.training.reference import subject_items
 from workbench.utils.io import write_json_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,24 +81,18 @@ def variant_recipe(base: Recipe, variant: str, steps: int, lr: float) -> Recipe:
                                overrides=overrides, note=f"{base.name} fine-tuned {steps} steps at lr {lr:g}: {change or 'control'}")
 
 
-@torch.no_grad()
-def _probs(model: torch.nn.Module, subjects) -> np.ndarray:
-    cfg = model_config(model)
-    out = []
-    for s in subjects:
-        x = torch.stack([prepare_slice(h, None, float(min(s.spacing[:2])), cfg.arch.img_size, brain_mask=False,
-                                       **cfg.input_kwargs())["image"] for h in s.hu.astype(np.float32)])
-        out.append(ich_probability(cfg.task, model(x).float()))
-    return torch.cat(out).numpy()
+@functools.lru_cache(maxsize=None)
+def _ich_free(spec: CohortSpec) -> tuple[int, ...]:
+    """Indices of the ICH-free subjects of ``spec`` (generated once per cohort, not once per model)."""
+    return tuple(i for i in range(spec.subjects) if not generate_subject(i, spec.seed, spec.size, spec.slices).has_ich)
 
 
 def appearance_probe(model: torch.nn.Module, spec: CohortSpec) -> dict[str, float]:
     """Fraction of slices with P(ICH) > 0.5 on the ICH-free subjects of ``spec`` under each of :data:`PROBES`."""
-    clean = [i for i in range(spec.subjects) if not generate_subject(i, spec.seed, spec.size, spec.slices).has_ich]
     out = {}
     for name, look in PROBES.items():
-        subjects = [generate_subject(i, spec.seed, spec.size, spec.slices, appearance=look) for i in clean]
-        out[name] = float((_probs(model, subjects) > 0.5).mean())
+        items, _ = subject_items(model, spec.seed, _ich_free(spec), spec.size, spec.slices, appearance=look)
+        out[name] = float((ich_probabilities(model.eval(), items) > 0.5).mean())
     return out
 
 

@@ -179,10 +179,10 @@ def export_explanations(cfg: ExportConfig) -> ExportResult:
     frame = read_manifest(cfg.manifest)
     real = sorted(set(frame["dataset"]) - {"synthetic"})
     if real and phantom_only(cfg.checkpoint):
-        print(f"{cfg.checkpoint}: trained on synthetic phantoms only; on a real head CT it called 64-88 % of "
-              f"the normal slices hemorrhage, so on this {', '.join(real)} data its P(ICH), gated masks and volumes "
-              "are not measurements "
-              "(train on your own scans: workbench train --manifest ...)", file=sys.stderr)
+        print(f"{cfg.checkpoint}: trained on synthetic phantoms only; on a real head CT it calls most normal slices "
+              f"hemorrhage (docs/guide/training.md, 'Real anatomy'), so on this {', '.join(real)} data its P(ICH), "
+              "gated masks and volumes are not measurements (train on your own scans: workbench train --manifest ...)",
+              file=sys.stderr)
     final = Path(cfg.out)
     if final.exists() and (not final.is_dir() or any(final.iterdir()) and not (final / "export_config.yaml").is_file()):
         raise DataError(final, "exists and is not an earlier `workbench explain` output; choose another --out "

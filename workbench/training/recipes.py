@@ -79,7 +79,7 @@ class Recipe:
         return {"name": self.name, "task": self.task, "preset": self.preset, "img_size": self.img_size,
                 "stream": self.stream.to_dict(), "train": self.train.to_dict(), "val": self.val.to_dict(),
                 "test": self.test.to_dict(), "overrides": dict(self.overrides), "note": self.note,
-                "shard_cache": self.shard_cache, **({"init": self.init} if self.init else {})}
+                "shard_cache": self.shard_cache, "init": self.init}
 
 
 # Seeds: the stream draws subjects (9000, 0..); validation (9100, 0..29) and held-out (9200, 0..39) are

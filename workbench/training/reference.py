@@ -34,16 +34,17 @@ from workbench.training.recipes import CohortSpec, ensure_cohort
 from workbench.training.heldout import heldout_report
 from workbench.utils.io import write_json_atomic
 
-__all__ = ["check_cohort_auc", "check_cohort_context_auc", "export_reference", "export_context", "calibrate_reference"]
+__all__ = ["subject_items", "check_cohort_auc", "check_cohort_context_auc", "export_reference", "export_context", "calibrate_reference"]
 
 
-def _check_items(model: torch.nn.Module, heldout_seed: int, subjects: int, size: int, slices: int):
-    """The check cohort's slices at ``model``'s input recipe, generated in memory, subject by subject in
-    slice order: ``(items, source_px)``."""
+def subject_items(model: torch.nn.Module, seed: int, indices, size: int = 256, slices: int = 24, appearance=None):
+    """Subjects ``indices`` of the synthetic cohort ``seed`` at ``model``'s input recipe, generated in memory,
+    subject by subject in slice order (optionally rendered with an
+    :class:`~workbench.data.synth.Appearance`): ``(items, source_px)``, items as a dataset's."""
     cfg = model_config(model)
     items, source_px = [], []
-    for index in range(subjects):
-        subject = generate_subject(index, heldout_seed, size=size, n_slices=slices)
+    for index in indices:
+        subject = generate_subject(index, seed, size=size, n_slices=slices, appearance=appearance)
         pixel_mm = float(min(subject.spacing[:2]))
         labels = torch.from_numpy(volume_slice_labels(subject.labels)).float()
         for z in range(subject.hu.shape[0]):
@@ -61,7 +62,7 @@ def check_cohort_auc(model: torch.nn.Module, heldout_seed: int, subjects: int = 
     ``{"auc_any": .., "slices": .., "positives": ..}`` (+ per-label AUCs of a multilabel model, for the
     labels with a positive slice in these subjects: the record stays plain JSON)."""
     cfg = model_config(model)
-    items, source_px = _check_items(model, heldout_seed, subjects, size, slices)
+    items, source_px = subject_items(model, heldout_seed, range(subjects), size, slices)
     pixels = (np.asarray(source_px), np.asarray([int(it["mask"].sum()) for it in items]))
     report = heldout_report(model.eval(), items, cfg.task, cfg.class_names, pixels)
     return {k: v for k, v in report.items() if k in ("slices", "positives") or
@@ -74,7 +75,7 @@ def check_cohort_context_auc(model: torch.nn.Module, head: ContextHead, heldout_
     ``{"auc_slice": .., "auc_context": .., "slices": ..}``."""
     from workbench.training.context import ich_probabilities
 
-    items, _ = _check_items(model, heldout_seed, subjects, size, slices)
+    items, _ = subject_items(model, heldout_seed, range(subjects), size, slices)
     probs = ich_probabilities(model.eval(), items)
     labels = np.asarray([float(it["labels"][0]) for it in items])
     scan, position = np.repeat(np.arange(subjects), slices), np.tile(np.arange(slices), subjects)
