@@ -42,11 +42,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from common import RESULTS, plot_curves
 from workbench.training.recipes import RECIPES, Recipe, run_recipe
 from workbench.utils.io import write_json_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
 VARIANTS = ("128px", "no-easy", "256px", "256px-s8", "retrain")
 """Classifier variants; ``unet`` (the yardstick) is run by :func:`run_unet`."""
 
@@ -110,34 +110,13 @@ def _curves(runs: Path) -> dict[str, pd.DataFrame]:
     return curves
 
 
-def _plot(curves: dict[str, pd.DataFrame], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7.5, 4.2), dpi=110)
-    for label, frame in curves.items():
-        ax.plot(frame["step"], frame["heldout_auc"], marker="o", ms=3, label=f"{label}: all slices")
-        ax.plot(frame["step"], frame["heldout_auc_ge100px"], ls="--", lw=1, label=f"{label}: bleeds >= 100 px")
-    ax.axhline(0.95, color="grey", lw=0.8, ls=":")
-    ax.set_xlabel("optimizer step (batch 32)")
-    ax.set_ylabel("held-out ROC-AUC (seed 9200, 40 subjects)")
-    ax.set_ylim(0.45, 1.0)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-
-
 def render(runs: Path) -> str:
     curves = _curves(runs)
     lines = ["# Synthetic data engine: learning curves and ceiling", "",
              "Written by `bench/bench_engine.py`. Held-out cohort: seed 9200, 40 subjects x 24 slices of 256 px, "
              "realistic lesions, never used to pick a checkpoint. Each run's machine is in its `reference.json`.", ""]
     if curves:
-        _plot(curves, RESULTS / "engine_curves.png")
+        plot_curves(curves, RESULTS / "engine_curves.png")
         lines += ["![held-out ROC-AUC vs step](engine_curves.png)", "", "| run | step | validation AUC | held-out AUC | "
                   "held-out AUC, bleeds >= 100 px |", "|---|---|---|---|---|"]
         for label, frame in curves.items():
@@ -179,12 +158,27 @@ def render(runs: Path) -> str:
             for key in ("1-24", "25-99", "100-399", ">=400", ">=100"):
                 s, i = h["by_source_px"][key], h["by_input_px"][key]
                 lines.append(f"| {key} | {s['positives']} | {s['auc']:.3f} | {i['positives']} | {i['auc']:.3f} |")
-            lines.append("")
+            lines += ["", _size_ceiling(h["by_source_px"]), ""]
         lines += _contrast_table(records)
         write_json_atomic(RESULTS / "engine.json", {k: {"heldout": v["heldout"], "steps": v["steps"],
                                                         "train_seconds": v["train_seconds"], "machine": v["machine"]}
                                                     for k, v in records.items()})
     return "\n".join(lines)
+
+
+def _size_ceiling(strata: dict[str, dict], floor: float = 0.90) -> str:
+    """One sentence: the all-slice AUC if every bleed of >= 25 px (at the source) were ranked above every
+    negative, the 1-24 px bleeds as measured, and the AUC those smallest bleeds would need for ``floor``
+    (:func:`workbench.training.heldout.auc_with_strata` over the size partition)."""
+    from workbench.training.heldout import SIZE_PARTITION, auc_with_strata
+
+    small, rest = "1-24", [k for k in SIZE_PARTITION if k != "1-24"]
+    ceiling = auc_with_strata(strata, dict.fromkeys(rest, 1.0), SIZE_PARTITION)
+    n = sum(strata[k]["positives"] for k in SIZE_PARTITION)
+    needed = (floor * n - (n - strata[small]["positives"])) / strata[small]["positives"]
+    return (f"If every bleed of >= 25 px were ranked above every negative, the 1-24 px ones as measured: all slices "
+            f"{ceiling:.3f}; reaching {floor:.2f} would take AUC >= {needed:.3f} on the "
+            f"{strata[small]['positives']} bleeds of 1-24 px (measured {strata[small]['auc']:.3f}).")
 
 
 def _contrast_table(records: dict[str, dict]) -> list[str]:

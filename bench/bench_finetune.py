@@ -28,7 +28,8 @@ Scored for each:
 Run: ``.venv/bin/python bench/bench_finetune.py`` (all three variants; one CPU-heavy job, ~20 min a
 variant on 2 cores; resumes; writes ``bench/results/finetune_binary.md`` and ``runs/finetune/``).
 ``--checkpoint reference-multilabel --variants`` (no names) scores the shipped multilabel classifier
-only (``finetune_multilabel.md``).
+only (``finetune_multilabel.md``). ``--init RUN/last --tag T`` continues an earlier fine-tune's curve
+with a fresh schedule, on stream subjects past the ones that run trained on.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from common import table, write_result
+from common import RESULTS, plot_curves, table, write_result
 from workbench.data.synth import Appearance, generate_subject
 from workbench.evaluation.ranking import binary_auc
 from workbench.models.checkpoint import load_model
@@ -69,16 +70,71 @@ PROBES = {"as generated": Appearance(), "contrast x0.6": Appearance(contrast=(0.
 """Fixed renderings of the held-out cohort's ICH-free heads (the appearance transform at one value)."""
 
 
-def variant_recipe(base: Recipe, variant: str, steps: int, lr: float) -> Recipe:
-    """``base`` fine-tuned from its shipped weights on fresh realistic stream subjects."""
+def variant_recipe(base: Recipe, variant: str, steps: int, lr: float, init: str = "") -> Recipe:
+    """``base`` fine-tuned from ``init`` (default: its shipped weights) on fresh realistic stream subjects,
+    past every subject ``init``'s run trained on (:func:`first_subject`)."""
     change = VARIANTS[variant]
-    stream = dataclasses.replace(base.stream, first_index=FIRST_SUBJECT, easy_hu=0.0, easy_volume=1.0,
+    stream = dataclasses.replace(base.stream, first_index=first_subject(init), easy_hu=0.0, easy_volume=1.0,
                                  easy_hold_steps=0, easy_anneal_steps=0, appearance=change.get("appearance", "none"))
     overrides = {**base.overrides, **{k: v for k, v in change.items() if k != "appearance"}}
     epochs = max(1, steps // base.train.steps_per_epoch)
     train = dataclasses.replace(base.train, epochs=epochs, lr=lr, warmup_steps=50, patience=epochs)
-    return dataclasses.replace(base, name=f"{base.name}-ft-{variant}", stream=stream, train=train, init=base.name,
-                               overrides=overrides, note=f"{base.name} fine-tuned {steps} steps at lr {lr:g}: {change or 'control'}")
+    return dataclasses.replace(base, name=f"{base.name}-ft-{variant}", stream=stream, train=train, init=init or base.name,
+                               overrides=overrides, note=f"{init or base.name} fine-tuned {steps} steps at lr {lr:g}: "
+                                                         f"{change or 'control'}")
+
+
+def first_subject(init: str = "") -> int:
+    """The stream's first subject for a fine-tune from ``init``: :data:`FIRST_SUBJECT`, or past the last
+    subject of ``init``'s own run when ``init`` is a checkpoint stem of a recipe run (its ``reference.json``)."""
+    record = Path(init).parent / "reference.json" if init else None
+    if record is None or not record.is_file():
+        return FIRST_SUBJECT
+    return max(FIRST_SUBJECT, int(json.loads(record.read_text())["training_stream"]["subjects_used"][1]) + 1)
+
+
+def curve_chain(run: Path, checkpoint: str) -> tuple[list[pd.DataFrame], list[int]]:
+    """The held-out curve of the shipped ``checkpoint``'s training from scratch (its provenance) and of
+    each fine-tune from it down to ``run`` (``init`` links: the shipped name, or ``RUN/last`` / ``RUN/best``
+    of an earlier fine-tune), on one axis of cumulative optimizer steps.
+
+    Returns (frames, starts): frames oldest first (columns ``step``, ``heldout_auc``,
+    ``heldout_auc_ge100px``, ``step`` cumulative); starts: the cumulative step each fine-tune began at."""
+    runs = []
+    while True:
+        init = json.loads((run / "run.json").read_text())["recipe"]["init"]
+        runs.append(run)
+        if init == checkpoint:
+            break
+        run = Path(init).parent
+        if Path(init).name not in ("last", "best"):
+            raise ValueError(f"cannot place {init!r} on the curve: expected {checkpoint!r} or a run's last / best")
+    prov = provenance(checkpoint)
+    frames, starts, at = [pd.DataFrame(prov["learning_curve"])], [], int(prov["best_step"])
+    for run in reversed(runs):
+        curve = pd.read_csv(run / "heldout.csv")
+        starts.append(at)
+        frames.append(curve.assign(step=curve["step"] + at))
+        if run != runs[0]:  # where the next fine-tune starts: the checkpoint it was initialised from
+            child = json.loads((runs[runs.index(run) - 1] / "run.json").read_text())["recipe"]["init"]
+            at += int(curve["step"].iloc[-1]) if Path(child).name == "last" else int(
+                json.loads((run / "reference.json").read_text())["best_step"])
+    return frames, starts
+
+
+def plot_chain(runs: dict[str, Path], checkpoint: str, path: Path) -> Path:
+    """:func:`curve_chain` as one figure: the from-scratch curve, the earlier fine-tunes, then each of
+    ``runs`` (label -> run folder; fine-tunes from the same checkpoint), each start marked."""
+    curves, marks = {}, []
+    for label, run in runs.items():
+        frames, starts = curve_chain(run, checkpoint)
+        curves.setdefault(f"{checkpoint} from scratch", frames[0])
+        for i, frame in enumerate(frames[1:-1], 1):
+            curves.setdefault(f"fine-tune {i}", frame)
+        curves[f"fine-tune {len(frames) - 1}: {label}"] = frames[-1]
+        marks = [(x, "fine-tune starts (lr restart)") for x in starts]
+    return plot_curves(curves, path, xlabel="optimizer steps since the from-scratch start (batch 32)", marks=marks,
+                       legend="lower left")
 
 
 @functools.lru_cache(maxsize=None)
@@ -113,6 +169,8 @@ def main(argv=None) -> int:
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--data-dir", default=str(ROOT / "runs" / "reference_data"))
     p.add_argument("--out", default=str(ROOT / "runs" / "finetune"))
+    p.add_argument("--init", default="", help="checkpoint stem to start from instead of the shipped weights (e.g. "
+                   "a previous fine-tune's runs/.../last, to continue its curve on subjects it has not seen)")
     p.add_argument("--tag", default="", help="suffix of the result file (finetune_<task>_<tag>.md), e.g. for a longer run")
     args = p.parse_args(argv)
     torch.manual_seed(0)
@@ -128,12 +186,13 @@ def main(argv=None) -> int:
                                          **transfer_scores(load_model(args.checkpoint), data_dir, base.test)})
     results["shipped"] = json.loads(shipped_json.read_text())
     for variant in args.variants:
-        recipe, run = variant_recipe(base, variant, args.steps, args.lr), out / f"{args.checkpoint}-{variant}"
+        recipe, run = variant_recipe(base, variant, args.steps, args.lr, args.init), out / f"{args.checkpoint}-{variant}"
         scores = run / "transfer.json"
         if not scores.is_file():
             rec = run_recipe(recipe, run, data_dir, resume=(run / "run.json").is_file(),
                              command=f".venv/bin/python bench/bench_finetune.py --checkpoint {args.checkpoint} "
-                                     f"--variants {variant} --steps {args.steps} --lr {args.lr:g}")
+                                     f"--variants {variant} --steps {args.steps} --lr {args.lr:g}"
+                                     + (f" --init {args.init}" if args.init else ""))
             write_json_atomic(scores, {"heldout_auc": rec["heldout"]["auc_any"],
                                        "heldout_auc_ge100px": rec["heldout"]["by_source_px"][">=100"]["auc"],
                                        "val_auc": rec["best_val_auc"], "steps": rec["steps"], "best_step": rec["best_step"],
@@ -157,8 +216,10 @@ def main(argv=None) -> int:
             for name, r in results.items()]
     what = {"control": "`control` changes nothing", "appearance": "`appearance` randomises each training subject's tissue "
             "contrast, calibration, bias field, mottle, blur and noise", "avgmax": "`avgmax` pools the final tokens by avg + max"}
-    intro = (f"`{args.checkpoint}` as shipped and fine-tuned from it (module docstring of `bench/bench_finetune.py`): "
-             f"{args.steps} steps of batch 32 at lr {args.lr:g}, stream subjects from {FIRST_SUBJECT:,}, realistic lesions; "
+    start = f"from `{args.init}` (its run's subjects excluded)" if args.init else "from it"
+    intro = (f"`{args.checkpoint}` as shipped and fine-tuned {start} (module docstring of `bench/bench_finetune.py`): "
+             f"{args.steps} steps of batch 32 at lr {args.lr:g}, stream subjects from {first_subject(args.init):,}, "
+             "realistic lesions; "
              + ", ".join(what[v] for v in args.variants) + ". Validation picks the step."
              if args.variants else f"`{args.checkpoint}` as shipped (module docstring of `bench/bench_finetune.py`; no fine-tuning run).")
     body = (intro + "\n\n"
@@ -167,7 +228,14 @@ def main(argv=None) -> int:
                      *(f"probe: {probe}" for probe in PROBES)], rows)
             + "\n\nProbe columns: fraction of the held-out cohort's ICH-free slices with P(ICH) > 0.5 when the same "
             "heads are rendered as named.")
-    print(write_result(f"finetune_{args.checkpoint.split('-')[1]}" + (f"_{args.tag}" if args.tag else ""), (f"Fine-tuning {args.checkpoint}: " + (", ".join(args.variants) + f", {args.steps:,} steps" if args.tag else
+    stem = f"finetune_{args.checkpoint.split('-')[1]}" + (f"_{args.tag}" if args.tag else "")
+    if args.variants:
+        plot_chain({v: out / f"{args.checkpoint}-{v}" for v in args.variants}, args.checkpoint, RESULTS / f"{stem}.png")
+        body += (f"\n\n![held-out ROC-AUC of the shipped training and its fine-tunes]({stem}.png)\n\nHeld-out curve of "
+                 "the shipped checkpoint's training from scratch (its provenance), then of each fine-tune on one axis "
+                 "of optimizer steps: a fine-tune starts from the step whose weights it took (the shipped ones are "
+                 "the best step by validation) and restarts the learning rate.")
+    print(write_result(stem, (f"Fine-tuning {args.checkpoint}: " + (", ".join(args.variants) + f", {args.steps:,} steps" if args.tag else
                                                          "appearance randomisation and pooling") if args.variants
                        else f"{args.checkpoint} as shipped: Cranium check and appearance probe"), body).read_text())
     return 0

@@ -9,7 +9,8 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from workbench.evaluation.ranking import binary_auc
-from workbench.training.heldout import PARTITION, auc_by_contrast, auc_with_strata, lesion_contrast
+from workbench.training.heldout import (PARTITION, SIZE_PARTITION, auc_by_contrast, auc_by_size, auc_with_strata,
+                                       lesion_contrast)
 
 
 def _slice(lesion_hu=50.0, brain_hu=30.0):
@@ -91,3 +92,20 @@ def test_auc_rebuilt_from_strata_is_exact_and_matches_a_brute_force_replacement(
     perfect = score.copy()
     perfect[(label > 0) & (contrast >= 15)] = score.max() + 1  # every conspicuous bleed ranked first
     assert auc_with_strata(strata, {">=15 HU": 1.0}) == pytest.approx(binary_auc(label, perfect))
+
+
+def test_size_strata_partition_the_positives_and_rebuild_the_auc_exactly():
+    rng = np.random.default_rng(2)
+    n = 400
+    label = (rng.random(n) < 0.3).astype(float)
+    px = np.where(label > 0, rng.integers(1, 900, n), 0)
+    score = rng.normal(size=n) + label * np.log1p(px) / 3
+    strata = auc_by_size(label, score, px)
+    assert set(SIZE_PARTITION) | {">=100"} == set(strata)
+    assert sum(strata[k]["positives"] for k in SIZE_PARTITION) == int(label.sum())
+    assert strata[">=100"]["positives"] == strata["100-399"]["positives"] + strata[">=400"]["positives"]
+    assert auc_with_strata(strata, {}, SIZE_PARTITION) == pytest.approx(binary_auc(label, score))
+    perfect = score.copy()
+    perfect[(label > 0) & (px >= 25)] = score.max() + 1  # every bleed of >= 25 px ranked first
+    rest = {k: 1.0 for k in SIZE_PARTITION if k != "1-24"}
+    assert auc_with_strata(strata, rest, SIZE_PARTITION) == pytest.approx(binary_auc(label, perfect))

@@ -21,7 +21,7 @@ from workbench.training.loop import evaluate
 from workbench.evaluation.ranking import binary_auc
 from workbench.training.metrics import classification_metrics
 
-__all__ = ["SIZE_BINS", "CONTRAST_BINS", "CONTRAST_STRATA", "PARTITION", "lesion_strata", "lesion_pixels",
+__all__ = ["SIZE_BINS", "CONTRAST_BINS", "CONTRAST_STRATA", "PARTITION", "SIZE_PARTITION", "lesion_strata", "lesion_pixels",
            "lesion_contrast", "heldout_report", "auc_by_size", "auc_by_contrast", "contrast_strata", "auc_with_strata"]
 
 SIZE_BINS: tuple[tuple[int, int], ...] = ((1, 25), (25, 100), (100, 400), (400, 10**9))
@@ -34,6 +34,8 @@ CONSPICUOUS_HU, LARGE_PX = 15.0, 100
 CROSS_CELLS = (">=15 HU, >=100 px", "<15 HU, >=100 px", ">=15 HU, <100 px")
 PARTITION = (*CONTRAST_BINS, "no ring")
 """The strata of :func:`contrast_strata` that partition the positive slices."""
+SIZE_PARTITION: tuple[str, ...] = tuple(f"{lo}-{hi - 1}" if hi < 10**9 else f">={lo}" for lo, hi in SIZE_BINS)
+"""The keys of :func:`auc_by_size` that partition the positives (its ``">=100"`` spans the last two)."""
 CONTRAST_STRATA = (*PARTITION, *CROSS_CELLS)
 """Every stratum of :func:`contrast_strata`, in report order."""
 SOFT_TISSUE_HU = (0.0, 90.0)
@@ -124,10 +126,8 @@ def auc_by_size(any_label: np.ndarray, score: np.ndarray, pixels: np.ndarray) ->
     plus ``">=100"`` (the issue's large-bleed figure)."""
     neg = any_label < 0.5
     out = {}
-    bins = list(SIZE_BINS) + [(100, 10**9)]
-    for lo, hi in bins:
+    for name, (lo, hi) in [*zip(SIZE_PARTITION, SIZE_BINS), (">=100", (100, 10**9))]:
         pos = (any_label >= 0.5) & (pixels >= lo) & (pixels < hi)
-        name = f">={lo}" if (lo, hi) == (100, 10**9) else (f"{lo}-{hi - 1}" if hi < 10**9 else f">={lo}")
         keep = neg | pos
         out[name] = {"auc": binary_auc(any_label[keep], score[keep]) if pos.any() else math.nan, "positives": int(pos.sum())}
     return out
