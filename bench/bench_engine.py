@@ -173,12 +173,16 @@ def _size_ceiling(strata: dict[str, dict], floor: float = 0.90) -> str:
     from workbench.training.heldout import SIZE_PARTITION, auc_with_strata
 
     small, rest = "1-24", [k for k in SIZE_PARTITION if k != "1-24"]
+    n_small = strata[small]["positives"]
+    if not n_small:
+        return "No bleed of 1-24 px in this cohort: no size ceiling below 1."
     ceiling = auc_with_strata(strata, dict.fromkeys(rest, 1.0), SIZE_PARTITION)
     n = sum(strata[k]["positives"] for k in SIZE_PARTITION)
-    needed = (floor * n - (n - strata[small]["positives"])) / strata[small]["positives"]
-    return (f"If every bleed of >= 25 px were ranked above every negative, the 1-24 px ones as measured: all slices "
-            f"{ceiling:.3f}; reaching {floor:.2f} would take AUC >= {needed:.3f} on the "
-            f"{strata[small]['positives']} bleeds of 1-24 px (measured {strata[small]['auc']:.3f}).")
+    needed = (floor * n - (n - n_small)) / n_small  # <= 0: any ranking of them will do; > 1: out of reach
+    reach = ("any AUC on them will do" if needed <= 0 else "out of reach whatever they score" if needed > 1
+             else f"reaching {floor:.2f} would take AUC >= {needed:.3f} on them")
+    return (f"If every bleed of >= 25 px were ranked above every negative, the {n_small} bleeds of 1-24 px as "
+            f"measured ({strata[small]['auc']:.3f}): all slices {ceiling:.3f}; {reach}.")
 
 
 def _contrast_table(records: dict[str, dict]) -> list[str]:

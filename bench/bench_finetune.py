@@ -85,12 +85,40 @@ def variant_recipe(base: Recipe, variant: str, steps: int, lr: float, init: str 
 
 
 def first_subject(init: str = "") -> int:
-    """The stream's first subject for a fine-tune from ``init``: :data:`FIRST_SUBJECT`, or past the last
-    subject of ``init``'s own run when ``init`` is a checkpoint stem of a recipe run (its ``reference.json``)."""
-    record = Path(init).parent / "reference.json" if init else None
-    if record is None or not record.is_file():
+    """The stream's first subject for a fine-tune from ``init``: :data:`FIRST_SUBJECT` from a shipped
+    checkpoint (empty ``init`` or a reference name), else past the last subject of ``init``'s own run
+    (``init`` a checkpoint stem ``RUN/last`` or ``RUN/best`` of a finished recipe run: ``RUN/reference.json``).
+
+    Raises ValueError naming the missing record (an unfinished run, a wrong path): a continuation must not
+    train again on its start's subjects."""
+    if not init or init in RECIPES:
         return FIRST_SUBJECT
+    record = Path(init).parent / "reference.json"
+    if not record.is_file():
+        raise ValueError(f"--init {init!r}: no {record} (a finished fine-tune's run record), so its training "
+                         f"subjects are unknown; valid: {', '.join(RECIPES)} or RUN/last, RUN/best of a finished run")
     return max(FIRST_SUBJECT, int(json.loads(record.read_text())["training_stream"]["subjects_used"][1]) + 1)
+
+
+def start_scores(init: str) -> dict:
+    """The scores of the checkpoint a continuation starts from (``RUN/last`` or ``RUN/best`` of a fine-tune
+    scored by this benchmark: its ``transfer.json``), as a table row."""
+    record = json.loads((Path(init).parent / "transfer.json").read_text())
+    if Path(init).name == "last":
+        return {**record["last"], "best_step": record["last"]["step"]}
+    return {k: v for k, v in record.items() if k not in ("last", "train_seconds")}
+
+
+def check_same_run(run: Path, recipe: Recipe) -> None:
+    """Refuse to resume or re-report ``run`` for another fine-tune: its recorded start, stream and
+    schedule must be ``recipe``'s (ValueError naming each difference and the folder)."""
+    if not (run / "run.json").is_file():
+        return
+    had = json.loads((run / "run.json").read_text())["recipe"]
+    want = json.loads(json.dumps(recipe.to_dict()))  # as recorded: tuples are lists
+    diff = [f"{key} {had.get(key)!r} (asked: {want[key]!r})" for key in ("init", "stream", "train") if had.get(key) != want[key]]
+    if diff:
+        raise ValueError(f"{run} holds another fine-tune: " + "; ".join(diff) + "; pass another --out or --tag")
 
 
 def curve_chain(run: Path, checkpoint: str) -> tuple[list[pd.DataFrame], list[int]]:
@@ -110,7 +138,9 @@ def curve_chain(run: Path, checkpoint: str) -> tuple[list[pd.DataFrame], list[in
         if Path(init).name not in ("last", "best"):
             raise ValueError(f"cannot place {init!r} on the curve: expected {checkpoint!r} or a run's last / best")
     prov = provenance(checkpoint)
-    frames, starts, at = [pd.DataFrame(prov["learning_curve"])], [], int(prov["best_step"])
+    at = int(prov["best_step"])
+    scratch = pd.DataFrame(prov["learning_curve"])
+    frames, starts = [scratch[scratch["step"] <= at]], []  # up to the weights the chain took
     for run in reversed(runs):
         curve = pd.read_csv(run / "heldout.csv")
         starts.append(at)
@@ -168,13 +198,14 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=1600)
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--data-dir", default=str(ROOT / "runs" / "reference_data"))
-    p.add_argument("--out", default=str(ROOT / "runs" / "finetune"))
+    p.add_argument("--out", default="", help="run folder (default runs/finetune, or runs/finetune_<tag> with --tag)")
     p.add_argument("--init", default="", help="checkpoint stem to start from instead of the shipped weights (e.g. "
                    "a previous fine-tune's runs/.../last, to continue its curve on subjects it has not seen)")
     p.add_argument("--tag", default="", help="suffix of the result file (finetune_<task>_<tag>.md), e.g. for a longer run")
     args = p.parse_args(argv)
     torch.manual_seed(0)
-    out, data_dir = Path(args.out), Path(args.data_dir)
+    out = Path(args.out or ROOT / "runs" / ("finetune" + (f"_{args.tag}" if args.tag else "")))
+    data_dir = Path(args.data_dir)
     base = RECIPES[args.checkpoint]
     results = {}
     shipped_json = out / f"{args.checkpoint}-shipped.json"
@@ -185,14 +216,18 @@ def main(argv=None) -> int:
                                          "val_auc": prov["best_val_auc"],
                                          **transfer_scores(load_model(args.checkpoint), data_dir, base.test)})
     results["shipped"] = json.loads(shipped_json.read_text())
+    if args.init:
+        results[f"start: `{args.init}`"] = start_scores(args.init)
     for variant in args.variants:
         recipe, run = variant_recipe(base, variant, args.steps, args.lr, args.init), out / f"{args.checkpoint}-{variant}"
         scores = run / "transfer.json"
+        check_same_run(run, recipe)
         if not scores.is_file():
             rec = run_recipe(recipe, run, data_dir, resume=(run / "run.json").is_file(),
                              command=f".venv/bin/python bench/bench_finetune.py --checkpoint {args.checkpoint} "
-                                     f"--variants {variant} --steps {args.steps} --lr {args.lr:g}"
-                                     + (f" --init {args.init}" if args.init else ""))
+                                     f"--variants {variant} --steps {args.steps} --lr {args.lr:g} --out {out}"
+                                     + (f" --init {args.init} --tag {args.tag}" if args.init else
+                                        f" --tag {args.tag}" if args.tag else ""))
             write_json_atomic(scores, {"heldout_auc": rec["heldout"]["auc_any"],
                                        "heldout_auc_ge100px": rec["heldout"]["by_source_px"][">=100"]["auc"],
                                        "val_auc": rec["best_val_auc"], "steps": rec["steps"], "best_step": rec["best_step"],
@@ -216,8 +251,9 @@ def main(argv=None) -> int:
             for name, r in results.items()]
     what = {"control": "`control` changes nothing", "appearance": "`appearance` randomises each training subject's tissue "
             "contrast, calibration, bias field, mottle, blur and noise", "avgmax": "`avgmax` pools the final tokens by avg + max"}
-    start = f"from `{args.init}` (its run's subjects excluded)" if args.init else "from it"
-    intro = (f"`{args.checkpoint}` as shipped and fine-tuned {start} (module docstring of `bench/bench_finetune.py`): "
+    start = (f", and a fine-tune continued from `{args.init}` (an earlier fine-tune of it; that run's subjects "
+             "excluded)" if args.init else " and fine-tuned from it")
+    intro = (f"`{args.checkpoint}` as shipped{start} (module docstring of `bench/bench_finetune.py`): "
              f"{args.steps} steps of batch 32 at lr {args.lr:g}, stream subjects from {first_subject(args.init):,}, "
              "realistic lesions; "
              + ", ".join(what[v] for v in args.variants) + ". Validation picks the step."
