@@ -271,7 +271,7 @@ def main(argv=None) -> int:
                  "the shipped checkpoint's training from scratch (its provenance), then of each fine-tune on one axis "
                  "of optimizer steps: a fine-tune starts from the step whose weights it took (the shipped ones are "
                  "the best step by validation) and restarts the learning rate.")
-    print(write_result(stem, (f"Fine-tuning {args.checkpoint}: " + (", ".join(args.variants) + f", {args.steps:,} steps" if args.tag else
+    print(write_result(stem, (f"Fine-tuning {args.checkpoint}: " + (", ".join(args.variants) + f", {args.steps:,} steps at lr {args.lr:g}" if args.tag else
                                                          "appearance randomisation and pooling") if args.variants
                        else f"{args.checkpoint} as shipped: Cranium check and appearance probe"), body).read_text())
     return 0
