@@ -49,7 +49,7 @@ from workbench.evaluation.ranking import binary_auc
 from workbench.models.checkpoint import load_model
 from workbench.models.reference import provenance
 from workbench.training.context import cohort_probabilities, ich_probabilities
-from workbench.training.recipes import RECIPES, CohortSpec, Recipe, run_recipe
+from workbench.training.recipes import RECIPES, CohortSpec, Recipe, check_same_recipe, run_recipe
 from workbench.training.reference import subject_items
 from workbench.utils.io import write_json_atomic
 
@@ -109,18 +109,6 @@ def start_scores(init: str) -> dict:
     return {k: v for k, v in record.items() if k not in ("last", "train_seconds")}
 
 
-def check_same_run(run: Path, recipe: Recipe) -> None:
-    """Refuse to resume or re-report ``run`` for another fine-tune: its recorded start, stream and
-    schedule must be ``recipe``'s (ValueError naming each difference and the folder)."""
-    if not (run / "run.json").is_file():
-        return
-    had = json.loads((run / "run.json").read_text())["recipe"]
-    want = json.loads(json.dumps(recipe.to_dict()))  # as recorded: tuples are lists
-    diff = [f"{key} {had.get(key)!r} (asked: {want[key]!r})" for key in ("init", "stream", "train") if had.get(key) != want[key]]
-    if diff:
-        raise ValueError(f"{run} holds another fine-tune: " + "; ".join(diff) + "; pass another --out or --tag")
-
-
 def curve_chain(run: Path, checkpoint: str) -> tuple[list[pd.DataFrame], list[int]]:
     """The held-out curve of the shipped ``checkpoint``'s training from scratch (its provenance) and of
     each fine-tune from it down to ``run`` (``init`` links: the shipped name, or ``RUN/last`` / ``RUN/best``
@@ -128,26 +116,26 @@ def curve_chain(run: Path, checkpoint: str) -> tuple[list[pd.DataFrame], list[in
 
     Returns (frames, starts): frames oldest first (columns ``step``, ``heldout_auc``,
     ``heldout_auc_ge100px``, ``step`` cumulative); starts: the cumulative step each fine-tune began at."""
-    runs = []
+    chain = []  # (run, its init), newest first
     while True:
         init = json.loads((run / "run.json").read_text())["recipe"]["init"]
-        runs.append(run)
+        chain.append((run, init))
         if init == checkpoint:
             break
-        run = Path(init).parent
         if Path(init).name not in ("last", "best"):
             raise ValueError(f"cannot place {init!r} on the curve: expected {checkpoint!r} or a run's last / best")
+        run = Path(init).parent
+    chain.reverse()
     prov = provenance(checkpoint)
     at = int(prov["best_step"])
     scratch = pd.DataFrame(prov["learning_curve"])
     frames, starts = [scratch[scratch["step"] <= at]], []  # up to the weights the chain took
-    for run in reversed(runs):
+    for i, (run, _) in enumerate(chain):
         curve = pd.read_csv(run / "heldout.csv")
         starts.append(at)
         frames.append(curve.assign(step=curve["step"] + at))
-        if run != runs[0]:  # where the next fine-tune starts: the checkpoint it was initialised from
-            child = json.loads((runs[runs.index(run) - 1] / "run.json").read_text())["recipe"]["init"]
-            at += int(curve["step"].iloc[-1]) if Path(child).name == "last" else int(
+        if i + 1 < len(chain):  # the next fine-tune took this run's last or best step
+            at += int(curve["step"].iloc[-1]) if Path(chain[i + 1][1]).name == "last" else int(
                 json.loads((run / "reference.json").read_text())["best_step"])
     return frames, starts
 
@@ -155,14 +143,15 @@ def curve_chain(run: Path, checkpoint: str) -> tuple[list[pd.DataFrame], list[in
 def plot_chain(runs: dict[str, Path], checkpoint: str, path: Path) -> Path:
     """:func:`curve_chain` as one figure: the from-scratch curve, the earlier fine-tunes, then each of
     ``runs`` (label -> run folder; fine-tunes from the same checkpoint), each start marked."""
-    curves, marks = {}, []
+    curves, starts = {}, set()
     for label, run in runs.items():
-        frames, starts = curve_chain(run, checkpoint)
+        frames, begun = curve_chain(run, checkpoint)
         curves.setdefault(f"{checkpoint} from scratch", frames[0])
         for i, frame in enumerate(frames[1:-1], 1):
             curves.setdefault(f"fine-tune {i}", frame)
         curves[f"fine-tune {len(frames) - 1}: {label}"] = frames[-1]
-        marks = [(x, "fine-tune starts (lr restart)") for x in starts]
+        starts.update(begun)
+    marks = [(x, "fine-tune starts (lr restart)") for x in sorted(starts)]
     return plot_curves(curves, path, xlabel="optimizer steps since the from-scratch start (batch 32)", marks=marks,
                        legend="lower left")
 
@@ -221,7 +210,7 @@ def main(argv=None) -> int:
     for variant in args.variants:
         recipe, run = variant_recipe(base, variant, args.steps, args.lr, args.init), out / f"{args.checkpoint}-{variant}"
         scores = run / "transfer.json"
-        check_same_run(run, recipe)
+        check_same_recipe(run, recipe)  # also before reusing its stored scores
         if not scores.is_file():
             rec = run_recipe(recipe, run, data_dir, resume=(run / "run.json").is_file(),
                              command=f".venv/bin/python bench/bench_finetune.py --checkpoint {args.checkpoint} "

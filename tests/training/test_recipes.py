@@ -10,7 +10,7 @@ import pytest
 from workbench.models.checkpoint import load_model
 from workbench.training.heldout import PARTITION
 from workbench.training.reference import check_cohort_auc, export_reference
-from workbench.training.recipes import RECIPES, CohortSpec, get_recipe, run_recipe
+from workbench.training.recipes import RECIPES, CohortSpec, check_same_recipe, get_recipe, run_recipe
 from workbench.utils.errors import DataError
 
 TINY = dataclasses.replace(
@@ -38,6 +38,11 @@ def test_recipe_trains_records_and_ships(tmp_path, monkeypatch):
     # the cohorts are reused, and the run resumes as finished
     again = run_recipe(TINY, tmp_path / "run", tmp_path / "data", resume=True)
     assert again["steps"] == 6 and again["heldout"]["auc_any"] == pytest.approx(record["heldout"]["auc_any"])
+    # ... but not as another recipe: the trainer's check sees the schedule, this one the stream and the start
+    moved = dataclasses.replace(TINY, stream=dataclasses.replace(TINY.stream, first_index=100), note="other words")
+    with pytest.raises(ValueError, match=r"another recipe.*stream.*'first_index': 0"):
+        run_recipe(moved, tmp_path / "run", tmp_path / "data", resume=True)
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["recipe"]["stream"]["first_index"] == 0  # untouched
 
     monkeypatch.setattr(reference, "REFERENCE_DIR", tmp_path / "shipped")
     path = export_reference(tmp_path / "run", "reference-binary", tmp_path / "shipped")
@@ -125,3 +130,16 @@ def test_run_recipe_starts_from_its_init_before_training(tmp_path, monkeypatch):
         run_recipe(dataclasses.replace(TINY, init="runs/earlier/best"), tmp_path / "run", tmp_path / "data")
     assert seen == ["runs/earlier/best"] and not (tmp_path / "run" / "train_config.json").exists()
 
+
+
+def test_the_same_recipe_check_names_each_difference_and_ignores_the_note(tmp_path):
+    check_same_recipe(tmp_path, TINY)  # no run.json: nothing to check
+    (tmp_path / "run.json").write_text(json.dumps({"recipe": TINY.to_dict()}))
+    check_same_recipe(tmp_path, dataclasses.replace(TINY, note="reworded"))
+    other = dataclasses.replace(TINY, init="runs/x/last", train=dataclasses.replace(TINY.train, epochs=3))
+    with pytest.raises(ValueError, match="another recipe") as err:
+        check_same_recipe(tmp_path, other)
+    assert "init '' -> 'runs/x/last'" in str(err.value) and "train" in str(err.value) and "stream" not in str(err.value)
+    old = {k: v for k, v in TINY.to_dict().items() if k != "init"}  # recorded before the field existed
+    (tmp_path / "run.json").write_text(json.dumps({"recipe": old}))
+    check_same_recipe(tmp_path, TINY)

@@ -36,7 +36,8 @@ from workbench.training.stream import StreamConfig
 from workbench.utils.errors import choice_error
 from workbench.utils.io import write_csv_atomic, write_json_atomic
 
-__all__ = ["CohortSpec", "Recipe", "RECIPES", "get_recipe", "run_recipe", "machine_description", "git_commit"]
+__all__ = ["CohortSpec", "Recipe", "RECIPES", "get_recipe", "run_recipe", "check_same_recipe", "machine_description",
+           "git_commit"]
 
 
 @dataclass(frozen=True)
@@ -220,6 +221,8 @@ def run_recipe(name: str | Recipe, out_dir: str | Path, data_dir: str | Path = "
         write_csv_atomic(out / "heldout.csv", pd.DataFrame(heldout_rows))
 
     held_root = roots["held-out"][0]
+    if resume:
+        check_same_recipe(out, recipe)  # before run.json is rewritten with this recipe
     run_info = {"recipe": recipe.to_dict(), "device": str(dev), "precision": precision,
                 "validation_cohort": str(roots["validation"][0]), "heldout_cohort": str(held_root),
                 "manifest": str(held_root.parent / "manifest.csv"), "root": str(held_root),  # the explorer's default data
@@ -241,6 +244,21 @@ def run_recipe(name: str | Recipe, out_dir: str | Path, data_dir: str | Path = "
     }
     write_json_atomic(out / "reference.json", json.loads(json.dumps(record, default=_plain)))
     return record
+
+
+def check_same_recipe(out: str | Path, recipe: Recipe) -> None:
+    """Refuse to resume (or re-report) the run in ``out`` for another recipe: every field its ``run.json``
+    records, but the free-text ``note``, must equal ``recipe``'s (a field the record predates is not
+    compared). The trainer's own resume check sees the schedule only, not the stream or the start.
+    Raises ValueError naming the folder and each difference; no ``run.json``: nothing to check."""
+    path = Path(out) / "run.json"
+    if not path.is_file():
+        return
+    had = json.loads(path.read_text())["recipe"]
+    want = json.loads(json.dumps(recipe.to_dict(), default=_plain))  # as recorded: tuples are lists
+    diff = [f"{key} {had[key]!r} -> {want[key]!r}" for key in want if key != "note" and key in had and had[key] != want[key]]
+    if diff:
+        raise ValueError(f"{out}: holds a run of another recipe; changed: " + "; ".join(diff))
 
 
 def _start_from(model: torch.nn.Module, source: str) -> None:
