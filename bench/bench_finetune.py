@@ -47,7 +47,7 @@ from common import RESULTS, plot_curves, table, write_result
 from workbench.data.synth import Appearance, generate_subject
 from workbench.evaluation.ranking import binary_auc
 from workbench.models.checkpoint import load_model
-from workbench.models.reference import provenance
+from workbench.models.reference import REFERENCE_NAMES, provenance
 from workbench.training.context import cohort_probabilities, ich_probabilities
 from workbench.training.recipes import RECIPES, CohortSpec, Recipe, check_same_recipe, run_recipe
 from workbench.training.reference import subject_items
@@ -91,12 +91,12 @@ def first_subject(init: str = "") -> int:
 
     Raises ValueError naming the missing record (an unfinished run, a wrong path): a continuation must not
     train again on its start's subjects."""
-    if not init or init in RECIPES:
+    if not init or init in REFERENCE_NAMES:
         return FIRST_SUBJECT
     record = Path(init).parent / "reference.json"
     if not record.is_file():
         raise ValueError(f"--init {init!r}: no {record} (a finished fine-tune's run record), so its training "
-                         f"subjects are unknown; valid: {', '.join(RECIPES)} or RUN/last, RUN/best of a finished run")
+                         f"subjects are unknown; valid: {', '.join(REFERENCE_NAMES)} or RUN/last, RUN/best of a finished run")
     return max(FIRST_SUBJECT, int(json.loads(record.read_text())["training_stream"]["subjects_used"][1]) + 1)
 
 
