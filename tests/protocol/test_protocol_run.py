@@ -11,10 +11,12 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from workbench.data.manifest import read_manifest
 from workbench.protocol.run import load_protocol, run_protocol
 from workbench.protocol.config import ProtocolConfig, load_protocol_config
+from workbench.evaluation.auc_bootstrap import bootstrap_auc
 from workbench.evaluation.thresholds import FIXED_THRESHOLDS
 
 WEAK = ("swin_sam_binary", "swin_sam_multilabel", "swin_gradcam", "hgi_sam", "rollout", "grad_rollout", "hgi_gradcam", "hgi_sam_multilabel")
@@ -63,6 +65,13 @@ def test_study_writes_every_table(study, study_cohort):
     assert math.isclose(row["dice_mean"], hgi["dice"].mean()) and row["n_lesion_slices"] == len(hgi)
     assert row["dice_ci_low"] <= row["dice_mean"] <= row["dice_ci_high"]
     assert "+-" in (out / "summary.md").read_text()
+    # detection AUC: the subject bootstrap of bootstrap_auc on the slices the row scored (seed 0)
+    every = slices[slices["method"] == "hgi_sam"]
+    ci = bootstrap_auc({"p": every["prob"]}, every["label_any"], every["subject_id"].astype(str),
+                       generator=torch.Generator().manual_seed(0)).aucs["p"]
+    assert (row["det_auc_ci_low"], row["det_auc_ci_high"]) == pytest.approx((ci.low, ci.high))
+    assert row["det_auc_ci_low"] <= row["det_auc"] <= row["det_auc_ci_high"] and ci.n_groups == every["subject_id"].nunique()
+    assert "ROC-AUC 95% CI" in (out / "summary.md").read_text()
     curves = result.curves
     assert set(curves["fold"]) == {-1, 0, 1, 2} and len(curves) == len(cfg.methods) * 4 * curves["threshold"].nunique()
     # gated masks: a slice below its fold's gate has an empty mask; above it, the mask at the gated threshold
@@ -302,6 +311,7 @@ def test_a_classifier_with_a_scan_context_head_gets_a_context_row_and_gate(study
     hgi = slices[slices["method"] == "hgi_sam"]
     assert row["kind"] == "classifier" and row["det_auc_source"] == "probability with scan context"
     assert row["det_auc"] == pytest.approx(binary_auc(hgi["label_any"], hgi["prob_context"]))
+    assert row["det_auc_ci_low"] <= row["det_auc"] <= row["det_auc_ci_high"]
     assert "classifier_multilabel_context" not in summary.index
     # the gates were chosen on the context probability: the same selection run by hand agrees
     st = stats["hgi_sam"]

@@ -6,8 +6,11 @@ import dataclasses
 import json
 
 import pytest
+import torch
 
+from workbench.evaluation.auc_bootstrap import bootstrap_auc
 from workbench.models.checkpoint import load_model
+from workbench.training.context import cohort_probabilities
 from workbench.training.heldout import PARTITION
 from workbench.training.reference import check_cohort_auc, export_reference
 from workbench.training.recipes import RECIPES, CohortSpec, check_same_recipe, get_recipe, run_recipe
@@ -32,6 +35,12 @@ def test_recipe_trains_records_and_ships(tmp_path, monkeypatch):
     strata = record["heldout"]["by_contrast"]
     assert {"<5 HU", "5-15 HU", ">=15 HU", ">=15 HU, >=100 px"} <= set(strata)
     assert sum(s["positives"] for k, s in strata.items() if k in PARTITION) == record["heldout"]["positives"]
+    # the held-out AUC's subject-bootstrap interval: the best checkpoint's scores, resampled by subject
+    frame, probs, _ = cohort_probabilities(load_model(tmp_path / "run" / "best"), TINY.test, tmp_path / "data")
+    ci = bootstrap_auc({"any": probs}, frame["any"], frame["subject_id"].astype(str),
+                       generator=torch.Generator().manual_seed(0)).aucs["any"]
+    assert ci.estimate == pytest.approx(record["heldout"]["auc_any"], abs=1e-6) and ci.n_groups == 4
+    assert record["heldout"]["auc_any_ci"] == pytest.approx([ci.low, ci.high], abs=1e-6)
     curve = (tmp_path / "run" / "heldout.csv").read_text().splitlines()
     assert curve[0] == "epoch,step,val_auc,heldout_auc,heldout_auc_ge100px" and len(curve) == 3
     assert json.loads((tmp_path / "run" / "reference.json").read_text())["machine"]["cpu"]

@@ -135,6 +135,11 @@ class BootstrapCI:
     n_groups: int
     statistic: str
 
+    def format(self, digits: int = 3, signed: bool = False) -> str:
+        """'estimate [low, high]', e.g. '0.831 [0.790, 0.868]' (``signed``: '+0.006 [-0.004, +0.015]')."""
+        f = f"{'+' if signed else ''}.{digits}f"
+        return f"{self.estimate:{f}} [{self.low:{f}}, {self.high:{f}}]"
+
 
 def bootstrap_ci(values: torch.Tensor, groups: Groups, *, generator: torch.Generator, n_resamples: int = 2000,
                  level: float = 0.95, statistic: str = "slice_mean") -> BootstrapCI:

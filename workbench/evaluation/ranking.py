@@ -13,7 +13,7 @@ import torch
 
 from workbench.evaluation._common import as_mask, check_same_shape, safe_div
 
-__all__ = ["check_finite", "average_ranks", "roc_auc", "binary_auc", "average_precision", "spearman"]
+__all__ = ["check_finite", "average_ranks", "roc_auc", "weighted_roc_auc", "binary_auc", "average_precision", "spearman"]
 
 
 def check_finite(x: torch.Tensor, name: str) -> None:
@@ -58,6 +58,37 @@ def roc_auc(scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     n_neg = pos.shape[1] - n_pos
     u = (ranks * pos).sum(1) - n_pos * (n_pos + 1) / 2
     return safe_div(u, n_pos * n_neg)
+
+
+def weighted_roc_auc(scores: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """ROC-AUC of each row with a weight per sample (e.g. how often a bootstrap resample drew it).
+
+    AUC = sum over positives i and negatives j of w_i w_j (1[s_i > s_j] + 0.5 1[s_i = s_j]) / (W+ W-),
+    so integer weights give the AUC of the samples repeated that often, and unit weights give
+    :func:`roc_auc`; it equals scikit-learn's ``roc_auc_score(..., sample_weight=w)``. Computed from
+    one sort per row: the negative weight below each score and tied with it, by cumulative sums.
+
+    scores, labels: (B, P), or (P,) shared by every row of ``weights``; weights: (B, P) finite, >= 0
+    -> (B,) float64, NaN where a row has no positive or no negative weight.
+    """
+    w = torch.as_tensor(weights).to(torch.float64)
+    if w.ndim != 2:
+        raise ValueError(f"weights of shape {tuple(w.shape)}: give one row of sample weights per AUC, (B, P)")
+    if not bool(torch.isfinite(w).all()) or bool((w < 0).any()):
+        raise ValueError("weights must be finite and >= 0 (a weight counts how often a sample is drawn)")
+    scores, labels = (x.expand_as(w) if x.ndim == 1 else x for x in (scores, labels))
+    check_same_shape(scores, w, ("scores", "weights"))
+    check_same_shape(scores, labels, ("scores", "labels"))
+    check_finite(scores, "scores")
+    pos = as_mask(labels, "labels")
+    s, order = torch.sort(scores, dim=1)
+    lo, hi = _tie_bounds(s)
+    w_pos = (w * pos).gather(1, order)
+    w_neg = (w * ~pos).gather(1, order)
+    below = torch.nn.functional.pad(torch.cumsum(w_neg, dim=1), (1, 0))  # below[:, k]: negative weight of the first k
+    under, upto = below.gather(1, lo), below.gather(1, hi)  # strictly lower scores; lower or tied
+    u = (w_pos * (under + 0.5 * (upto - under))).sum(1)
+    return safe_div(u, w_pos.sum(1) * w_neg.sum(1))
 
 
 def binary_auc(labels, scores) -> float:

@@ -4,7 +4,8 @@ Segmentation: Dice and IoU over the slices WITH a lesion, pooled across test fol
 mean +- std (SEM), with a subject-level bootstrap 95 % CI of the pooled slice mean. Detection on
 all slices against the slice label ``any``: accuracy, precision, recall, F1 and specificity of the
 mask rule (more than ``min_pixels`` predicted pixels); ROC-AUC from a continuous score, never from
-hard predictions (weak methods: the classifier's P(ICH); baselines: the detection score).
+hard predictions (weak methods: the classifier's P(ICH); baselines: the detection score), with a
+subject-level bootstrap 95 % CI (whole subjects resampled: the slices of one scan are correlated).
 The classifiers themselves get rows of their own (``prob > 0.5``). Volume: per-subject hemorrhage
 volume (sum of slice volumes) estimated minus true, in mL.
 """
@@ -19,6 +20,7 @@ import torch
 
 from workbench.evaluation._common import safe_div
 from workbench.evaluation.aggregate import bootstrap_ci, group_sum, summarize, volume_errors, volume_overlap
+from workbench.evaluation.auc_bootstrap import bootstrap_auc
 from workbench.evaluation.detection import detection_metrics
 from workbench.protocol.config import ProtocolConfig, method_spec
 
@@ -97,6 +99,13 @@ def gated_metrics(rows: pd.DataFrame) -> dict[str, float]:
             "n_ich_subjects": int(ich.sum()), "n_clean_subjects": int((~ich).sum())}
 
 
+def _auc_ci(scores: pd.Series, labels: torch.Tensor, subjects: pd.Series) -> dict[str, float]:
+    """``det_auc_ci_low`` / ``det_auc_ci_high``: subject-bootstrap 95 % CI of the detection ROC-AUC (seed 0)."""
+    ci = bootstrap_auc({"s": scores.to_numpy(dtype=np.float64)}, labels.numpy(), subjects.astype(str).to_numpy(),
+                       generator=torch.Generator().manual_seed(0)).aucs["s"]
+    return {"det_auc_ci_low": ci.low, "det_auc_ci_high": ci.high}
+
+
 def summary_table(slices: pd.DataFrame, cfg: ProtocolConfig) -> pd.DataFrame:
     """One row per method (kind weak / supervised) plus one per classifier (kind classifier)."""
     rows, classifier_rows = [], {}
@@ -110,7 +119,8 @@ def summary_table(slices: pd.DataFrame, cfg: ProtocolConfig) -> pd.DataFrame:
                      "thresholds": " ".join(f"{t:g}" for t in thresholds), "n_slices": len(r),
                      "n_subjects": r["subject_id"].nunique(), **_segmentation(r, cfg),
                      **{f"det_{k}": v for k, v in mask_rule_metrics(_tensor(r["detected"], torch.bool), labels).items()},
-                     "det_auc": scores["roc_auc"], "det_average_precision": scores["average_precision"],
+                     "det_auc": scores["roc_auc"], **_auc_ci(r["prob"], labels, r["subject_id"]),
+                     "det_average_precision": scores["average_precision"],
                      "det_auc_source": "detection score" if spec.model == "baseline" else f"{spec.model} classifier",
                      **_volume(r), **gated_metrics(r),
                      "gate_probability": r["gate_probability"].iloc[0] if "gate_probability" in r else "slice"})
@@ -119,6 +129,7 @@ def summary_table(slices: pd.DataFrame, cfg: ProtocolConfig) -> pd.DataFrame:
             classifier_rows[spec.model] = {"method": f"classifier_{spec.model}", "kind": "classifier",
                                            "n_slices": len(r), "n_subjects": r["subject_id"].nunique(),
                                            **{f"det_{k}": m[k] for k in _RATES}, "det_auc": m["roc_auc"],
+                                           **_auc_ci(r["prob"], labels, r["subject_id"]),
                                            "det_average_precision": m["average_precision"],
                                            "det_auc_source": "probability"}
             context = r["prob_context"] if "prob_context" in r else None
@@ -127,7 +138,8 @@ def summary_table(slices: pd.DataFrame, cfg: ProtocolConfig) -> pd.DataFrame:
                 classifier_rows[f"{spec.model}_context"] = {
                     "method": f"classifier_{spec.model}_context", "kind": "classifier", "n_slices": len(r),
                     "n_subjects": r["subject_id"].nunique(), **{f"det_{k}": m[k] for k in _RATES},
-                    "det_auc": m["roc_auc"], "det_average_precision": m["average_precision"],
+                    "det_auc": m["roc_auc"], **_auc_ci(context, labels, r["subject_id"]),
+                    "det_average_precision": m["average_precision"],
                     "det_auc_source": "probability with scan context"}
     return pd.DataFrame(rows + list(classifier_rows.values()))
 
@@ -152,7 +164,8 @@ def summary_markdown(summary: pd.DataFrame) -> str:
                  _mean_std_sem(r, "iou"), f"[{_fmt(r['iou_ci_low'])}, {_fmt(r['iou_ci_high'])}]",
                  str(int(r["n_lesion_slices"])), str(r["thresholds"]), _fmt(r["pointing"]), _fmt(r["energy"])]
                 for _, r in seg.iterrows()]
-    det_rows = [[r["method"], *[_fmt(r[f"det_{k}"]) for k in _RATES], _fmt(r["det_auc"]), str(r["det_auc_source"])]
+    det_rows = [[r["method"], *[_fmt(r[f"det_{k}"]) for k in _RATES], _fmt(r["det_auc"]),
+                 f"[{_fmt(r.get('det_auc_ci_low'))}, {_fmt(r.get('det_auc_ci_high'))}]", str(r["det_auc_source"])]
                 for _, r in summary.iterrows()]
     vol_rows = [[r["method"], f"{_fmt(r['volume_abs_error_ml'], 2)} +- {_fmt(r['volume_abs_error_ml_std'], 2)}",
                  _fmt(r["volume_bias_ml"], 2), _fmt(r["true_volume_ml"], 2)] for _, r in seg.iterrows()]
@@ -162,8 +175,9 @@ def summary_markdown(summary: pd.DataFrame) -> str:
                 "lesion slices", "thresholds per fold", "pointing", "energy"], seg_rows),
         "95 % CI: subject-level bootstrap of the pooled slice mean.",
         "## Detection (all slices, label `any`)",
-        _table(["method", *_RATES, "ROC-AUC", "AUC from"], det_rows),
-        "Segmentation methods: more than min_pixels predicted pixels; classifiers: P(ICH) > 0.5.",
+        _table(["method", *_RATES, "ROC-AUC", "ROC-AUC 95% CI", "AUC from"], det_rows),
+        "Segmentation methods: more than min_pixels predicted pixels; classifiers: P(ICH) > 0.5. "
+        "ROC-AUC 95 % CI: subject-level bootstrap.",
         "## Hemorrhage volume per subject (mL, estimated - true)",
         _table(["method", "abs error mean +- std", "bias", "mean true volume"], vol_rows),
         *_gated_markdown(seg),

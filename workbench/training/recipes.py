@@ -231,7 +231,8 @@ def run_recipe(name: str | Recipe, out_dir: str | Path, data_dir: str | Path = "
     result = fit(model, stream, val, cfg, out, resume=resume, device=dev, on_epoch_end=record_heldout)
     seconds = sum(float(row.get("seconds", 0.0)) for row in result.history)  # all sessions of a resumed run
     best = load_model(out / "best", device=dev)
-    report = heldout_report(best, test, recipe.task, mcfg.class_names, pixels, precision, dev, contrast)
+    report = heldout_report(best, test, recipe.task, mcfg.class_names, pixels, precision, dev, contrast,
+                            subjects=datasets["held-out"].frame["subject_id"].to_numpy())
     best_row = result.history[result.best_epoch - 1] if result.best_epoch > 0 else {}
     record = {
         "name": recipe.name, "task": recipe.task, "command": command or _default_command(recipe, out),
