@@ -20,8 +20,8 @@ Scored, on all slices and on the issue's large-bleed subset (positives with >= 1
 
 Run: ``.venv/bin/python bench/bench_heldout_ci.py [--checkpoint LABEL=STEM ...]`` (4 minutes on 2
 cores; the cohort is written once under ``--data-dir``). Writes ``bench/results/heldout_ci.md`` and its
-forest plot. ``--subjects 200`` scores the same seed's first 200 subjects (the recipes' 40, then 160 never
-used for anything) for an interval about half as wide: ``heldout_ci_n200.md``.
+forest plot. ``--subjects 200`` scores the same seed's first 200 subjects (the recipes' 40, then 160 that
+nothing had used before this benchmark) for an interval about a third as wide: ``heldout_ci_n200.md``.
 """
 
 from __future__ import annotations
@@ -34,8 +34,9 @@ import torch
 from torch.utils.data import Dataset
 
 from common import RESULTS, table, write_result
-from workbench.evaluation.auc_bootstrap import AucComparison, bootstrap_auc, hanley_mcneil_se
+from workbench.evaluation.auc_bootstrap import AucComparison, auc_interval, bootstrap_auc, hanley_mcneil_se
 from workbench.models.checkpoint import load_model
+from workbench.models.factory import model_config
 from workbench.models.context import frame_context_probabilities, load_context
 from workbench.training.context import cohort_probabilities, ich_probabilities
 from workbench.training.heldout import (LARGE_PX, PARTITION, SIZE_PARTITION, auc_by_contrast, auc_by_size,
@@ -63,10 +64,14 @@ class Mirrored(Dataset):
 
 def shipped_scores(name: str, spec: CohortSpec, data_dir: Path, flip: bool) -> tuple[dict[str, np.ndarray], object, object]:
     """P(ICH) of the slices of cohort ``spec`` by shipped ``name``: alone, with its context head, and
-    (``flip``) flip-averaged. Returns (label -> (N,) scores, frame, dataset)."""
+    (``flip``) flip-averaged; a multilabel model's subtypes too (``"<name>: <label>"``). Returns
+    (label -> (N,) scores, frame, dataset)."""
     model = load_model(name).eval()
-    frame, probs, dataset = cohort_probabilities(model, spec, data_dir)
+    frame, full, dataset = cohort_probabilities(model, spec, data_dir, all_labels=True)
+    probs = full if full.ndim == 1 else full[:, 0]
     out = {name: probs, f"{name} + context head": frame_context_probabilities(load_context(name), probs, frame)}
+    if full.ndim == 2:
+        out.update({f"{name}: {label}": full[:, i] for i, label in enumerate(model_config(model).class_names) if i})
     if flip:
         out[f"{name}, flip-averaged"] = (probs + ich_probabilities(model, Mirrored(dataset))) / 2
     return out, frame, dataset
@@ -114,6 +119,12 @@ def forest(results: dict[str, AucComparison], path: Path) -> Path:
     return path
 
 
+def input_recipe(model: torch.nn.Module) -> dict:
+    """What a slice must look like for ``model``: input size and the input kwargs (windows, channels...)."""
+    cfg = model_config(model)
+    return {"img_size": cfg.arch.img_size, **cfg.input_kwargs()}
+
+
 STRATA = ("1-24", "25-99", ">=100", "<5 HU", "5-15 HU", ">=15 HU", "<15 HU, >=100 px")
 """The columns of the strata table: lesion px at the 256 px source, local contrast, the large faint cell."""
 
@@ -131,6 +142,17 @@ def strata_rows(scores: dict[str, np.ndarray], labels: np.ndarray, source_px: np
     return rows
 
 
+def subtype_rows(subtypes: dict[str, np.ndarray], frame, groups: np.ndarray, resamples: int) -> list[list]:
+    """Per subtype of the multilabel classifier: its positive slices, the subjects they come from, and its AUC
+    with a subject-bootstrap interval (few subjects: an interval to read with care)."""
+    rows = []
+    for label, score in subtypes.items():
+        y = frame[label].to_numpy()
+        ci = auc_interval(score, y, groups, n_resamples=resamples)
+        rows.append([label, int(y.sum()), len(set(groups[y > 0.5])), ci.format()])
+    return rows
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data-dir", default=str(ROOT / "runs" / "reference_data"))
@@ -139,13 +161,15 @@ def main(argv=None) -> int:
     p.add_argument("--resamples", type=int, default=RESAMPLES)
     p.add_argument("--subjects", type=int, default=RECIPES[REFERENCE].test.subjects,
                    help="held-out subjects of its seed (default: the recipes' held-out cohort; its first subjects "
-                        "are the same at any size, the rest were never used for anything)")
+                        "are the same at any size; the rest had not been used before this benchmark)")
     args = p.parse_args(argv)
     others = {}  # checked before any scoring
     for given in args.checkpoint:
         label, sep, path = given.partition("=")
         if not sep or not label or not path:
             raise SystemExit(f"--checkpoint {given!r}: give LABEL=STEM, e.g. fine-tune=runs/finetune/reference-binary-control/best")
+        if label in others or label.startswith("reference") or label.startswith("binary and multilabel"):
+            raise SystemExit(f"--checkpoint {given!r}: the label {label!r} is taken; give each checkpoint its own label")
         others[label] = path
     data_dir, test = Path(args.data_dir), RECIPES[REFERENCE].test
     if RECIPES["reference-multilabel"].test != test:
@@ -153,12 +177,17 @@ def main(argv=None) -> int:
     spec = CohortSpec(test.seed, args.subjects, test.size, test.slices)
     scores, frame, dataset = shipped_scores(REFERENCE, spec, data_dir, flip=True)
     multi, _, _ = shipped_scores("reference-multilabel", spec, data_dir, flip=False)
+    subtypes = {k.split(": ", 1)[1]: multi.pop(k) for k in list(multi) if ": " in k}
     scores.update({f"{k} (any)": v for k, v in multi.items()})
     scores["binary and multilabel averaged"] = (scores[REFERENCE] + multi["reference-multilabel"]) / 2
     scores["binary and multilabel averaged, with context heads"] = (
         scores[f"{REFERENCE} + context head"] + multi["reference-multilabel + context head"]) / 2
     for label, path in others.items():
-        scores[label] = ich_probabilities(load_model(path).eval(), dataset)
+        model = load_model(path).eval()
+        if input_recipe(model) != input_recipe(load_model(REFERENCE)):
+            raise SystemExit(f"--checkpoint {label}={path}: its input recipe {input_recipe(model)} differs from "
+                             f"{REFERENCE}'s {input_recipe(load_model(REFERENCE))}; this benchmark scores one set of slices")
+        scores[label] = ich_probabilities(model, dataset)
     labels, groups = frame["any"].to_numpy(), frame["subject_id"].astype(str).to_numpy()
     source_px, _, contrast = lesion_strata(dataset)
     large = (labels < 0.5) | (source_px >= LARGE_PX)
@@ -179,8 +208,9 @@ def main(argv=None) -> int:
     any_ci, n_pos = results["all slices"].aucs[REFERENCE], int(labels.sum())
     counts = {**auc_by_size(labels, labels, source_px), **auc_by_contrast(labels, labels, contrast, source_px)}
     positives = [counts[k]["positives"] for k in STRATA]
-    extra = "" if spec == test else (f": the recipes' {test.subjects} and {spec.subjects - test.subjects} more "
-                                     "that nothing ever trained, selected or was scored on before")
+    extra = ("" if spec == test else f": the first {spec.subjects} of the recipes' {test.subjects}" if spec.subjects < test.subjects
+             else f": the recipes' {test.subjects} and {spec.subjects - test.subjects} more that nothing had trained, "
+                  "selected or been scored on before this benchmark")
     body = (f"Held-out cohort seed {spec.seed} ({spec.subjects} subjects{extra}; "
             f"{len(labels)} slices, {int(labels.sum())} with a bleed, {int((labels.astype(bool) & (source_px >= LARGE_PX)).sum())} "
             f"of them >= {LARGE_PX} px): ROC-AUC with a subject-bootstrap 95 % interval ({args.resamples:,} resamples of "
@@ -191,13 +221,19 @@ def main(argv=None) -> int:
             f"which takes the slices as independent, would say +-{1.96 * hanley_mcneil_se(any_ci.estimate, n_pos, len(labels) - n_pos):.3f}): "
             "the 0.90 floor lies "
             f"{'inside' if any_ci.low <= 0.90 <= any_ci.high else 'outside'} its interval. A paired difference is "
-            "known far more closely; a gain whose interval excludes 0 is real on this cohort's population of "
-            "phantom heads, whatever its size.\n\n### By lesion size and contrast\n\n"
+            f"known far more closely. These are {sum(len(r.differences) for r in results.values())} unadjusted 95 % "
+            "intervals (no correction for multiplicity), percentile intervals over whole subjects, which run somewhat "
+            "narrow for few subjects: a difference whose interval barely excludes 0 is a lead to confirm on more "
+            "subjects (`--subjects 200`), not a finding.\n\n### By lesion size and contrast\n\n"
             + table(["classifier", *(f"{k} ({n})" for k, n in zip(STRATA, positives)), "all, if >= 15 HU were perfect",
                      "all, if >= 25 px were perfect"], strata_rows(scores, labels, source_px, contrast))
             + "\n\nPositives per stratum in brackets, every negative kept in each; size in lesion pixels at the "
             "256 px source, contrast as in `workbench.training.heldout.lesion_contrast`. The last two columns are "
-            "exact (`auc_with_strata`), not a model.")
+            "exact (`auc_with_strata`), not a model.\n\n### Per subtype (`reference-multilabel`, slice alone)\n\n"
+            + table(["subtype", "slices with it", "subjects with it", "ROC-AUC [95 % CI]"], subtype_rows(subtypes, frame, groups, args.resamples))
+            + "\n\nEach subtype's slices against every slice without it; subject-bootstrap intervals as above. A "
+            "subtype seen in a handful of subjects gets an interval that is too narrow: a resample draws those few "
+            "subjects or none, and the percentile bootstrap cannot show what other such subjects would look like.")
     print(write_result(stem, f"Held-out ROC-AUC with subject-bootstrap intervals ({spec.subjects} subjects): which differences are real",
                        body).read_text())
     return 0

@@ -27,16 +27,28 @@ def test_main_writes_every_classifier_with_its_paired_difference(tmp_path, monke
     frame = pd.DataFrame({"subject_id": np.repeat([f"s{i}" for i in range(subjects)], per),
                           "any": (g.random(subjects * per) < 0.3).astype(float)})
     y = frame["any"].to_numpy()
+    frame["subdural"] = y * (np.arange(y.size) % 2)
 
     def shipped(name, spec, data_dir, flip):
         assert spec.seed == bhc.RECIPES[bhc.REFERENCE].test.seed and spec.subjects == 10
         base = y + g.normal(0, 1, y.size)
         out = {name: base, f"{name} + context head": base + 0.5 * y}
+        if name == "reference-multilabel":
+            out["reference-multilabel: subdural"] = frame["subdural"].to_numpy() * 3.0  # perfect on its subtype
         return ({**out, f"{name}, flip-averaged": base} if flip else out), frame, "dataset"
 
     monkeypatch.setattr(bhc, "shipped_scores", shipped)
-    monkeypatch.setattr(bhc, "lesion_strata", lambda ds: (np.where(y > 0, g.integers(1, 400, y.size), 0), None,
-                                                          np.where(y > 0, g.uniform(0, 30, y.size), np.nan)))
+    px = np.where(y > 0, np.resize([5, 50, 200, 500], y.size), 0)  # every size stratum holds positives
+    monkeypatch.setattr(bhc, "lesion_strata", lambda ds: (px, None, np.where(y > 0, g.uniform(0, 30, y.size), np.nan)))
+    monkeypatch.setattr(bhc, "input_recipe", lambda model: {"img_size": 256})
+    seen = {}
+    real = bhc.bootstrap_auc
+
+    def spy(scores, labels, groups, **kw):
+        seen[len(labels)] = (scores, labels, groups)
+        return real(scores, labels, groups, **kw)
+
+    monkeypatch.setattr(bhc, "bootstrap_auc", spy)
     monkeypatch.setattr(bhc, "load_model", lambda path: torch.nn.Identity())
     monkeypatch.setattr(bhc, "ich_probabilities", lambda model, ds: y * 2.0)  # a perfect extra classifier
     monkeypatch.setattr(bhc, "RESULTS", tmp_path)
@@ -53,5 +65,18 @@ def test_main_writes_every_classifier_with_its_paired_difference(tmp_path, monke
     assert rows["reference-binary"].count("[") == 2  # its AUCs, no difference to itself
     perfect = next(line for line in strata.splitlines() if line.startswith("| perfect"))
     assert perfect.count("1.000") == 9  # every stratum and both ceilings
+    assert "(10 subjects: the first 10 of the recipes' 40;" in text
+    sdh = frame["subdural"] > 0
+    assert f"| subdural | {int(sdh.sum())} | {frame.loc[sdh, 'subject_id'].nunique()} | 1.000 [1.000, 1.000] |" in text
+    assert "reference-multilabel: subdural" not in first  # subtypes have their own table, not a row above
+    # the large-bleed subset: positives of >= 100 px and every negative, scored by the same resampling
+    large = (y < 0.5) | (px >= 100)
+    scores, labels, groups = seen[int(large.sum())]
+    assert np.array_equal(labels, y[large]) and np.array_equal(groups, frame["subject_id"].to_numpy()[large])
+    want = real(scores, labels, groups, generator=torch.Generator().manual_seed(0), n_resamples=200,
+                reference="reference-binary").differences["reference-binary + context head - reference-binary"]
+    assert want.format(signed=True) in rows["reference-binary + context head"].split(" | ")[4]
     with pytest.raises(SystemExit, match="LABEL=STEM"):
         bhc.main(["--checkpoint", "no-label"])
+    with pytest.raises(SystemExit, match="is taken"):
+        bhc.main(["--checkpoint", "reference-binary=some/run/best"])

@@ -6,7 +6,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from workbench.evaluation.aggregate import BootstrapCI
-from workbench.evaluation.auc_bootstrap import bootstrap_auc, hanley_mcneil_se, subject_resample_weights
+from workbench.evaluation.auc_bootstrap import auc_interval, bootstrap_auc, hanley_mcneil_se, subject_resample_weights
 from workbench.evaluation.ranking import roc_auc, weighted_roc_auc
 
 
@@ -50,7 +50,7 @@ def test_weighted_auc_rejects_negative_weights_and_one_class_is_nan():
 def test_resample_weights_count_whole_subjects():
     groups = ["b", "a", "b", "c", "a", "a"]
     gen = torch.Generator().manual_seed(5)
-    w = subject_resample_weights(groups, 6, generator=gen, n_resamples=30)
+    w = torch.cat(list(subject_resample_weights(groups, 6, generator=gen, n_resamples=30, chunk=7)))  # chunks of 7
     draws = torch.randint(3, (30, 3), generator=torch.Generator().manual_seed(5))  # the same draws, by hand
     for r in range(30):
         times = {key: int((draws[r] == i).sum()) for i, key in enumerate(["a", "b", "c"])}
@@ -82,6 +82,44 @@ def test_bootstrap_matches_explicit_subject_resampling():
     assert d.high - d.low < res.aucs["a"].high - res.aucs["a"].low
 
 
+def test_one_class_resamples_are_dropped_for_every_classifier_alike():
+    """Few subjects, bleeds in two of them: many resamples hold no positive; brute force drops the same ones."""
+    g = np.random.default_rng(8)
+    groups = np.repeat([f"s{i}" for i in range(5)], 4)
+    labels = np.zeros(20, int)
+    labels[[1, 2, 13]] = 1  # subjects s0 and s3
+    a, b = g.normal(size=20) + labels, g.normal(size=20) + 2 * labels
+    res = bootstrap_auc({"a": a, "b": b}, labels, groups, generator=torch.Generator().manual_seed(2),
+                        n_resamples=300, reference="a")
+    draws = torch.randint(5, (300, 5), generator=torch.Generator().manual_seed(2)).numpy()
+    auc = {"a": [], "b": []}
+    for row in draws:
+        idx = np.concatenate([np.flatnonzero(groups == f"s{i}") for i in row])
+        if labels[idx].min() == labels[idx].max():
+            continue
+        for name, s in (("a", a), ("b", b)):
+            auc[name].append(roc_auc_score(labels[idx], s[idx]))
+    kept = len(auc["a"])
+    assert 50 < kept < 300  # (3/5)^5 of the resamples draw neither s0 nor s3
+    d = res.differences["b - a"]
+    assert res.aucs["a"].n_resamples == d.n_resamples == kept
+    assert [d.low, d.high] == pytest.approx(np.quantile(np.array(auc["b"]) - np.array(auc["a"]), [0.025, 0.975]), abs=1e-9)
+
+
+def test_auc_interval_is_bootstrap_auc_of_one_classifier():
+    labels, a, _, groups = cohort(9)
+    one = auc_interval(a, labels, groups, seed=4, n_resamples=150)
+    full = bootstrap_auc({"x": a}, labels, groups, generator=torch.Generator().manual_seed(4), n_resamples=150).aucs["x"]
+    assert (one.estimate, one.low, one.high) == (full.estimate, full.low, full.high)
+
+
+def test_weighted_auc_errors_name_the_shapes_and_the_bad_weight():
+    with pytest.raises(ValueError, match=r"found -2.0"):
+        weighted_roc_auc(np.zeros(3), np.array([0, 1, 1]), np.array([[1.0, -2.0, 1.0]]))
+    with pytest.raises(ValueError, match=r"scores \(3,\), labels \(3,\) and weights \(1, 4\)"):
+        weighted_roc_auc(np.zeros(3), np.array([0, 1, 1]), np.ones((1, 4)))
+
+
 def test_identical_rankings_differ_by_exactly_zero():
     labels, a, _, groups = cohort(6)
     res = bootstrap_auc({"a": a, "monotone": np.exp(a)}, labels, groups,
@@ -108,6 +146,7 @@ def test_bad_arguments_name_the_choices():
 
 
 def test_format():
+    assert BootstrapCI(float("nan"), float("nan"), float("nan"), 0.95, 0, 0, "auc").format(signed=True) == "nan [nan, nan]"
     ci = BootstrapCI(0.0061, -0.0042, 0.0153, 0.95, 2000, 40, "auc_difference")
     assert ci.format(signed=True) == "+0.006 [-0.004, +0.015]"
     assert BootstrapCI(0.831, 0.79, 0.868, 0.95, 2000, 40, "auc").format() == "0.831 [0.790, 0.868]"

@@ -127,3 +127,16 @@ def test_a_scan_off_the_heads_slice_spacing_gets_no_context_probability():
     assert np.isnan(got[vol == "scan-1"]).all()
     ok = vol != "scan-1"
     assert np.allclose(got[ok], context_probabilities(head, p, vol, idx)[ok])
+
+
+def test_ich_probabilities_of_every_label_keep_any_first():
+    from tests.training.toydata import ToySlices
+    from workbench.models.factory import create_model
+    from workbench.training.context import ich_probabilities
+
+    torch.manual_seed(0)
+    data = ToySlices(10, seed=3)
+    binary, multi = create_model("test-tiny", task="binary").eval(), create_model("test-tiny", task="multilabel").eval()
+    full = ich_probabilities(multi, data, all_labels=True)
+    assert full.shape == (10, 6) and np.allclose(full[:, 0], ich_probabilities(multi, data))
+    assert ich_probabilities(binary, data, all_labels=True).shape == (10,)  # a binary model has one label

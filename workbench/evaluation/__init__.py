@@ -17,7 +17,7 @@ value (empty ground truth) and every reduction skips NaN explicitly. See docs/gu
 from workbench.evaluation.accumulator import MetricAccumulator
 from workbench.evaluation.aggregate import (BootstrapCI, Summary, bootstrap_ci, group_mean, group_sum,
                                             lesion_volume_ml, summarize, volume_errors, volume_overlap)
-from workbench.evaluation.auc_bootstrap import AucComparison, bootstrap_auc
+from workbench.evaluation.auc_bootstrap import AucComparison, auc_interval, bootstrap_auc
 from workbench.evaluation.detection import (DETECTION_METRICS, MIN_LESION_PIXELS, confusion_counts, detect_from_mask,
                                             detection_metrics, detection_score)
 from workbench.evaluation.localisation import energy_pointing_game, map_auc, pointing_game, relevance_rank_accuracy
@@ -31,11 +31,13 @@ from workbench.evaluation.thresholds import (FIXED_THRESHOLDS, FoldThreshold, Th
                                              select_thresholds, threshold_rows)
 
 __all__ = [
-    "MetricAccumulator", "BootstrapCI", "Summary", "bootstrap_ci", "AucComparison", "bootstrap_auc", "group_mean", "group_sum", "lesion_volume_ml",
+    "MetricAccumulator", "BootstrapCI", "Summary", "bootstrap_ci", "AucComparison", "bootstrap_auc", "auc_interval",
+    "group_mean", "group_sum", "lesion_volume_ml",
     "summarize", "volume_errors", "volume_overlap", "DETECTION_METRICS", "confusion_counts", "detect_from_mask",
     "detection_metrics", "detection_score", "MIN_LESION_PIXELS", "energy_pointing_game", "map_auc", "pointing_game", "relevance_rank_accuracy", "dice",
     "dice_curve", "dice_from_counts", "iou", "iou_curve", "iou_from_counts", "overlap_counts", "overlap_curve",
     "threshold_grid", "THRESHOLD_GRID", "PerturbationCurve", "curve_area", "deletion_curve", "insertion_curve", "average_precision",
-    "average_ranks", "binary_auc", "roc_auc", "weighted_roc_auc", "spearman", "randomisation_check", "top_fraction_overlap", "FIXED_THRESHOLDS",
+    "average_ranks", "binary_auc", "roc_auc", "weighted_roc_auc", "spearman", "randomisation_check",
+    "top_fraction_overlap", "FIXED_THRESHOLDS",
     "FoldThreshold", "ThresholdSearch", "fixed_thresholds", "select_thresholds", "threshold_rows",
 ]

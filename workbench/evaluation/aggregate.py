@@ -19,7 +19,8 @@ from workbench.evaluation.overlap import dice_from_counts, iou_from_counts
 from workbench.utils.errors import check_choice
 
 __all__ = ["group_index", "group_sum", "group_mean", "volume_overlap", "lesion_volume_ml", "volume_errors",
-           "Summary", "summarize", "BootstrapCI", "BOOTSTRAP_STATISTICS", "bootstrap_ci"]
+           "Summary", "summarize", "BootstrapCI", "BOOTSTRAP_STATISTICS", "bootstrap_ci", "check_bootstrap",
+           "resample_groups", "percentile_interval"]
 
 Groups = torch.Tensor | Sequence[Hashable]
 BOOTSTRAP_STATISTICS = ("slice_mean", "subject_mean")
@@ -136,9 +137,28 @@ class BootstrapCI:
     statistic: str
 
     def format(self, digits: int = 3, signed: bool = False) -> str:
-        """'estimate [low, high]', e.g. '0.831 [0.790, 0.868]' (``signed``: '+0.006 [-0.004, +0.015]')."""
+        """'estimate [low, high]', e.g. '0.831 [0.790, 0.868]' (``signed``: '+0.006 [-0.004, +0.015]'); NaN as 'nan'."""
         f = f"{'+' if signed else ''}.{digits}f"
-        return f"{self.estimate:{f}} [{self.low:{f}}, {self.high:{f}}]"
+        text = [("nan" if math.isnan(v) else f"{v:{f}}") for v in (self.estimate, self.low, self.high)]
+        return f"{text[0]} [{text[1]}, {text[2]}]"
+
+
+def check_bootstrap(level: float, n_resamples: int) -> None:
+    """Raise unless 0 < level < 1 and n_resamples >= 1 (the message shows both)."""
+    if not 0 < level < 1 or n_resamples < 1:
+        raise ValueError(f"need 0 < level < 1 and n_resamples >= 1; got level={level}, n_resamples={n_resamples}")
+
+
+def resample_groups(g: int, n_resamples: int, generator: torch.Generator) -> torch.Tensor:
+    """(R, G) int64: R resamples of G groups drawn with replacement (each row: the groups drawn)."""
+    return torch.randint(g, (n_resamples, g), generator=generator)
+
+
+def percentile_interval(stats: torch.Tensor, level: float) -> tuple[float, float]:
+    """The ((1 - level) / 2, (1 + level) / 2) percentiles of (R,) resampled statistics (linear interpolation)."""
+    q = torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=torch.float64)
+    low, high = torch.quantile(stats.to(torch.float64), q).tolist()
+    return low, high
 
 
 def bootstrap_ci(values: torch.Tensor, groups: Groups, *, generator: torch.Generator, n_resamples: int = 2000,
@@ -153,15 +173,14 @@ def bootstrap_ci(values: torch.Tensor, groups: Groups, *, generator: torch.Gener
     values: (M,) per slice; groups: (M,) subject ids; generator: explicit torch.Generator (seeded).
     """
     check_choice("bootstrap statistic", statistic, BOOTSTRAP_STATISTICS)
-    if not 0 < level < 1 or n_resamples < 1:
-        raise ValueError(f"need 0 < level < 1 and n_resamples >= 1; got level={level}, n_resamples={n_resamples}")
+    check_bootstrap(level, n_resamples)
     _, sums, counts = group_sum(values, groups)
     keep = counts > 0
     sums, counts = sums[keep], counts[keep].to(torch.float64)
     g = int(sums.numel())
     if g == 0:
         return BootstrapCI(math.nan, math.nan, math.nan, level, n_resamples, 0, statistic)
-    idx = torch.randint(g, (n_resamples, g), generator=generator)  # (R, G) resampled subjects
+    idx = resample_groups(g, n_resamples, generator)
     if statistic == "slice_mean":
         estimate = sums.sum() / counts.sum()
         stats = sums[idx].sum(1) / counts[idx].sum(1)
@@ -169,6 +188,5 @@ def bootstrap_ci(values: torch.Tensor, groups: Groups, *, generator: torch.Gener
         means = sums / counts
         estimate = means.mean()
         stats = means[idx].mean(1)
-    q = torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=torch.float64)
-    low, high = torch.quantile(stats, q).tolist()
+    low, high = percentile_interval(stats, level)
     return BootstrapCI(float(estimate), low, high, level, n_resamples, g, statistic)

@@ -15,46 +15,50 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Iterator, Mapping
 
 import numpy as np
 import torch
 
-from workbench.evaluation.aggregate import BootstrapCI, Groups, group_index
+from workbench.evaluation.aggregate import (BootstrapCI, Groups, check_bootstrap, group_index, percentile_interval,
+                                            resample_groups)
 from workbench.evaluation.ranking import roc_auc, weighted_roc_auc
 
-__all__ = ["AucComparison", "subject_resample_weights", "bootstrap_auc", "hanley_mcneil_se"]
+__all__ = ["AucComparison", "subject_resample_weights", "bootstrap_auc", "auc_interval", "hanley_mcneil_se"]
 
 CHUNK = 256
-"""Resamples scored at once: (CHUNK, slices) float64 tensors bound the memory."""
+"""Resamples drawn and scored at once: (CHUNK, slices) float64 weights bound the memory."""
 
 
 @dataclass(frozen=True)
 class AucComparison:
     """``aucs``: each classifier's AUC with its interval; ``differences``: ``"name - reference"`` ->
-    the paired AUC difference with its interval (statistic ``"auc_difference"``)."""
+    the paired AUC difference with its interval (statistic ``"auc_difference"``). ``n_resamples`` of
+    each interval counts the resamples kept (those holding both classes)."""
 
     aucs: dict[str, BootstrapCI]
     differences: dict[str, BootstrapCI]
     reference: str | None
 
 
-def subject_resample_weights(groups: Groups, n: int, *, generator: torch.Generator, n_resamples: int) -> torch.Tensor:
-    """(R, n) float64: how often each slice's subject is drawn in each of R resamples of the G subjects
-    (G draws with replacement, so every row sums to n over whole subjects)."""
+def subject_resample_weights(groups: Groups, n: int, *, generator: torch.Generator, n_resamples: int,
+                             chunk: int = CHUNK) -> Iterator[torch.Tensor]:
+    """Chunks of (<= chunk, n) float64 weights, R rows in all: how often each slice's subject is drawn in
+    each resample of the G subjects (G draws with replacement, :func:`~workbench.evaluation.aggregate.
+    resample_groups`; chunking does not change the draws)."""
     keys, inverse = group_index(groups, n)
     g = len(keys)
-    draws = torch.randint(g, (n_resamples, g), generator=generator)
-    counts = torch.zeros(n_resamples, g, dtype=torch.float64).scatter_add_(1, draws, torch.ones(n_resamples, g, dtype=torch.float64))
-    return counts[:, inverse]
+    for start in range(0, n_resamples, chunk):
+        draws = resample_groups(g, min(chunk, n_resamples - start), generator)
+        counts = torch.zeros(draws.shape, dtype=torch.float64).scatter_add_(1, draws, torch.ones(draws.shape, dtype=torch.float64))
+        yield counts[:, inverse]
 
 
 def _interval(estimate: float, stats: torch.Tensor, level: float, n_groups: int, statistic: str) -> BootstrapCI:
     ok = stats[~torch.isnan(stats)]
     if ok.numel() == 0:
         return BootstrapCI(estimate, math.nan, math.nan, level, 0, n_groups, statistic)
-    low, high = torch.quantile(ok, torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=torch.float64)).tolist()
-    return BootstrapCI(estimate, low, high, level, int(ok.numel()), n_groups, statistic)
+    return BootstrapCI(estimate, *percentile_interval(ok, level), level, int(ok.numel()), n_groups, statistic)
 
 
 def bootstrap_auc(scores: Mapping[str, torch.Tensor | np.ndarray], labels, groups: Groups, *,
@@ -64,28 +68,38 @@ def bootstrap_auc(scores: Mapping[str, torch.Tensor | np.ndarray], labels, group
     ``reference`` (one of ``scores``' names; None: no differences).
 
     scores: name -> (M,) finite scores of the same M slices; labels: (M,) 0/1; groups: (M,) subject ids;
-    generator: explicit torch.Generator (seeded). Every classifier is scored on the same R resamples.
+    generator: explicit torch.Generator (seeded). Every classifier is scored on the same R resamples, and a
+    resample without a positive or a negative slice is dropped for all of them.
     """
     if not scores:
         raise ValueError("no classifier to score; give scores as {name: (M,) scores}")
     if reference is not None and reference not in scores:
         raise ValueError(f"reference {reference!r} is not among the scores; valid: {', '.join(scores)}")
-    if not 0 < level < 1 or n_resamples < 1:
-        raise ValueError(f"need 0 < level < 1 and n_resamples >= 1; got level={level}, n_resamples={n_resamples}")
+    check_bootstrap(level, n_resamples)
     y = torch.from_numpy(np.array(labels, dtype=np.float64)).reshape(-1)
     s = {k: torch.from_numpy(np.array(v, dtype=np.float64)).reshape(-1) for k, v in scores.items()}
     for name, v in s.items():
         if v.shape != y.shape:
             raise ValueError(f"scores {name!r} hold {v.numel()} values for {y.numel()} labels; give one score per slice")
-    weights = subject_resample_weights(groups, y.numel(), generator=generator, n_resamples=n_resamples)
+    stats: dict[str, list[torch.Tensor]] = {k: [] for k in s}
+    for w in subject_resample_weights(groups, y.numel(), generator=generator, n_resamples=n_resamples):
+        for k, v in s.items():
+            stats[k].append(weighted_roc_auc(v, y, w))
+    resampled = {k: torch.cat(v) for k, v in stats.items()}
     n_groups = len(group_index(groups, y.numel())[0])
-    stats = {k: torch.cat([weighted_roc_auc(v, y, w) for w in weights.split(CHUNK)]) for k, v in s.items()}
     point = {k: float(roc_auc(v[None], y[None])[0]) for k, v in s.items()}
-    aucs = {k: _interval(point[k], stats[k], level, n_groups, "auc") for k in s}
+    aucs = {k: _interval(point[k], resampled[k], level, n_groups, "auc") for k in s}
     diffs = {} if reference is None else {
-        f"{k} - {reference}": _interval(point[k] - point[reference], stats[k] - stats[reference], level, n_groups,
-                                        "auc_difference") for k in s if k != reference}
+        f"{k} - {reference}": _interval(point[k] - point[reference], resampled[k] - resampled[reference], level,
+                                        n_groups, "auc_difference") for k in s if k != reference}
     return AucComparison(aucs, diffs, reference)
+
+
+def auc_interval(scores, labels, groups: Groups, *, seed: int = 0, n_resamples: int = 2000, level: float = 0.95) -> BootstrapCI:
+    """One classifier's ROC-AUC with its subject-bootstrap interval (:func:`bootstrap_auc`, resamples drawn
+    from ``torch.Generator().manual_seed(seed)``). scores, labels, groups: (M,) each."""
+    return bootstrap_auc({"auc": scores}, labels, groups, generator=torch.Generator().manual_seed(seed),
+                         n_resamples=n_resamples, level=level).aucs["auc"]
 
 
 def hanley_mcneil_se(auc: float, n_pos: int, n_neg: int) -> float:

@@ -60,31 +60,47 @@ def roc_auc(scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return safe_div(u, n_pos * n_neg)
 
 
-def weighted_roc_auc(scores: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+def weighted_roc_auc(scores, labels, weights) -> torch.Tensor:
     """ROC-AUC of each row with a weight per sample (e.g. how often a bootstrap resample drew it).
 
     AUC = sum over positives i and negatives j of w_i w_j (1[s_i > s_j] + 0.5 1[s_i = s_j]) / (W+ W-),
     so integer weights give the AUC of the samples repeated that often, and unit weights give
-    :func:`roc_auc`; it equals scikit-learn's ``roc_auc_score(..., sample_weight=w)``. Computed from
-    one sort per row: the negative weight below each score and tied with it, by cumulative sums.
+    :func:`roc_auc` (the unweighted form, by ranks); it equals scikit-learn's
+    ``roc_auc_score(..., sample_weight=w)``. From one sort per row (one in all when the scores are
+    shared): the negative weight below each score and tied with it, by cumulative sums.
 
-    scores, labels: (B, P), or (P,) shared by every row of ``weights``; weights: (B, P) finite, >= 0
-    -> (B,) float64, NaN where a row has no positive or no negative weight.
+    scores, labels: (B, P), or (P,) shared by every row of ``weights`` (tensors or arrays); weights:
+    (B, P) finite, >= 0 -> (B,) float64, NaN where a row has no positive or no negative weight.
     """
-    w = torch.as_tensor(weights).to(torch.float64)
+    w = torch.as_tensor(np.asarray(weights, dtype=np.float64) if not isinstance(weights, torch.Tensor) else weights,
+                        dtype=torch.float64)
+    scores, labels = (torch.as_tensor(np.array(x) if not isinstance(x, torch.Tensor) else x) for x in (scores, labels))
     if w.ndim != 2:
         raise ValueError(f"weights of shape {tuple(w.shape)}: give one row of sample weights per AUC, (B, P)")
-    if not bool(torch.isfinite(w).all()) or bool((w < 0).any()):
-        raise ValueError("weights must be finite and >= 0 (a weight counts how often a sample is drawn)")
-    scores, labels = (x.expand_as(w) if x.ndim == 1 else x for x in (scores, labels))
-    check_same_shape(scores, w, ("scores", "weights"))
-    check_same_shape(scores, labels, ("scores", "labels"))
+    bad = ~torch.isfinite(w) | (w < 0)
+    if bool(bad.any()):
+        raise ValueError(f"weights must be finite and >= 0 (a weight counts how often a sample is drawn); "
+                         f"found {w[bad][0].item()!r}")
+    shared = scores.ndim == 1
+    if shared and (labels.ndim != 1 or scores.shape[0] != w.shape[1] or labels.shape != scores.shape):
+        raise ValueError(f"scores {tuple(scores.shape)}, labels {tuple(labels.shape)} and weights {tuple(w.shape)}: "
+                         f"give (P,) scores and labels with (B, P) weights, or all three as (B, P)")
+    if not shared:
+        check_same_shape(scores, w, ("scores", "weights"))
+        check_same_shape(scores, labels, ("scores", "labels"))
     check_finite(scores, "scores")
     pos = as_mask(labels, "labels")
-    s, order = torch.sort(scores, dim=1)
+    rows = scores[None] if shared else scores
+    s, order = torch.sort(rows, dim=1)
     lo, hi = _tie_bounds(s)
-    w_pos = (w * pos).gather(1, order)
-    w_neg = (w * ~pos).gather(1, order)
+    if shared:  # one sort for every row of weights
+        pos_sorted = pos[order[0]][None]
+        w_sorted = w[:, order[0]]
+        lo, hi = lo.expand_as(w_sorted), hi.expand_as(w_sorted)
+    else:
+        pos_sorted = pos.gather(1, order)
+        w_sorted = w.gather(1, order)
+    w_pos, w_neg = w_sorted * pos_sorted, w_sorted * ~pos_sorted
     below = torch.nn.functional.pad(torch.cumsum(w_neg, dim=1), (1, 0))  # below[:, k]: negative weight of the first k
     under, upto = below.gather(1, lo), below.gather(1, hi)  # strictly lower scores; lower or tied
     u = (w_pos * (under + 0.5 * (upto - under))).sum(1)

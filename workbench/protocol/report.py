@@ -20,7 +20,7 @@ import torch
 
 from workbench.evaluation._common import safe_div
 from workbench.evaluation.aggregate import bootstrap_ci, group_sum, summarize, volume_errors, volume_overlap
-from workbench.evaluation.auc_bootstrap import bootstrap_auc
+from workbench.evaluation.auc_bootstrap import auc_interval
 from workbench.evaluation.detection import detection_metrics
 from workbench.protocol.config import ProtocolConfig, method_spec
 
@@ -99,10 +99,11 @@ def gated_metrics(rows: pd.DataFrame) -> dict[str, float]:
             "n_ich_subjects": int(ich.sum()), "n_clean_subjects": int((~ich).sum())}
 
 
-def _auc_ci(scores: pd.Series, labels: torch.Tensor, subjects: pd.Series) -> dict[str, float]:
-    """``det_auc_ci_low`` / ``det_auc_ci_high``: subject-bootstrap 95 % CI of the detection ROC-AUC (seed 0)."""
-    ci = bootstrap_auc({"s": scores.to_numpy(dtype=np.float64)}, labels.numpy(), subjects.astype(str).to_numpy(),
-                       generator=torch.Generator().manual_seed(0)).aucs["s"]
+def _auc_ci(scores: pd.Series, labels: torch.Tensor, subjects: pd.Series, cfg: ProtocolConfig) -> dict[str, float]:
+    """``det_auc_ci_low`` / ``det_auc_ci_high``: subject-bootstrap 95 % CI of the detection ROC-AUC (the
+    study's seed and resamples, as its Dice CIs)."""
+    ci = auc_interval(scores.to_numpy(dtype=np.float64), labels.numpy(), subjects.astype(str).to_numpy(),
+                      seed=cfg.seed, n_resamples=cfg.bootstrap_resamples)
     return {"det_auc_ci_low": ci.low, "det_auc_ci_high": ci.high}
 
 
@@ -119,7 +120,7 @@ def summary_table(slices: pd.DataFrame, cfg: ProtocolConfig) -> pd.DataFrame:
                      "thresholds": " ".join(f"{t:g}" for t in thresholds), "n_slices": len(r),
                      "n_subjects": r["subject_id"].nunique(), **_segmentation(r, cfg),
                      **{f"det_{k}": v for k, v in mask_rule_metrics(_tensor(r["detected"], torch.bool), labels).items()},
-                     "det_auc": scores["roc_auc"], **_auc_ci(r["prob"], labels, r["subject_id"]),
+                     "det_auc": scores["roc_auc"], **_auc_ci(r["prob"], labels, r["subject_id"], cfg),
                      "det_average_precision": scores["average_precision"],
                      "det_auc_source": "detection score" if spec.model == "baseline" else f"{spec.model} classifier",
                      **_volume(r), **gated_metrics(r),
@@ -129,7 +130,7 @@ def summary_table(slices: pd.DataFrame, cfg: ProtocolConfig) -> pd.DataFrame:
             classifier_rows[spec.model] = {"method": f"classifier_{spec.model}", "kind": "classifier",
                                            "n_slices": len(r), "n_subjects": r["subject_id"].nunique(),
                                            **{f"det_{k}": m[k] for k in _RATES}, "det_auc": m["roc_auc"],
-                                           **_auc_ci(r["prob"], labels, r["subject_id"]),
+                                           **_auc_ci(r["prob"], labels, r["subject_id"], cfg),
                                            "det_average_precision": m["average_precision"],
                                            "det_auc_source": "probability"}
             context = r["prob_context"] if "prob_context" in r else None
@@ -138,7 +139,7 @@ def summary_table(slices: pd.DataFrame, cfg: ProtocolConfig) -> pd.DataFrame:
                 classifier_rows[f"{spec.model}_context"] = {
                     "method": f"classifier_{spec.model}_context", "kind": "classifier", "n_slices": len(r),
                     "n_subjects": r["subject_id"].nunique(), **{f"det_{k}": m[k] for k in _RATES},
-                    "det_auc": m["roc_auc"], **_auc_ci(context, labels, r["subject_id"]),
+                    "det_auc": m["roc_auc"], **_auc_ci(context, labels, r["subject_id"], cfg),
                     "det_average_precision": m["average_precision"],
                     "det_auc_source": "probability with scan context"}
     return pd.DataFrame(rows + list(classifier_rows.values()))

@@ -33,22 +33,24 @@ CONTEXT_COHORT = CohortSpec(STREAM_SEED, 200)
 CONTEXT_EPOCHS = 60
 
 
-def ich_probabilities(model: nn.Module, dataset) -> np.ndarray:
+def ich_probabilities(model: nn.Module, dataset, all_labels: bool = False) -> np.ndarray:
     """(N,) P(ICH) of every item of ``dataset`` (fp32, CPU): the trainer's own
-    :func:`~workbench.training.loop.evaluate` (binary: softmax of ich; multilabel: sigmoid of ``any``)."""
+    :func:`~workbench.training.loop.evaluate` (binary: softmax of ich; multilabel: sigmoid of ``any``).
+    ``all_labels``: a multilabel model's (N, L) probabilities of every label of its ``class_names`` instead."""
     task = model_config(model).task
     _, probs, _ = evaluate(model, dataset, TrainConfig(task=task, precision="fp32", eval_batch_size=48),
                            torch.device("cpu"), desc="slices")
-    return probs if task == "binary" else probs[:, 0]
+    return probs if task == "binary" or all_labels else probs[:, 0]
 
 
-def cohort_probabilities(model: nn.Module, spec: CohortSpec, data_dir: str | Path,
-                         background: str = "procedural") -> tuple[pd.DataFrame, np.ndarray, SliceDataset]:
-    """Write (once) the realistic cohort ``spec`` (on ``background``) and score it: ``(frame, P(ICH) (N,), dataset)``."""
+def cohort_probabilities(model: nn.Module, spec: CohortSpec, data_dir: str | Path, background: str = "procedural",
+                         all_labels: bool = False) -> tuple[pd.DataFrame, np.ndarray, SliceDataset]:
+    """Write (once) the realistic cohort ``spec`` (on ``background``) and score it: ``(frame, P(ICH) (N,), dataset)``
+    (``all_labels``: (N, L) of a multilabel model, :func:`ich_probabilities`)."""
     root, frame = ensure_cohort(spec, Path(data_dir), background)
     cfg = model_config(model)
     dataset = SliceDataset(frame, root, size=cfg.arch.img_size, brain_mask=False, **cfg.input_kwargs())
-    return frame, ich_probabilities(model, dataset), dataset
+    return frame, ich_probabilities(model, dataset, all_labels), dataset
 
 
 def fit_context_head(probs, labels, volume_ids, slice_index, seed: int = 0, epochs: int = CONTEXT_EPOCHS,

@@ -16,10 +16,10 @@ import torch
 from scipy import ndimage
 from torch.utils.data import Dataset
 
+from workbench.evaluation.auc_bootstrap import auc_interval
+from workbench.evaluation.ranking import binary_auc
 from workbench.training.config import TrainConfig
 from workbench.training.loop import evaluate
-from workbench.evaluation.auc_bootstrap import bootstrap_auc
-from workbench.evaluation.ranking import binary_auc
 from workbench.training.metrics import classification_metrics
 
 __all__ = ["SIZE_BINS", "CONTRAST_BINS", "CONTRAST_STRATA", "PARTITION", "SIZE_PARTITION", "lesion_strata", "lesion_pixels",
@@ -137,13 +137,13 @@ def auc_by_size(any_label: np.ndarray, score: np.ndarray, pixels: np.ndarray) ->
 def heldout_report(model: torch.nn.Module, dataset: Dataset, task: str, class_names: tuple[str, ...],
                    pixels: tuple[np.ndarray, np.ndarray] | None = None, precision: str = "fp32",
                    device: torch.device | str = "cpu", contrast: np.ndarray | None = None,
-                   subjects=None) -> dict:
+                   subjects: np.ndarray | None = None) -> dict:
     """Detection metrics of ``model`` on ``dataset``: AUC of ``any`` on all slices, per-label AUCs
     (multilabel), AUC by lesion-size stratum at the source and the input resolution (``pixels``), and
     by local contrast (``by_contrast``, with ``contrast`` (N,) HU). Both are read from ``dataset`` (a
     SliceDataset, :func:`lesion_strata`) when ``pixels`` is not given; given pixels without a contrast
     give no contrast strata. ``subjects`` (N,) ids add ``auc_any_ci``: the subject-bootstrap 95 % interval
-    of ``auc_any`` (:func:`~workbench.evaluation.auc_bootstrap.bootstrap_auc`, 2,000 resamples, seed 0)."""
+    of ``auc_any`` (:func:`~workbench.evaluation.auc_bootstrap.auc_interval`, 2,000 resamples, seed 0)."""
     cfg = TrainConfig(task=task, precision=precision, eval_batch_size=64)
     loss, probs, labels = evaluate(model, dataset, cfg, torch.device(device), desc="held-out")
     metrics = classification_metrics(task, probs, labels, class_names)
@@ -159,7 +159,6 @@ def heldout_report(model: torch.nn.Module, dataset: Dataset, task: str, class_na
     if contrast is not None:
         report["by_contrast"] = auc_by_contrast(labels[:, 0], score, contrast, source_px)
     if subjects is not None:
-        ci = bootstrap_auc({"any": score}, labels[:, 0], np.asarray(subjects, dtype=str),
-                           generator=torch.Generator().manual_seed(0)).aucs["any"]
+        ci = auc_interval(score, labels[:, 0], np.asarray(subjects, dtype=str))
         report["auc_any_ci"] = [ci.low, ci.high]
     return report
