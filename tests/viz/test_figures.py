@@ -200,6 +200,8 @@ def test_bars_scatter_matrix_table(slices):
     many = pd.DataFrame({"method": [f"m{i}" for i in range(9)], "dice": np.linspace(0, 1, 9) / 3})
     page = table_html(many, title="a <b>study</b>").data  # every row, rounded, as a real table
     assert page.count("<tr") == 10 and "<td>0.333</td>" in page and "a &lt;b&gt;study&lt;/b&gt;</caption>" in page
+    wide = table_html(pd.DataFrame({"volume_abs_error_ml": [1.5], "a_b": ["x_y"]})).data
+    assert "<th>volume_<wbr>abs_<wbr>error_<wbr>ml</th>" in wide and "<td>x_y</td>" in wide  # headers only
 
 
 def test_zero_map_pixels_are_transparent_so_the_ct_shows_through():

@@ -8,6 +8,7 @@ metrics, e.g. Dice of a slice with an empty ground truth) are dropped per group 
 from __future__ import annotations
 
 import html
+import re
 
 from typing import Sequence
 
@@ -150,9 +151,16 @@ def grouped_bars(frame: pd.DataFrame, x: str = "subtype", y: str = "dice", by: s
     return fig
 
 
+_TABLE_STYLE = ("<style>.workbench-table td:first-child, .workbench-table th:first-child {text-align: left}"
+                ".workbench-table th {vertical-align: bottom}</style>")
+"""Row names read from the left; long column names break after an underscore (``<wbr>``), so a wide
+summary fits a laptop-width page instead of hiding its last columns behind a scroll bar."""
+
+
 def table_html(frame: pd.DataFrame, title: str = "", decimals: int = 3):
-    """``frame`` as an HTML table (floats rounded, every row shown, a caption) for ``display(...)``: it
-    renders in JupyterLab and stays a real table in the exported reports. -> IPython ``HTML``."""
+    """``frame`` as an HTML table (floats rounded, every row shown, a caption; column names may wrap at
+    their underscores) for ``display(...)``: it renders in JupyterLab and stays a real table in the
+    exported reports. -> IPython ``HTML``."""
     from IPython.display import HTML
 
     shown = frame.copy()
@@ -162,7 +170,9 @@ def table_html(frame: pd.DataFrame, title: str = "", decimals: int = 3):
     caption = f"<caption style='caption-side: top; text-align: left; font-weight: bold'>{html.escape(title)}</caption>" \
         if title else ""
     table = shown.to_html(index=False, border=0, na_rep="", classes="workbench-table")
-    return HTML(table.replace(">\n  <thead>", f">{caption}\n  <thead>", 1))
+    head, body = table.split("</thead>", 1)
+    head = re.sub(r"(<th[^>]*>)([^<]*)(</th>)", lambda m: m[1] + m[2].replace("_", "_<wbr>") + m[3], head)
+    return HTML(_TABLE_STYLE + (head + "</thead>" + body).replace(">\n  <thead>", f">{caption}\n  <thead>", 1))
 
 
 def scatter_figure(frame: pd.DataFrame, x: str, y: str, by: str | None = None, text: str | None = None,
