@@ -142,3 +142,41 @@ def test_demo_redoes_the_study_when_the_methods_change(tmp_path: Path, monkeypat
     assert state.done("train:binary", "train")
     assert not state.done("evaluate", "evaluate") and not state.done("studies", "studies")
     assert "evaluate: redone, the methods changed since it ran" in capsys.readouterr().out
+
+
+def test_demo_redoes_the_notebook_studies_when_a_notebook_changes(tmp_path: Path, monkeypatch, capsys):
+    """An edited notebook used to leave a finished demo folder showing reports of the old notebook
+    ("done before, skipped"): the studies and reports record the notebooks' cells and redo when they
+    change; outputs saved by JupyterLab do not count, the evaluate step does not depend on them."""
+    import json
+
+    from workbench.demo import steps
+    from workbench.demo.settings import DemoSettings
+
+    checkout = tmp_path / "checkout"
+    (checkout / "notebooks").mkdir(parents=True)
+    (checkout / "studies").mkdir()
+    nb = {"cells": [{"cell_type": "code", "source": ["x = 1\n", "x"], "outputs": [], "metadata": {}}], "metadata": {}}
+    path = checkout / "notebooks" / "a.ipynb"
+    path.write_text(json.dumps(nb))
+    first = steps._notebooks_fingerprint(checkout)
+    nb["cells"][0]["outputs"] = [{"output_type": "execute_result", "data": {"text/plain": "1"}}]
+    nb["metadata"] = {"kernelspec": {"name": "python3"}}
+    path.write_text(json.dumps(nb))
+    assert steps._notebooks_fingerprint(checkout) == first  # run and saved: the same notebook
+    nb["cells"][0]["source"] = ["x = 2\n", "x"]
+    path.write_text(json.dumps(nb))
+    edited = steps._notebooks_fingerprint(checkout)
+    assert edited != first
+    (checkout / "studies" / "grid.yaml").write_text("name: grid\n")
+    assert steps._notebooks_fingerprint(checkout) != edited  # a study grid is an input too
+
+    state = steps._State(tmp_path / "demo", DemoSettings())
+    for step in ("evaluate", "studies", "reports"):
+        state.finish(step, step, 1.0)
+    assert "notebooks" in state.data["steps"]["studies"]["inputs"] and "notebooks" not in state.data["steps"]["evaluate"]["inputs"]
+    monkeypatch.setattr(steps, "_notebooks_fingerprint", lambda root=None: "an-edited-notebook")
+    assert state.done("evaluate", "evaluate")
+    assert not state.done("studies", "studies") and not state.done("reports", "reports")
+    assert "studies: redone, the notebooks changed since it ran" in capsys.readouterr().out
+    assert "studies" in state.redone  # so the grids are forced, not skipped as finished

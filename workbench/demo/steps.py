@@ -67,6 +67,23 @@ def _methods_fingerprint() -> str:
     return hashlib.sha256(line.encode()).hexdigest()[:16]
 
 
+def _notebooks_fingerprint(root: Path | None = None) -> str:
+    """The demo's notebooks and study grids (``notebooks/*.ipynb``, ``studies/*.yaml`` of the checkout), as
+    one short hash of what they run and say: each cell's type and source, not its outputs or metadata, so
+    saving a notebook after running it in JupyterLab changes nothing, and editing a cell redoes the studies."""
+    root = repo_dir() if root is None else root
+    digest = hashlib.sha256()
+    for path in sorted((root / "notebooks").glob("*.ipynb")):
+        cells = json.loads(path.read_text()).get("cells", [])
+        digest.update(path.name.encode())
+        for cell in cells:
+            source = cell.get("source", "")
+            digest.update(f"{cell.get('cell_type')}\0{''.join(source) if isinstance(source, list) else source}\0".encode())
+    for path in sorted((root / "studies").glob("*.yaml")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 class _State:
     """``demo.json``: written atomically after every step, so an interrupted demo resumes."""
 
@@ -81,9 +98,12 @@ class _State:
     def inputs(self, group: str) -> dict[str, str]:
         """Fingerprints of what a step builds on besides its settings: the shipped classifiers (from the
         classifier step on, with ``--classifiers reference``) and, from the comparison study on, the
-        methods the study and the explain calls run. A package update that ships new reference weights
-        or adds a method redoes those steps instead of showing the old results."""
+        methods the study and the explain calls run; from the notebook studies on, the notebooks and grids
+        (:func:`_notebooks_fingerprint`). A package update that ships new reference weights, adds a method or
+        edits a notebook redoes those steps instead of showing the old results."""
         out = {"methods": _methods_fingerprint()} if group in ("evaluate", "studies", "reports") else {}
+        if group in ("studies", "reports"):  # an edited notebook or grid re-runs them (saved outputs do not)
+            out["notebooks"] = _notebooks_fingerprint()
         if group == "data" or self.settings.classifiers != "reference":
             return out
         return {**self._references(), **out}
