@@ -18,8 +18,9 @@ Scored, on all slices and on the issue's large-bleed subset (positives with >= 1
   with their context heads: the cheapest ensemble;
 - any further checkpoint given as ``--checkpoint LABEL=STEM`` (e.g. a fine-tune's ``runs/.../best``).
 
-Run: ``.venv/bin/python bench/bench_heldout_ci.py [--checkpoint LABEL=STEM ...]`` (4 minutes on 2
-cores; the cohort is written once under ``--data-dir``). Writes ``bench/results/heldout_ci.md`` and its
+Run: ``.venv/bin/python bench/bench_heldout_ci.py [--checkpoint LABEL=STEM ...] [--record]`` (1-4
+minutes on 2 cores; the cohort is written once under ``--data-dir``; ``--record`` also writes the shipped
+pair's intervals into their provenance, which the demo prints). Writes ``bench/results/heldout_ci.md`` and its
 forest plot. ``--subjects 200`` scores the same seed's first 200 subjects (the recipes' 40, then 160 that
 nothing had used before this benchmark) for an interval about a third as wide: ``heldout_ci_n200.md``.
 """
@@ -42,6 +43,7 @@ from workbench.training.context import cohort_probabilities, ich_probabilities
 from workbench.training.heldout import (LARGE_PX, PARTITION, SIZE_PARTITION, auc_by_contrast, auc_by_size,
                                         auc_with_strata, lesion_strata)
 from workbench.training.recipes import RECIPES, CohortSpec
+from workbench.training.reference import record_heldout_intervals
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = "reference-binary"
@@ -159,6 +161,8 @@ def main(argv=None) -> int:
     p.add_argument("--checkpoint", action="append", default=[], metavar="LABEL=STEM",
                    help="another classifier of the same input recipe, e.g. 'fine-tune=runs/finetune/reference-binary-control/best'")
     p.add_argument("--resamples", type=int, default=RESAMPLES)
+    p.add_argument("--record", action="store_true", help="then record the shipped pair's held-out intervals in their "
+                   "provenance (workbench.training.reference.record_heldout_intervals; the recipes' cohort only)")
     p.add_argument("--subjects", type=int, default=RECIPES[REFERENCE].test.subjects,
                    help="held-out subjects of its seed (default: the recipes' held-out cohort; its first subjects "
                         "are the same at any size; the rest had not been used before this benchmark)")
@@ -234,6 +238,11 @@ def main(argv=None) -> int:
             + "\n\nEach subtype's slices against every slice without it; subject-bootstrap intervals as above. A "
             "subtype seen in a handful of subjects gets an interval that is too narrow: a resample draws those few "
             "subjects or none, and the percentile bootstrap cannot show what other such subjects would look like.")
+    if args.record:
+        if spec != test:
+            raise SystemExit("--record writes the intervals of the recipes' own held-out cohort; drop --subjects")
+        for name in (REFERENCE, "reference-multilabel"):
+            print(f"{name}: recorded {record_heldout_intervals(name, data_dir)}")
     print(write_result(stem, f"Held-out ROC-AUC with subject-bootstrap intervals ({spec.subjects} subjects): which differences are real",
                        body).read_text())
     return 0

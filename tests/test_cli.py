@@ -70,6 +70,8 @@ def test_demo_explains_the_shipped_reference_classifiers_by_default(tmp_path: Pa
     for task in ("binary", "multilabel"):
         record = provenance(f"reference-{task}")
         assert f"reference-{task}, trained by `{record['command']}`" in r.stdout
+        low, high = record["heldout"]["auc_any_ci"]
+        assert f"held-out ROC-AUC {record['heldout']['auc_any']:.3f} [95 % CI {low:.3f}-{high:.3f}]" in r.stdout
         folder = tmp_path / "demo" / state["models"][task]
         assert json.loads((folder / "best.provenance.json").read_text()) == record
         assert explain_defaults(folder) == record["explain_defaults"]  # `workbench explain` on the copy is gated

@@ -8,11 +8,11 @@ import json
 import pytest
 import torch
 
-from workbench.evaluation.auc_bootstrap import bootstrap_auc
+from workbench.evaluation.auc_bootstrap import auc_interval, bootstrap_auc
 from workbench.models.checkpoint import load_model
 from workbench.training.context import cohort_probabilities
 from workbench.training.heldout import PARTITION
-from workbench.training.reference import check_cohort_auc, export_reference
+from workbench.training.reference import check_cohort_auc, export_reference, record_heldout_intervals
 from workbench.training.recipes import RECIPES, CohortSpec, check_same_recipe, get_recipe, run_recipe
 from workbench.utils.errors import DataError
 
@@ -64,6 +64,13 @@ def test_recipe_trains_records_and_ships(tmp_path, monkeypatch):
                             command="workbench train --recipe reference-binary --out runs/reference-binary")
     again = json.loads(path.read_text())
     assert again["command"].endswith("--out runs/reference-binary") and again["trained_as"] == shipped["command"]
+    # the shipped weights' held-out interval, recorded in the provenance (no context head here: none written)
+    written = record_heldout_intervals("reference-binary", tmp_path / "data", tmp_path / "shipped")
+    frame, probs, _ = cohort_probabilities(load_model("reference-binary"), TINY.test, tmp_path / "data")
+    ci = auc_interval(probs, frame["any"], frame["subject_id"].astype(str))
+    held = json.loads(path.read_text())["heldout"]
+    assert held["auc_any_ci"] == pytest.approx([ci.low, ci.high]) and held["auc_any_shipped"] == pytest.approx(ci.estimate)
+    assert "auc_context_ci" not in written and held["interval"].startswith("95 % subject-bootstrap")
 
 
 def test_overlapping_seeds_are_refused_before_training(tmp_path):

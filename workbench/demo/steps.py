@@ -171,6 +171,11 @@ def _data(state: _State) -> None:
                             "slices": len(frame), "ich_slices": int(frame["any"].sum())}
 
 
+def _interval(ci) -> str:
+    """' [95 % CI low-high]' of a recorded interval, or '' when the provenance has none."""
+    return f" [95 % CI {ci[0]:.3f}-{ci[1]:.3f}]" if ci else ""
+
+
 def _reference(state: _State, task: str) -> None:
     """Copy the shipped ``reference-<task>`` classifier (and its scan-context head) into ``OUT/models/<task>/best.*``
     with its provenance."""
@@ -183,8 +188,9 @@ def _reference(state: _State, task: str) -> None:
     context = record.get("context", {}).get("scores", {}).get("heldout")
     print(f"  {task}: {name}, trained by `{record['command']}` (commit {record['git_commit'][:10]}, "
           f"{record['steps']:,} steps, {record['train_seconds'] / 3600:.1f} h on {record['machine']['cpu']}); "
-          f"held-out ROC-AUC {held['auc_any']:.3f} on {held['slices']} slices"
-          + (f" ({context['auc_context']:.3f} with its scan-context head)" if context else ""), flush=True)
+          f"held-out ROC-AUC {held['auc_any']:.3f}{_interval(held.get('auc_any_ci'))} on {held['slices']} slices"
+          + (f" ({context['auc_context']:.3f}{_interval(context.get('auc_context_ci'))} with its scan-context head)"
+             if context else ""), flush=True)
     with state.lock:
         state.data.setdefault("models", {})[task] = str(run_dir.relative_to(state.out))
         state.data.setdefault("reference", {})[task] = {"name": name, "command": record["command"],

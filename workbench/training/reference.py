@@ -34,7 +34,8 @@ from workbench.training.recipes import CohortSpec, ensure_cohort
 from workbench.training.heldout import heldout_report
 from workbench.utils.io import write_json_atomic
 
-__all__ = ["subject_items", "check_cohort_auc", "check_cohort_context_auc", "export_reference", "export_context", "calibrate_reference"]
+__all__ = ["subject_items", "check_cohort_auc", "check_cohort_context_auc", "export_reference", "export_context",
+           "record_heldout_intervals", "calibrate_reference"]
 
 
 def subject_items(model: torch.nn.Module, seed: int, indices, size: int = 256, slices: int = 24, appearance=None):
@@ -118,6 +119,41 @@ def export_reference(run_dir: str | Path, name: str, dest_dir: str | Path = REFE
         "seed": held["seed"], "subjects": CHECK_SUBJECTS, "size": held["size"], "slices_per_subject": held["slices"],
         **check_cohort_auc(shipped, held["seed"], CHECK_SUBJECTS, held["size"], held["slices"])}}
     return write_json_atomic(dest / f"{name}.provenance.json", record)
+
+
+INTERVAL_NOTE = ("95 % subject-bootstrap interval (2,000 resamples of whole subjects, seed 0; "
+                 "workbench.evaluation.auc_bootstrap.auc_interval) of the shipped float16 weights' AUC on this cohort")
+
+
+def record_heldout_intervals(name: str, data_dir: str | Path = "runs/reference_data",
+                             dest_dir: str | Path = REFERENCE_DIR) -> dict:
+    """Score the shipped classifier ``name`` (its float16 weights as loaded) on its recorded held-out cohort,
+    slice alone and with its scan-context head when it has one, and record each AUC's subject-bootstrap
+    interval in its provenance: ``heldout.auc_any_ci`` and ``context.scores.heldout.auc_context_ci``
+    ([low, high]), with the AUCs they belong to (``heldout.auc_any_shipped``, which may differ from the
+    training run's ``auc_any`` by the float16 rounding) and :data:`INTERVAL_NOTE`. Returns what it wrote."""
+    from workbench.evaluation.auc_bootstrap import auc_interval
+    from workbench.models.context import frame_context_probabilities
+    from workbench.training.context import cohort_probabilities
+
+    reference_stem(name)
+    dest = Path(dest_dir)
+    path = dest / f"{name}.provenance.json"
+    record = json.loads(path.read_text())
+    model = load_model(dest / name).eval()
+    frame, full, _ = cohort_probabilities(model, CohortSpec(**record["heldout_cohort"]), data_dir)
+    subjects = frame["subject_id"].astype(str).to_numpy()
+    y = frame["any"].to_numpy()
+    ci = auc_interval(full, y, subjects)
+    written = {"auc_any_shipped": ci.estimate, "auc_any_ci": [ci.low, ci.high], "interval": INTERVAL_NOTE}
+    record["heldout"].update(written)
+    head = load_context(dest / name)
+    if head is not None and "context" in record:
+        ctx = auc_interval(frame_context_probabilities(head, full, frame), y, subjects)
+        record["context"]["scores"]["heldout"].update({"auc_context_ci": [ctx.low, ctx.high]})
+        written["auc_context_ci"] = [ctx.low, ctx.high]
+    write_json_atomic(path, record)
+    return written
 
 
 def calibrate_reference(stem: str | Path, data_dir: str | Path = "runs/reference_data",
