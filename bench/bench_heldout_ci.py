@@ -121,12 +121,6 @@ def forest(results: dict[str, AucComparison], path: Path) -> Path:
     return path
 
 
-def input_recipe(model: torch.nn.Module) -> dict:
-    """What a slice must look like for ``model``: input size and the input kwargs (windows, channels...)."""
-    cfg = model_config(model)
-    return {"img_size": cfg.arch.img_size, **cfg.input_kwargs()}
-
-
 STRATA = ("1-24", "25-99", ">=100", "<5 HU", "5-15 HU", ">=15 HU", "<15 HU, >=100 px")
 """The columns of the strata table: lesion px at the 256 px source, local contrast, the large faint cell."""
 
@@ -159,7 +153,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data-dir", default=str(ROOT / "runs" / "reference_data"))
     p.add_argument("--checkpoint", action="append", default=[], metavar="LABEL=STEM",
-                   help="another classifier of the same input recipe, e.g. 'fine-tune=runs/finetune/reference-binary-control/best'")
+                   help="another classifier, scored on the same slices at its own input recipe, e.g. "
+                        "'fine-tune=runs/finetune/reference-binary-control/best'")
     p.add_argument("--resamples", type=int, default=RESAMPLES)
     p.add_argument("--record", action="store_true", help="then record the shipped pair's held-out intervals in their "
                    "provenance (workbench.training.reference.record_heldout_intervals; the recipes' cohort only)")
@@ -186,12 +181,10 @@ def main(argv=None) -> int:
     scores["binary and multilabel averaged"] = (scores[REFERENCE] + multi["reference-multilabel"]) / 2
     scores["binary and multilabel averaged, with context heads"] = (
         scores[f"{REFERENCE} + context head"] + multi["reference-multilabel + context head"]) / 2
-    for label, path in others.items():
+    for label, path in others.items():  # the same slices, through each checkpoint's own input recipe
         model = load_model(path).eval()
-        if input_recipe(model) != input_recipe(load_model(REFERENCE)):
-            raise SystemExit(f"--checkpoint {label}={path}: its input recipe {input_recipe(model)} differs from "
-                             f"{REFERENCE}'s {input_recipe(load_model(REFERENCE))}; this benchmark scores one set of slices")
-        scores[label] = ich_probabilities(model, dataset)
+        cfg = model_config(model)
+        scores[label] = ich_probabilities(model, dataset.with_inputs(size=cfg.arch.img_size, **cfg.input_kwargs()))
     labels, groups = frame["any"].to_numpy(), frame["subject_id"].astype(str).to_numpy()
     source_px, _, contrast = lesion_strata(dataset)
     large = (labels < 0.5) | (source_px >= LARGE_PX)

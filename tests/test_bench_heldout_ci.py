@@ -13,6 +13,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import bench_heldout_ci as bhc  # noqa: E402
 import common  # noqa: E402
+from workbench.models.factory import create_model  # noqa: E402
 
 
 def test_mirrored_flips_only_the_image_left_right():
@@ -29,18 +30,26 @@ def test_main_writes_every_classifier_with_its_paired_difference(tmp_path, monke
     y = frame["any"].to_numpy()
     frame["subdural"] = y * (np.arange(y.size) % 2)
 
+    class Slices:  # the shipped classifiers' dataset; an extra checkpoint reads it at its own input recipe
+        recipes = []
+
+        def with_inputs(self, size=None, **recipe):
+            self.recipes.append({"size": size, **recipe})
+            return self
+
+    dataset = Slices()
+
     def shipped(name, spec, data_dir, flip):
         assert spec.seed == bhc.RECIPES[bhc.REFERENCE].test.seed and spec.subjects == 10
         base = y + g.normal(0, 1, y.size)
         out = {name: base, f"{name} + context head": base + 0.5 * y}
         if name == "reference-multilabel":
             out["reference-multilabel: subdural"] = frame["subdural"].to_numpy() * 3.0  # perfect on its subtype
-        return ({**out, f"{name}, flip-averaged": base} if flip else out), frame, "dataset"
+        return ({**out, f"{name}, flip-averaged": base} if flip else out), frame, dataset
 
     monkeypatch.setattr(bhc, "shipped_scores", shipped)
     px = np.where(y > 0, np.resize([5, 50, 200, 500], y.size), 0)  # every size stratum holds positives
     monkeypatch.setattr(bhc, "lesion_strata", lambda ds: (px, None, np.where(y > 0, g.uniform(0, 30, y.size), np.nan)))
-    monkeypatch.setattr(bhc, "input_recipe", lambda model: {"img_size": 256})
     seen = {}
     real = bhc.bootstrap_auc
 
@@ -49,8 +58,8 @@ def test_main_writes_every_classifier_with_its_paired_difference(tmp_path, monke
         return real(scores, labels, groups, **kw)
 
     monkeypatch.setattr(bhc, "bootstrap_auc", spy)
-    monkeypatch.setattr(bhc, "load_model", lambda path: torch.nn.Identity())
-    monkeypatch.setattr(bhc, "ich_probabilities", lambda model, ds: y * 2.0)  # a perfect extra classifier
+    monkeypatch.setattr(bhc, "load_model", lambda path: create_model("test-tiny", task="binary"))
+    monkeypatch.setattr(bhc, "ich_probabilities", lambda model, ds: y * 2.0 if ds is dataset else None)  # perfect
     monkeypatch.setattr(bhc, "RESULTS", tmp_path)
     monkeypatch.setattr(common, "RESULTS", tmp_path)
     assert bhc.main(["--subjects", "10", "--resamples", "200", "--checkpoint", "perfect=some/run/best"]) == 0
@@ -66,6 +75,8 @@ def test_main_writes_every_classifier_with_its_paired_difference(tmp_path, monke
     perfect = next(line for line in strata.splitlines() if line.startswith("| perfect"))
     assert perfect.count("1.000") == 9  # every stratum and both ceilings
     assert "(10 subjects: the first 10 of the recipes' 40;" in text
+    tiny = create_model("test-tiny", task="binary").workbench_config
+    assert dataset.recipes == [{"size": tiny.arch.img_size, **tiny.input_kwargs()}]  # the extra one's own recipe
     sdh = frame["subdural"] > 0
     assert f"| subdural | {int(sdh.sum())} | {frame.loc[sdh, 'subject_id'].nunique()} | 1.000 [1.000, 1.000] |" in text
     assert "reference-multilabel: subdural" not in first  # subtypes have their own table, not a row above

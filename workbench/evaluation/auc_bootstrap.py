@@ -47,7 +47,12 @@ def subject_resample_weights(groups: Groups, n: int, *, generator: torch.Generat
     each resample of the G subjects (G draws with replacement, :func:`~workbench.evaluation.aggregate.
     resample_groups`; chunking does not change the draws)."""
     keys, inverse = group_index(groups, n)
-    g = len(keys)
+    return _weights(inverse, len(keys), generator, n_resamples, chunk)
+
+
+def _weights(inverse: torch.Tensor, g: int, generator: torch.Generator, n_resamples: int,
+             chunk: int = CHUNK) -> Iterator[torch.Tensor]:
+    """:func:`subject_resample_weights` from each slice's group index (M,) into G groups."""
     for start in range(0, n_resamples, chunk):
         draws = resample_groups(g, min(chunk, n_resamples - start), generator)
         counts = torch.zeros(draws.shape, dtype=torch.float64).scatter_add_(1, draws, torch.ones(draws.shape, dtype=torch.float64))
@@ -81,12 +86,13 @@ def bootstrap_auc(scores: Mapping[str, torch.Tensor | np.ndarray], labels, group
     for name, v in s.items():
         if v.shape != y.shape:
             raise ValueError(f"scores {name!r} hold {v.numel()} values for {y.numel()} labels; give one score per slice")
+    keys, inverse = group_index(groups, y.numel())
+    n_groups = len(keys)
     stats: dict[str, list[torch.Tensor]] = {k: [] for k in s}
-    for w in subject_resample_weights(groups, y.numel(), generator=generator, n_resamples=n_resamples):
+    for w in _weights(inverse, n_groups, generator, n_resamples):
         for k, v in s.items():
             stats[k].append(weighted_roc_auc(v, y, w))
     resampled = {k: torch.cat(v) for k, v in stats.items()}
-    n_groups = len(group_index(groups, y.numel())[0])
     point = {k: float(roc_auc(v[None], y[None])[0]) for k, v in s.items()}
     aucs = {k: _interval(point[k], resampled[k], level, n_groups, "auc") for k in s}
     diffs = {} if reference is None else {

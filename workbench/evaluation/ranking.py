@@ -72,9 +72,9 @@ def weighted_roc_auc(scores, labels, weights) -> torch.Tensor:
     scores, labels: (B, P), or (P,) shared by every row of ``weights`` (tensors or arrays); weights:
     (B, P) finite, >= 0 -> (B,) float64, NaN where a row has no positive or no negative weight.
     """
-    w = torch.as_tensor(np.asarray(weights, dtype=np.float64) if not isinstance(weights, torch.Tensor) else weights,
-                        dtype=torch.float64)
-    scores, labels = (torch.as_tensor(np.array(x) if not isinstance(x, torch.Tensor) else x) for x in (scores, labels))
+    w, scores, labels = (x if isinstance(x, torch.Tensor) else torch.from_numpy(np.array(x))  # np.array copies: writable
+                         for x in (weights, scores, labels))
+    w = w.to(torch.float64)
     if w.ndim != 2:
         raise ValueError(f"weights of shape {tuple(w.shape)}: give one row of sample weights per AUC, (B, P)")
     bad = ~torch.isfinite(w) | (w < 0)

@@ -109,18 +109,22 @@ def _auc_ci(scores: pd.Series, labels: torch.Tensor, subjects: pd.Series, cfg: P
 
 def summary_table(slices: pd.DataFrame, cfg: ProtocolConfig) -> pd.DataFrame:
     """One row per method (kind weak / supervised) plus one per classifier (kind classifier)."""
-    rows, classifier_rows = [], {}
+    rows, classifier_rows, auc_cis = [], {}, {}
     for method in cfg.methods:
         r = slices[slices["method"] == method]
         labels = _tensor(r["label_any"], torch.int64)
         spec = method_spec(method)
         scores = detection_metrics(_tensor(r["prob"]), labels)
+        key = method if spec.model == "baseline" else spec.model  # weak methods share their classifier's P(ICH)
+        if key not in auc_cis:  # one bootstrap per detection score, not one per method
+            auc_cis[key] = _auc_ci(r["prob"], labels, r["subject_id"], cfg)
+        auc_ci = auc_cis[key]
         thresholds = r.groupby("fold")["threshold"].first()
         rows.append({"method": method, "kind": "supervised" if spec.model == "baseline" else "weak",
                      "thresholds": " ".join(f"{t:g}" for t in thresholds), "n_slices": len(r),
                      "n_subjects": r["subject_id"].nunique(), **_segmentation(r, cfg),
                      **{f"det_{k}": v for k, v in mask_rule_metrics(_tensor(r["detected"], torch.bool), labels).items()},
-                     "det_auc": scores["roc_auc"], **_auc_ci(r["prob"], labels, r["subject_id"], cfg),
+                     "det_auc": scores["roc_auc"], **auc_ci,
                      "det_average_precision": scores["average_precision"],
                      "det_auc_source": "detection score" if spec.model == "baseline" else f"{spec.model} classifier",
                      **_volume(r), **gated_metrics(r),
@@ -130,7 +134,7 @@ def summary_table(slices: pd.DataFrame, cfg: ProtocolConfig) -> pd.DataFrame:
             classifier_rows[spec.model] = {"method": f"classifier_{spec.model}", "kind": "classifier",
                                            "n_slices": len(r), "n_subjects": r["subject_id"].nunique(),
                                            **{f"det_{k}": m[k] for k in _RATES}, "det_auc": m["roc_auc"],
-                                           **_auc_ci(r["prob"], labels, r["subject_id"], cfg),
+                                           **auc_ci,
                                            "det_average_precision": m["average_precision"],
                                            "det_auc_source": "probability"}
             context = r["prob_context"] if "prob_context" in r else None

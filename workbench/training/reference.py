@@ -130,8 +130,9 @@ def record_heldout_intervals(name: str, data_dir: str | Path = "runs/reference_d
     """Score the shipped classifier ``name`` (its float16 weights as loaded) on its recorded held-out cohort,
     slice alone and with its scan-context head when it has one, and record each AUC's subject-bootstrap
     interval in its provenance: ``heldout.auc_any_ci`` and ``context.scores.heldout.auc_context_ci``
-    ([low, high]), with the AUCs they belong to (``heldout.auc_any_shipped``, which may differ from the
-    training run's ``auc_any`` by the float16 rounding) and :data:`INTERVAL_NOTE`. Returns what it wrote."""
+    ([low, high]), with :data:`INTERVAL_NOTE`. The float16 weights' own held-out AUCs are already recorded
+    by :func:`export_context` (``context.scores.heldout``: ``auc_slice``, ``auc_context``); they differ
+    from the training run's ``heldout.auc_any`` by the float16 rounding only. Returns what it wrote."""
     from workbench.evaluation.auc_bootstrap import auc_interval
     from workbench.models.context import frame_context_probabilities
     from workbench.training.context import cohort_probabilities
@@ -145,7 +146,7 @@ def record_heldout_intervals(name: str, data_dir: str | Path = "runs/reference_d
     subjects = frame["subject_id"].astype(str).to_numpy()
     y = frame["any"].to_numpy()
     ci = auc_interval(full, y, subjects)
-    written = {"auc_any_shipped": ci.estimate, "auc_any_ci": [ci.low, ci.high], "interval": INTERVAL_NOTE}
+    written = {"auc_any_ci": [ci.low, ci.high], "interval": INTERVAL_NOTE}
     record["heldout"].update(written)
     head = load_context(dest / name)
     if head is not None and "context" in record:
