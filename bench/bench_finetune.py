@@ -15,6 +15,10 @@ subjects from 40,000 on (past every subject a recipe or benchmark trained on), r
 - ``avgmax``: the last stage's tokens pooled by the mean of average and max instead of max alone
   (no new parameters): a large faint bleed spreads weak evidence over many of the 4 x 4 final
   tokens, which max pooling reads one at a time.
+- ``adjacent``: a 2.5D input, the slices 5 mm below and above stacked with the slice's own windows
+  (9 channels; :mod:`workbench.models.inflate` starts it from the shipped weights, neighbours at zero).
+  A bleed spans neighbouring slices while the noise does not: the scan-context head reads that from
+  the slice logits, this reads it from the pixels.
 
 Scored for each:
 
@@ -25,7 +29,7 @@ Scored for each:
   intracranial contrast x0.6 / x1.5, and under 6 HU of 2 px-grain noise (the appearance transform at
   one value, :data:`PROBES`): fraction of slices with P(ICH) > 0.5.
 
-Run: ``.venv/bin/python bench/bench_finetune.py`` (all three variants; one CPU-heavy job, ~20 min a
+Run: ``.venv/bin/python bench/bench_finetune.py`` (every variant; one CPU-heavy job, ~20 min a
 variant on 2 cores; resumes; writes ``bench/results/finetune_binary.md`` and ``runs/finetune/``).
 ``--checkpoint reference-multilabel --variants`` (no names) scores the shipped multilabel classifier
 only (``finetune_multilabel.md``). ``--init RUN/last --tag T`` continues an earlier fine-tune's curve
@@ -62,8 +66,11 @@ VARIANTS: dict[str, dict] = {
     "control": {},
     "appearance": {"appearance": "randomised"},
     "avgmax": {"global_pool": "avgmax"},
+    "adjacent": {"adjacent_slices": 1},
 }
-"""Variant -> what it changes: a :class:`StreamConfig` field (``appearance``) or an architecture override."""
+"""Variant -> what it changes: a :class:`StreamConfig` field (``appearance``), an input-recipe field
+(``adjacent_slices``) or an architecture override."""
+INPUT_FIELDS = ("adjacent_slices", "adjacent_mm")
 PROBES = {"as generated": Appearance(), "contrast x0.6": Appearance(contrast=(0.6, 0.6)),
           "contrast x1.5": Appearance(contrast=(1.5, 1.5)),
           "noise 6 HU, 2 px grain": Appearance(noise_hu=(6.0, 6.0), grain_px=(2.0, 2.0))}
@@ -76,11 +83,12 @@ def variant_recipe(base: Recipe, variant: str, steps: int, lr: float, init: str 
     change = VARIANTS[variant]
     stream = dataclasses.replace(base.stream, first_index=first_subject(init), easy_hu=0.0, easy_volume=1.0,
                                  easy_hold_steps=0, easy_anneal_steps=0, appearance=change.get("appearance", "none"))
-    overrides = {**base.overrides, **{k: v for k, v in change.items() if k != "appearance"}}
+    overrides = {**base.overrides, **{k: v for k, v in change.items() if k != "appearance" and k not in INPUT_FIELDS}}
+    inputs = {**base.inputs, **{k: v for k, v in change.items() if k in INPUT_FIELDS}}
     epochs = max(1, steps // base.train.steps_per_epoch)
     train = dataclasses.replace(base.train, epochs=epochs, lr=lr, warmup_steps=50, patience=epochs)
     return dataclasses.replace(base, name=f"{base.name}-ft-{variant}", stream=stream, train=train, init=init or base.name,
-                               overrides=overrides, note=f"{init or base.name} fine-tuned {steps} steps at lr {lr:g}: "
+                               overrides=overrides, inputs=inputs, note=f"{init or base.name} fine-tuned {steps} steps at lr {lr:g}: "
                                                          f"{change or 'control'}")
 
 
@@ -239,7 +247,9 @@ def main(argv=None) -> int:
              *(f"{r['probe_fp_rate'][probe]:.2f}" for probe in PROBES)]
             for name, r in results.items()]
     what = {"control": "`control` changes nothing", "appearance": "`appearance` randomises each training subject's tissue "
-            "contrast, calibration, bias field, mottle, blur and noise", "avgmax": "`avgmax` pools the final tokens by avg + max"}
+            "contrast, calibration, bias field, mottle, blur and noise", "avgmax": "`avgmax` pools the final tokens by avg + max",
+            "adjacent": "`adjacent` reads the slices 5 mm below and above as 6 more input channels (inflated from the "
+                        "shipped stem, neighbours at zero)"}
     start = (f", and a fine-tune continued from `{args.init}` (an earlier fine-tune of it; that run's subjects "
              "excluded)" if args.init else " and fine-tuned from it")
     intro = (f"`{args.checkpoint}` as shipped{start} (module docstring of `bench/bench_finetune.py`): "

@@ -66,3 +66,10 @@ def test_the_start_row_is_the_checkpoint_the_continuation_took(tmp_path):
                                                    "last": {"step": 4000, "heldout_auc": 0.8446}}))
     assert bf.start_scores(str(run / "last")) == {"step": 4000, "heldout_auc": 0.8446, "best_step": 4000}
     assert bf.start_scores(str(run / "best")) == {"best_step": 2400, "heldout_auc": 0.844}
+
+
+def test_the_adjacent_variant_changes_the_input_recipe_not_the_architecture():
+    recipe = bf.variant_recipe(BASE, "adjacent", 800, 1e-4)
+    assert recipe.inputs == {"adjacent_slices": 1} and recipe.overrides == BASE.overrides
+    assert recipe.init == "reference-binary" and recipe.name == "reference-binary-ft-adjacent"
+    assert bf.variant_recipe(BASE, "avgmax", 800, 1e-4).inputs == {}

@@ -265,3 +265,24 @@ def test_a_phantom_trained_checkpoint_on_real_data_says_so(study_cohort, study_c
     stem.with_name("best.provenance.json").write_text(json.dumps({"training_stream": {"stream": {"background": "procedural"}}}))
     assert phantom_only(stem) and phantom_only("reference-binary")
     assert warned(real, "b") and not warned(path, "c")
+
+
+def test_a_2p5d_checkpoint_explains_like_the_slice_model_it_was_inflated_from(study_cohort, study_classifiers, tmp_path):
+    """Inflated with its neighbours' weights at zero, a 2.5D model computes what its source did, so the whole
+    export (its datasets stacking each volume's slices, the capture, the prior reading the slice's own
+    channels) must give the source's probabilities and maps."""
+    from workbench.models import load_model, save_model
+    from workbench.models.inflate import inflate_to_stack
+
+    manifest, root = study_cohort
+    path, _ = _one_volume(manifest, tmp_path, n=2)
+    save_model(inflate_to_stack(load_model(study_classifiers["binary"]), 1), tmp_path / "stacked" / "best")
+    runs = {}
+    for name, stem in (("slice", study_classifiers["binary"]), ("stacked", tmp_path / "stacked" / "best")):
+        export_explanations(ExportConfig(checkpoint=str(stem), manifest=str(path), root=str(root), out=str(tmp_path / "out" / name),
+                                         methods=("hgi_sam", "gradcam", "blood_refine"), thresholds=(("blood_refine", 0.3),)))
+        runs[name] = pd.read_csv(tmp_path / "out" / name / "probabilities.csv")
+    assert runs["stacked"]["prob"].to_numpy() == pytest.approx(runs["slice"]["prob"].to_numpy(), abs=1e-5)
+    for f in sorted((tmp_path / "out" / "slice" / "maps").glob("*_map.nii.gz")):
+        a, b = (np.asarray(nib.load(str(tmp_path / "out" / n / "maps" / f.name)).dataobj) for n in ("slice", "stacked"))
+        assert np.abs(a - b).max() < 1e-3, f.name

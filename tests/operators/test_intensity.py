@@ -98,3 +98,15 @@ def test_capture_records_a_workbench_models_own_windows():
     assert torch.equal(result.inputs, images)
     back = input_hu(result, 24.0, 76.0)[0]  # physionet_brain (-20..100 HU) is now the narrowest that covers it
     assert torch.allclose(back[10:18, 10:18], hu[10:18, 10:18], atol=1e-3)
+
+
+def test_a_2p5d_models_prior_reads_its_own_slice_not_the_neighbours():
+    model = create_model("test-tiny", task="binary", img_size=32, adjacent_slices=1).eval()
+    hu = _hu_phantom()
+    own = stack_windows(hu, ("brain", "subdural", "bone")).clamp(0, 1)
+    neighbours = stack_windows(torch.full((2, 32, 32), 70.0), ("brain", "subdural", "bone")).clamp(0, 1)  # all "blood"
+    images = torch.cat([neighbours[0], own, neighbours[1]])[None]  # (1, 9, 32, 32), slice-major
+    result = capture(model, images, 1, gradients=())
+    assert result.windows == ((40.0, 80.0), (80.0, 200.0), (600.0, 2800.0)) and torch.equal(result.inputs, own[None])
+    prior = run_operator("blood_hu", result)[0]
+    assert prior[12, 12] > 0.9 and prior[4, 4] < 0.01 and prior[20, 5] < 0.1  # blood; CSF and brain (30 HU) are not

@@ -81,7 +81,7 @@ def test_overlapping_seeds_are_refused_before_training(tmp_path):
 
 
 def test_unknown_recipe_lists_the_valid_ones():
-    with pytest.raises(ValueError, match="reference-binary, reference-binary-128px, reference-multilabel"):
+    with pytest.raises(ValueError, match="reference-binary, reference-binary-128px, reference-binary-2.5d, reference-multilabel"):
         get_recipe("reference")
 
 
@@ -102,6 +102,18 @@ def test_a_fine_tuning_recipe_starts_from_its_init_weights(tmp_path):
     recipe = dataclasses.replace(TINY, init=str(tmp_path / "start"))
     assert recipe.to_dict()["init"] == str(tmp_path / "start") and TINY.to_dict()["init"] == ""
 
+
+
+def test_a_2p5d_recipe_trains_on_stacked_slices_and_says_so(tmp_path):
+    stacked = dataclasses.replace(TINY, inputs={"adjacent_slices": 1},
+                                  train=dataclasses.replace(TINY.train, epochs=1))
+    assert stacked.to_dict()["inputs"] == {"adjacent_slices": 1} and "inputs" not in TINY.to_dict()
+    record = run_recipe(stacked, tmp_path / "run", tmp_path / "data")
+    cfg = load_model(tmp_path / "run" / "best").workbench_config
+    assert cfg.adjacent_slices == 1 and cfg.arch.in_chans == 9 and record["heldout"]["slices"] == 24
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["recipe"]["inputs"] == {"adjacent_slices": 1}
+    with pytest.raises(ValueError, match=r"another recipe; changed: inputs \{'adjacent_slices': 1\} -> \{\}"):
+        check_same_recipe(tmp_path / "run", dataclasses.replace(stacked, inputs={}))  # the single-slice recipe
 
 
 def test_a_cranium_background_cohort_is_written_beside_the_procedural_one(tmp_path):

@@ -29,6 +29,13 @@ def cohort(tmp_path_factory):
     return manifest, out / "physionet"
 
 
+def _one_epoch(manifest, root, run, *extra: str) -> list[str]:
+    """``workbench train`` argv: one epoch of test-tiny on ``manifest``, fold 0 validating, plus ``extra``."""
+    return ["train", "--manifest", str(manifest), "--root", str(root), "--task", "binary", "--preset", "test-tiny",
+            "--out", str(run), "--val-fold", "0", "--epochs", "1", "--batch-size", "4", "--warmup-steps", "1",
+            "--device", "cpu", *extra]
+
+
 def test_cli_train_then_load_gives_the_logged_validation_loss(cohort, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("WORKBENCH_PROGRESS", "0")
     manifest, root = cohort
@@ -58,10 +65,8 @@ def test_cli_input_recipe_and_precision_reach_the_model_config_and_validation(co
     monkeypatch.setenv("WORKBENCH_PROGRESS", "0")
     manifest, root = cohort
     run = tmp_path / "strip"
-    assert main(["train", "--manifest", str(manifest), "--root", str(root), "--task", "binary", "--preset", "test-tiny",
-                 "--out", str(run), "--val-fold", "0", "--epochs", "1", "--batch-size", "4", "--warmup-steps", "1",
-                 "--device", "cpu", "--windows", "brain", "subdural", "stroke", "--input-mask", "brain",
-                 "--input-margin-mm", "4", "--precision", "bf16"]) == 0
+    assert main(_one_epoch(manifest, root, run, "--windows", "brain", "subdural", "stroke", "--input-mask", "brain",
+                           "--input-margin-mm", "4", "--precision", "bf16")) == 0
     model = load_model(run / "last")
     recipe = model.workbench_config.input_kwargs()
     assert recipe == {"windows": ("brain", "subdural", "stroke"), "input_mask": "brain", "input_margin_mm": 4.0}
@@ -73,6 +78,20 @@ def test_cli_input_recipe_and_precision_reach_the_model_config_and_validation(co
     assert evaluate(model, val, TrainConfig(precision="bf16"), torch.device("cpu"))[0] == pytest.approx(logged, rel=1e-5)
     plain = SliceDataset(prepare_splits(manifest, root, val_fold=0).val, root, size=32, brain_mask=False)
     assert evaluate(model, plain, TrainConfig(precision="bf16"), torch.device("cpu"))[0] != pytest.approx(logged, rel=1e-3)
+
+
+def test_cli_trains_a_2p5d_model_whose_validation_reads_the_neighbours(cohort, tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_PROGRESS", "0")
+    manifest, root = cohort
+    run = tmp_path / "stacked"
+    assert main(_one_epoch(manifest, root, run, "--adjacent-slices", "1", "--adjacent-mm", "10", "--precision", "fp32")) == 0
+    model = load_model(run / "last")
+    recipe = model.workbench_config.input_kwargs()
+    assert recipe["adjacent_slices"] == 1 and recipe["adjacent_mm"] == 10.0 and model.workbench_config.arch.in_chans == 9
+    val = SliceDataset(prepare_splits(manifest, root, val_fold=0).val, root, size=32, brain_mask=False, **recipe)
+    assert val[0]["image"].shape == (9, 32, 32)
+    logged = pd.read_csv(run / "metrics.csv")["val_loss"].iloc[-1]
+    assert evaluate(model, val, TrainConfig(), torch.device("cpu"))[0] == pytest.approx(logged, rel=1e-5)
 
 
 def test_api_train_multilabel_and_reload_same_logits(cohort, tmp_path):

@@ -48,8 +48,8 @@ def swin_blocks(model: nn.Module) -> tuple[list[tuple[str, int, int, SwinTransfo
 
 
 def input_windows(model: nn.Module) -> tuple[tuple[float, float], ...] | None:
-    """(center, width) in HU of each input channel, from the model's config (a workbench model, or a
-    timm Swin whose config is inferred); None when the model says nothing about its input."""
+    """(center, width) in HU of each of the slice's own input channels, from the model's config (a
+    workbench model, or a timm Swin whose config is inferred); None when the model says nothing about its input."""
     from workbench.models.factory import model_config  # models import data, never capture
 
     try:
@@ -57,6 +57,19 @@ def input_windows(model: nn.Module) -> tuple[tuple[float, float], ...] | None:
     except (TypeError, ValueError):
         return None
     return tuple(resolve_window(w) for w in windows)
+
+
+def own_channels(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The slice's own channels of a model input x (B, C, H, W): all of them, or the middle slice's
+    (B, C / (2a+1), H, W) for a 2.5D model of ``adjacent_slices = a`` (slice-major stack)."""
+    from workbench.models.factory import model_config
+
+    try:
+        cfg = model_config(model)
+    except (TypeError, ValueError):
+        return x
+    n = len(cfg.windows)
+    return x[:, cfg.adjacent_slices * n:(cfg.adjacent_slices + 1) * n] if cfg.adjacent_slices else x
 
 
 def default_cam_layer(model: nn.Module) -> str:
@@ -223,7 +236,7 @@ class AttentionCapture:
             image_size=self._image_size[0],
             stage_downsample=self.stage_downsample,
             cam_layer=default_cam_layer(self.model),
-            inputs=self._inputs[0],
+            inputs=own_channels(self.model, self._inputs[0]),
             windows=input_windows(self.model),
         )
 

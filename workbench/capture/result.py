@@ -65,8 +65,9 @@ class CaptureResult:
     logits: (B, K); targets: (B,) class indices, or None when the score was a callable;
     image_size: (H, W) pixels of the input; stage_downsample[s]: stage s begins with PatchMerging;
     cam_layer: the default Grad-CAM layer name (last block's norm1, Swin-GradCAM of the HGI-SAM paper);
-    inputs: the model input (B, C, H, W) as the forward saw it (CT windows mapped to [0, 1]);
-    windows: (center, width) in HU of each input channel, or None when the model does not say.
+    inputs: the slice's own channels of the model input (B, C, H, W) as the forward saw it (CT windows
+    mapped to [0, 1]; of a 2.5D model's stack, the middle slice's);
+    windows: (center, width) in HU of each of those channels, or None when the model does not say.
     """
 
     blocks: tuple[BlockRecord, ...]

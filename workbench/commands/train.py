@@ -7,7 +7,7 @@ import json
 import shlex
 import sys
 
-from workbench.data.dataset import DEFAULT_INPUT_MARGIN_MM, INPUT_MASKS
+from workbench.data.dataset import ADJACENT_MM, DEFAULT_INPUT_MARGIN_MM, INPUT_MASKS
 from workbench.data.windowing import DEFAULT_WINDOWS, WINDOW_PRESETS
 from workbench.models.config import TASKS
 from workbench.models.presets import PRESETS
@@ -65,6 +65,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="brain: skull-strip the input to the HU brain mask (+ --input-margin-mm)")
     p.add_argument("--input-margin-mm", type=bounded(float, 0.0), default=DEFAULT_INPUT_MARGIN_MM,
                    help="how far beyond the brain mask a skull-stripped input keeps pixels")
+    p.add_argument("--adjacent-slices", type=at_least(0), default=0,
+                   help="2.5D input: also stack the windows of this many slices on each side (default 0: the slice alone)")
+    p.add_argument("--adjacent-mm", type=positive, default=ADJACENT_MM,
+                   help="distance between stacked slices; at another slice spacing the nearest slice is read")
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--cache", action="store_true", help="decode every slice once and keep it in memory")
     p.add_argument("--num-workers", type=at_least(0), default=None, help="DataLoader worker processes (default 0; "
@@ -129,7 +133,8 @@ def run(args) -> int:
         torch.manual_seed(args.seed)  # same initial weights on every rank (DDP also broadcasts rank 0's)
         overrides = {"img_size": args.img_size} if args.img_size else {}
         model = create_model(args.preset, task=args.task, windows=tuple(args.windows), input_mask=args.input_mask,
-                             input_margin_mm=args.input_margin_mm, pretrained=args.pretrained, **overrides)
+                             input_margin_mm=args.input_margin_mm, adjacent_slices=args.adjacent_slices,
+                             adjacent_mm=args.adjacent_mm, pretrained=args.pretrained, **overrides)
         mcfg = model.workbench_config
 
         def dataset(frame, what):

@@ -10,7 +10,7 @@ import numpy as np
 from workbench.data import nifti
 from workbench.utils.errors import DataError
 
-__all__ = ["load_row"]
+__all__ = ["load_row", "load_row_hu"]
 
 
 def _read(root: Path, rel: str, index: int, orientation: str) -> np.ndarray:
@@ -22,6 +22,19 @@ def _read(root: Path, rel: str, index: int, orientation: str) -> np.ndarray:
     return nifti.read_slice(path, index, orientation)
 
 
+def load_row_hu(row: Mapping, root: str | Path) -> np.ndarray:
+    """One manifest row's image -> hu float32 (H, W) in display orientation (no mask, no labels).
+
+    Raises DataError naming the file when it is missing or corrupt, or when HU contain NaN.
+    """
+    root = Path(root)
+    idx = int(row["slice_index"])
+    hu = np.asarray(_read(root, row["image_path"], idx, str(row["orientation"])), dtype=np.float32)
+    if not np.isfinite(hu).all():
+        raise DataError(root / row["image_path"], f"slice {idx} contains NaN or inf values")
+    return hu
+
+
 def load_row(row: Mapping, root: str | Path) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """One manifest row -> (hu float32 (H, W), mask bool (H, W) or None, labels uint8 (H, W) or None).
 
@@ -30,9 +43,7 @@ def load_row(row: Mapping, root: str | Path) -> tuple[np.ndarray, np.ndarray | N
     """
     root = Path(root)
     idx, orient = int(row["slice_index"]), str(row["orientation"])
-    hu = np.asarray(_read(root, row["image_path"], idx, orient), dtype=np.float32)
-    if not np.isfinite(hu).all():
-        raise DataError(root / row["image_path"], f"slice {idx} contains NaN or inf values")
+    hu = load_row_hu(row, root)
     out: list[np.ndarray | None] = [hu]
     for col, kind in (("mask_path", "mask"), ("label_path", "label volume")):
         rel = row.get(col, "") or ""

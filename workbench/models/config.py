@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from workbench.data.dataset import DEFAULT_INPUT_MARGIN_MM, INPUT_MASKS
+from workbench.data.dataset import ADJACENT_MM, DEFAULT_INPUT_MARGIN_MM, INPUT_MASKS
 from workbench.data.labels import LABEL_COLUMNS
 from workbench.utils.config import JsonConfig
 from workbench.utils.errors import check_choice
@@ -91,7 +91,9 @@ class ModelConfig(JsonConfig):
     ``preset`` names the preset it came from (``"custom"`` for a user-built timm Swin);
     ``windows`` are the CT windows of the input channels, in channel order; ``input_mask`` /
     ``input_margin_mm`` say whether the input was skull-stripped (``SliceDataset``'s arguments of the
-    same names). Every dataset that feeds this model is built from :meth:`input_kwargs`.
+    same names). ``adjacent_slices`` / ``adjacent_mm``: a 2.5D input of the slices that far on each side,
+    stacked slice-major with the slice's own windows (0: the slice alone, the paper's input).
+    Every dataset that feeds this model is built from :meth:`input_kwargs`.
     ``pretrained`` / ``pretrained_sha256``: what the backbone started from ("" = random init), so a
     run says what it started from.
     """
@@ -103,15 +105,21 @@ class ModelConfig(JsonConfig):
     windows: tuple[str, ...] = ("brain", "subdural", "bone")
     input_mask: str = "none"
     input_margin_mm: float = DEFAULT_INPUT_MARGIN_MM
+    adjacent_slices: int = 0
+    adjacent_mm: float = ADJACENT_MM
     pretrained: str = ""
     pretrained_sha256: str = ""
 
     def __post_init__(self):
         check_choice("task", self.task, TASKS)
         check_choice("input mask", self.input_mask, INPUT_MASKS)
-        if len(self.windows) != self.arch.in_chans:
-            raise ValueError(f"{len(self.windows)} CT windows {tuple(self.windows)} for a model of {self.arch.in_chans} "
-                             "input channels; give one window per channel")
+        if not (isinstance(self.adjacent_slices, int) and self.adjacent_slices >= 0 and self.adjacent_mm > 0):
+            raise ValueError(f"need adjacent_slices >= 0 (an integer) and adjacent_mm > 0; got "
+                             f"{self.adjacent_slices!r}, {self.adjacent_mm!r}")
+        stack = 2 * self.adjacent_slices + 1
+        if len(self.windows) * stack != self.arch.in_chans:
+            raise ValueError(f"{len(self.windows)} CT windows {tuple(self.windows)} x {stack} stacked slice(s) for a model "
+                             f"of {self.arch.in_chans} input channels; give one window per channel and slice")
         expected = len(default_class_names(self.task))
         if len(self.class_names) != expected:
             raise ValueError(
@@ -123,5 +131,9 @@ class ModelConfig(JsonConfig):
         return len(self.class_names)
 
     def input_kwargs(self) -> dict[str, Any]:
-        """The ``SliceDataset`` arguments that reproduce this model's input: windows and skull-stripping."""
-        return {"windows": tuple(self.windows), "input_mask": self.input_mask, "input_margin_mm": self.input_margin_mm}
+        """The ``SliceDataset`` arguments that reproduce this model's input: windows, skull-stripping and,
+        for a 2.5D model only, the stacked slices."""
+        kwargs = {"windows": tuple(self.windows), "input_mask": self.input_mask, "input_margin_mm": self.input_margin_mm}
+        if self.adjacent_slices:
+            kwargs.update(adjacent_slices=self.adjacent_slices, adjacent_mm=self.adjacent_mm)
+        return kwargs

@@ -16,7 +16,7 @@ import sys
 import torch.nn as nn
 from timm.models.swin_transformer import SwinTransformer, WindowAttention
 
-from workbench.data.dataset import DEFAULT_INPUT_MARGIN_MM
+from workbench.data.dataset import ADJACENT_MM, DEFAULT_INPUT_MARGIN_MM
 from workbench.models.config import ModelConfig, SwinArch, default_class_names
 from workbench.models.presets import get_preset
 from workbench.models.state_files import load_pretrained
@@ -72,6 +72,8 @@ def create_model(
     windows: tuple[str, ...] = ("brain", "subdural", "bone"),
     input_mask: str = "none",
     input_margin_mm: float = DEFAULT_INPUT_MARGIN_MM,
+    adjacent_slices: int = 0,
+    adjacent_mm: float = ADJACENT_MM,
     pretrained: str | None = None,
     **overrides,
 ) -> SwinTransformer:
@@ -83,8 +85,8 @@ def create_model(
         num_classes: 2 (binary) or 6 (multilabel); inferred from ``task`` when omitted.
         task: ``binary`` or ``multilabel``; inferred from ``num_classes`` when omitted.
         class_names: defaults to ``("no_ich", "ich")`` or ``LABEL_COLUMNS``.
-        windows / input_mask / input_margin_mm: the input recipe recorded in the model's config
-            (:class:`ModelConfig`); datasets for the model are built from it.
+        windows / input_mask / input_margin_mm / adjacent_slices / adjacent_mm: the input recipe recorded
+            in the model's config (:class:`ModelConfig`); datasets for the model are built from it.
         pretrained: :func:`workbench.models.state_files.load_pretrained` loads the backbone (the
             head is the task's own; patch embedding and relative-position tables are resampled to
             the preset's geometry); the summary line goes to stderr; source and sha256 are recorded
@@ -109,10 +111,11 @@ def create_model(
     unknown = sorted(set(overrides) - fields)
     if unknown:
         raise ValueError(f"unknown architecture override(s) {unknown}; valid: {sorted(fields)}")
-    overrides.setdefault("in_chans", len(tuple(windows)))  # one input channel per CT window
+    overrides.setdefault("in_chans", len(tuple(windows)) * (2 * adjacent_slices + 1))  # a channel per window and slice
     arch = dataclasses.replace(get_preset(preset), **overrides)
     config = ModelConfig(task=task, class_names=names, arch=arch, preset=preset, windows=tuple(windows),
-                         input_mask=input_mask, input_margin_mm=float(input_margin_mm))
+                         input_mask=input_mask, input_margin_mm=float(input_margin_mm),
+                         adjacent_slices=int(adjacent_slices), adjacent_mm=float(adjacent_mm))
     model = build_model(config)
     if pretrained:
         record = load_pretrained(model, pretrained)

@@ -57,7 +57,8 @@ class CohortSpec(JsonConfig):
 @dataclass(frozen=True)
 class Recipe:
     """Everything one reference classifier's training depends on (plain values); ``overrides`` are
-    :class:`~workbench.models.config.SwinArch` fields changed from the preset (e.g. ``stem``)."""
+    :class:`~workbench.models.config.SwinArch` fields changed from the preset (e.g. ``stem``), ``inputs``
+    input-recipe fields of :func:`~workbench.models.factory.create_model` (e.g. ``adjacent_slices``)."""
 
     name: str
     task: str
@@ -74,13 +75,16 @@ class Recipe:
     about 1.5 GB per 1,000 steps at 128 px, four times that at 256 px)."""
     init: str = ""
     """Start from these weights instead of a fresh model (a reference name or a checkpoint stem with the same
-    parameters, task and input recipe): a fine-tuning recipe. Empty: from scratch."""
+    parameters, task and input recipe, or the same recipe on one slice where this one stacks adjacent ones:
+    :func:`~workbench.models.inflate.inflate_to_stack`): a fine-tuning recipe. Empty: from scratch."""
+    inputs: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "task": self.task, "preset": self.preset, "img_size": self.img_size,
                 "stream": self.stream.to_dict(), "train": self.train.to_dict(), "val": self.val.to_dict(),
                 "test": self.test.to_dict(), "overrides": dict(self.overrides), "note": self.note,
-                "shard_cache": self.shard_cache, "init": self.init}
+                "shard_cache": self.shard_cache, "init": self.init,
+                **({"inputs": dict(self.inputs)} if self.inputs else {})}  # older records have no inputs
 
 
 # Seeds: the stream draws subjects (9000, 0..); validation (9100, 0..29) and held-out (9200, 0..39) are
@@ -101,18 +105,24 @@ _NOTE = ("cpu-small at a 256 px input through a stride-8 convolutional stem (pat
          "2,000), 8,000 steps of batch 32; stream chunks not cached (4x the disk of 128 px)")
 
 
-def _recipe(name: str, task: str, size_128: bool) -> Recipe:
+_NOTE_25D = (_NOTE + "; 2.5D input: the windows of the slices 5 mm below and above stacked with the slice's own "
+             "(9 channels into the stem)")
+
+
+def _recipe(name: str, task: str, kind: str) -> Recipe:
     common = dict(name=name, task=task, preset="cpu-small", stream=_STREAM, train=TrainConfig(task=task, **_TRAIN),
                   val=VAL_COHORT, test=TEST_COHORT)
-    if size_128:
+    if kind == "-128px":
         return Recipe(**common, overrides={"stem": "conv"}, note=_NOTE_128)
-    return Recipe(**common, img_size=256, shard_cache=False, overrides={"stem": "conv", "patch_size": 8}, note=_NOTE)
+    stacked = {"inputs": {"adjacent_slices": 1}, "note": _NOTE_25D} if kind == "-2.5d" else {"note": _NOTE}
+    return Recipe(**common, img_size=256, shard_cache=False, overrides={"stem": "conv", "patch_size": 8}, **stacked)
 
 
-# The shipped pair (256 px, stride-8 stem) and the previous 128 px recipe they replaced (issue 13's curves).
+# The shipped pair (256 px, stride-8 stem), the previous 128 px recipe they replaced (issue 13's curves) and
+# the same 256 px recipe on a 2.5D input (neighbouring slices as channels).
 RECIPES: dict[str, Recipe] = {
-    f"reference-{task}{suffix}": _recipe(f"reference-{task}{suffix}", task, bool(suffix))
-    for suffix in ("", "-128px") for task in ("binary", "multilabel")
+    f"reference-{task}{kind}": _recipe(f"reference-{task}{kind}", task, kind)
+    for kind in ("", "-128px", "-2.5d") for task in ("binary", "multilabel")
 }
 
 
@@ -199,7 +209,7 @@ def run_recipe(name: str | Recipe, out_dir: str | Path, data_dir: str | Path = "
 
     torch.manual_seed(cfg.seed)
     overrides = {**recipe.overrides, **({"img_size": recipe.img_size} if recipe.img_size else {})}
-    model = create_model(recipe.preset, task=recipe.task, **overrides)
+    model = create_model(recipe.preset, task=recipe.task, **recipe.inputs, **overrides)
     if recipe.init:
         _start_from(model, recipe.init)
     mcfg = model.workbench_config
@@ -255,8 +265,8 @@ def check_same_recipe(out: str | Path, recipe: Recipe) -> None:
     path = Path(out) / "run.json"
     if not path.is_file():
         return
-    had = json.loads(path.read_text())["recipe"]
-    want = json.loads(json.dumps(recipe.to_dict(), default=_plain))  # as recorded: tuples are lists
+    had = {"inputs": {}, **json.loads(path.read_text())["recipe"]}  # no inputs recorded: a single-slice input
+    want = {"inputs": {}, **json.loads(json.dumps(recipe.to_dict(), default=_plain))}  # as recorded: tuples are lists
     diff = [f"{key} {had[key]!r} -> {want[key]!r}" for key in want if key != "note" and key in had and had[key] != want[key]]
     if diff:
         raise ValueError(f"{out}: holds a run of another recipe; changed: " + "; ".join(diff))
@@ -264,10 +274,14 @@ def check_same_recipe(out: str | Path, recipe: Recipe) -> None:
 
 def _start_from(model: torch.nn.Module, source: str) -> None:
     """Copy the weights of ``source`` (reference name or checkpoint stem) into ``model``: the same task,
-    input recipe and parameter shapes (a change without parameters, such as the pooling, is allowed)."""
+    input recipe and parameter shapes (a change without parameters, such as the pooling, is allowed; a
+    single-slice ``source`` of a 2.5D ``model`` is inflated first, :func:`~workbench.models.inflate.inflate_to_stack`)."""
     from workbench.models.checkpoint import load_model
+    from workbench.models.inflate import inflate_to_stack
 
     src = load_model(source)
+    if model.workbench_config.adjacent_slices and not src.workbench_config.adjacent_slices:
+        src = inflate_to_stack(src, model.workbench_config.adjacent_slices, model.workbench_config.adjacent_mm)
     mine, theirs = model.workbench_config, src.workbench_config
     ours, others = model.state_dict(), src.state_dict()
     problems = [f"{what} {other} (recipe: {own})" for what, own, other in

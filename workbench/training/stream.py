@@ -40,7 +40,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from workbench.data.dataset import DEFAULT_INPUT_MARGIN_MM, prepare_slice
+from workbench.data.dataset import ADJACENT_MM, DEFAULT_INPUT_MARGIN_MM, prepare_slice, volume_stack
 from workbench.data.label_volumes import volume_slice_labels
 from workbench.data.synth import BACKGROUNDS, Difficulty, generate_subject, get_appearance
 from workbench.data.windowing import DEFAULT_WINDOWS
@@ -132,9 +132,10 @@ def _chunk_data(cfg: StreamConfig, recipe: dict, chunk: int) -> dict[str, torch.
             subject = generate_subject(index, cfg.seed, size=cfg.source_size, n_slices=cfg.n_slices,
                                        background=cfg.background, p_ich=cfg.p_ich, difficulty=difficulty,
                                        appearance=appearance)
-            pixel_mm = float(min(subject.spacing[:2]))
+            pixel_mm, stack = float(min(subject.spacing[:2])), {k: recipe[k] for k in recipe if k.startswith("adjacent_")}
             for z in range(subject.hu.shape[0]):
-                item = prepare_slice(subject.hu[z], None, pixel_mm, brain_mask=False, **recipe)
+                item = prepare_slice(volume_stack(subject.hu, z, subject.spacing[2], **stack), None, pixel_mm,
+                                     brain_mask=False, **recipe)
                 images.append((item["image"] * 255).round_().to(torch.uint8))
             labels.append(torch.from_numpy(volume_slice_labels(subject.labels)).to(torch.uint8))
             subjects += [index] * subject.hu.shape[0]
@@ -152,17 +153,19 @@ class SyntheticStream(IterableDataset):
 
     Args:
         config: the :class:`StreamConfig`.
-        size, windows, resize_factor, input_mask, input_margin_mm: the model's input recipe
-            (``ModelConfig.input_kwargs()`` plus the input size).
+        size, windows, resize_factor, input_mask, input_margin_mm, adjacent_slices, adjacent_mm: the
+            model's input recipe (``ModelConfig.input_kwargs()`` plus the input size).
         cache_dir: optional shard cache shared by runs of the same stream and recipe.
     """
 
     def __init__(self, config: StreamConfig, size: int, windows=DEFAULT_WINDOWS, resize_factor: float = 1.1,
                  input_mask: str = "none", input_margin_mm: float = DEFAULT_INPUT_MARGIN_MM,
-                 cache_dir: str | Path | None = None):
+                 adjacent_slices: int = 0, adjacent_mm: float = ADJACENT_MM, cache_dir: str | Path | None = None):
         self.config = config
         self.recipe = {"size": int(size), "windows": tuple(windows), "resize_factor": float(resize_factor),
                        "input_mask": input_mask, "input_margin_mm": float(input_margin_mm)}
+        if adjacent_slices:  # a single-slice recipe keeps the shard-cache key it had before 2.5D inputs
+            self.recipe.update(adjacent_slices=int(adjacent_slices), adjacent_mm=float(adjacent_mm))
         self.cache_dir = Path(cache_dir) / self.key if cache_dir else None
         self._start_chunk = 0
 
