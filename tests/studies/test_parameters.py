@@ -10,7 +10,7 @@ import pytest
 
 from workbench.studies import record
 from workbench.studies.parameters import check_parameters, notebook_parameters, parse_parameters_source
-from workbench.studies.record import to_jsonable
+from workbench.studies.record import brief, to_jsonable
 from workbench.utils.errors import DataError
 
 
@@ -64,3 +64,10 @@ def test_record_values_become_json():
     with pytest.raises(TypeError, match="result 'bad' has type object"):
         record(bad=object())
     assert record(fine=1) is None  # outside a kernel: nothing shown, no error
+
+
+def test_the_recorded_line_a_reader_sees_is_brief():
+    assert brief(0.123456789) == "0.1235" and brief(3) == "3" and brief("x") == "'x'" and brief(None) == "None"
+    assert brief([0.5, 1 / 3, 2, 3, 4, 5]) == "[0.5, 0.3333, 2, 3, ... 2 more]"
+    assert brief({"dice": 0.71234, "n": 3}) == "{'dice': 0.7123, 'n': 3}"
+    assert brief({str(i): i for i in range(6)}, items=2) == "{'0': 0, '1': 1, ... 4 more}"

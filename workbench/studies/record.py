@@ -54,8 +54,23 @@ def record_results(results: Mapping[str, Any]) -> None:
     except ImportError:  # pragma: no cover - IPython ships with every kernel
         return
     if get_ipython() is not None:
-        summary = ", ".join(f"{k}={v!r}" for k, v in clean.items())
+        summary = ", ".join(f"{k}={brief(v)}" for k, v in clean.items())
         display({RESULTS_MIMETYPE: clean, "text/plain": f"recorded: {summary}"}, raw=True)
+
+
+def brief(value: Any, items: int = 4) -> str:
+    """A recorded value as a reader glances at it: floats to 4 significant digits, lists and dicts cut
+    after ``items`` entries with the count left out (the full value is in the results mimetype)."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        more = f", ... {len(value) - items} more" if len(value) > items else ""
+        return "[" + ", ".join(brief(v, items) for v in value[:items]) + more + "]"
+    if isinstance(value, dict):
+        keys = list(value)
+        more = f", ... {len(keys) - items} more" if len(keys) > items else ""
+        return "{" + ", ".join(f"{k!r}: {brief(value[k], items)}" for k in keys[:items]) + more + "}"
+    return repr(value)
 
 
 def record(**results: Any) -> None:
