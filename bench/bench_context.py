@@ -41,6 +41,8 @@ def main(argv=None) -> int:
     p.add_argument("--data-dir", default=str(ROOT / "runs" / "reference_data"))
     p.add_argument("--train-subjects", type=int, default=CONTEXT_COHORT.subjects)
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--tag", default="", help="write bench/results/context_<tag>.md (e.g. for other --checkpoints) "
+                   "instead of context.md")
     p.add_argument("--export", action="store_true", help="then ship seed 0's head beside each shipped classifier")
     args = p.parse_args(argv)
     recipe = RECIPES["reference-binary"]
@@ -73,7 +75,8 @@ def main(argv=None) -> int:
             "and local contrast at the 256 px source, every negative kept in each.\n\n"
             + table(["classifier", "scores", "validation AUC", "held-out AUC", "1-24 px", "25-99 px", ">= 100 px",
                      "< 5 HU", "5-15 HU", ">= 15 HU"], rows))
-    path = write_result("context", "Neighbouring slices: a context head over the slice logits", body)
+    path = write_result("context" + (f"_{args.tag}" if args.tag else ""),
+                        "Neighbouring slices: a context head over the slice logits", body)
     print(path.read_text())
     if args.export:
         from workbench.training.reference import export_context

@@ -13,7 +13,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-ORDER = ["synth", "dataset", "ingest", "explain", "train", "engine", "engine_256px_s8", "device_reference", "context", "context_e2e", "finetune_binary", "finetune_binary_long", "finetune_binary_long2", "finetune_binary_lr3e-4", "finetune_multilabel", "heldout_ci", "heldout_ci_n200", "recipe", "baselines", "evaluate", "evaluate_cranium", "own_method", "components", "gate_probability", "demo",
+ORDER = ["synth", "dataset", "ingest", "explain", "train", "engine", "engine_256px_s8", "device_reference", "context", "context_e2e", "finetune_binary", "finetune_binary_long", "finetune_binary_long2", "finetune_binary_lr3e-4", "finetune_multilabel", "adjacent_binary", "context_2p5d", "heldout_ci", "heldout_ci_n200", "recipe", "baselines", "evaluate", "evaluate_cranium", "own_method", "components", "gate_probability", "demo",
          "explorer"]
 
 
