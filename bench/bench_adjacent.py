@@ -17,7 +17,7 @@ and the best checkpoint's held-out strata by lesion size and contrast beside the
 The paired comparison on 200 held-out subjects is ``bench/bench_heldout_ci.py --subjects 200
 --checkpoint 2.5d=runs/reference-binary-2.5d/best``.
 
-Run: ``.venv/bin/python bench/bench_adjacent.py`` (the recipe's 8,000 steps: ~1.8 h on 2 cores; resumes;
+Run: ``.venv/bin/python bench/bench_adjacent.py`` (the recipe's 8,000 steps: ~2 h on 2 cores; resumes;
 the same as ``workbench train --recipe reference-binary-2.5d --out runs/reference-binary-2.5d``);
 ``--report-only`` renders ``bench/results/adjacent_<task>.md`` from the run folder.
 """
@@ -65,9 +65,9 @@ def render(task: str, run: Path) -> Path:
         raise SystemExit(f"bench_adjacent.py: {run}: no heldout.csv yet (the run has not finished an epoch); "
                          "run without --report-only to train it")
     shipped = provenance(name)
-    curves = {f"`{name}` (shipped, slice alone)": pd.DataFrame(shipped["learning_curve"]),
-              f"`{name}-2.5d`": pd.read_csv(run / "heldout.csv")}
-    png = plot_curves({k.strip("`"): v for k, v in curves.items()}, RESULTS / f"adjacent_{task}.png")
+    curves = {f"{name} (shipped, slice alone)": pd.DataFrame(shipped["learning_curve"]),
+              f"{name}-2.5d": pd.read_csv(run / "heldout.csv")}
+    png = plot_curves(curves, RESULTS / f"adjacent_{task}.png")
     shipped_curve, stacked_curve = curves.values()
     body = [f"The shipped recipe `{name}` and `{name}-2.5d`, the same recipe with the slices 5 mm below and above "
             "as 6 more input channels, trained from scratch on the same stream subjects in the same order "
@@ -82,8 +82,8 @@ def render(task: str, run: Path) -> Path:
         m = record["machine"]
         body += ["", f"Best checkpoint by validation AUC (held-out strata at the 256 px source, every negative kept "
                  f"in each). The 2.5D run: {record['steps']:,} steps in {record['train_seconds'] / 3600:.2f} h on "
-                 f"{m['cpu']} ({m['cores']} cores, {m['torch_threads']} torch threads, {record['precision']}, alone "
-                 "on the machine); the shipped run: its provenance (trained beside the multilabel run).", "",
+                 f"{m['cpu']} ({m['cores']} cores, {m['torch_threads']} torch threads, {record['precision']}; wall "
+                 "time, not a speed measurement); the shipped run: its provenance.", "",
                  table(["classifier", "best step", "all slices", "1-24 px", "25-99 px", ">= 100 px", "< 5 HU",
                         "5-15 HU", ">= 15 HU", "< 15 HU, >= 100 px"],
                        [strata_row(f"`{name}` (shipped)", shipped), strata_row(f"`{name}-2.5d`", record)])]
