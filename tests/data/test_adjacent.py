@@ -58,14 +58,14 @@ def test_prepare_slice_stacks_slice_major_with_the_middle_slice_masks():
     stack = rng.normal(40, 20, (3, 40, 40)).astype(np.float32)
     mask = np.zeros((40, 40), bool)
     mask[10:20, 10:20] = True
-    out = prepare_slice(stack, mask, 0.5, 32, adjacent_slices=1, brain_mask=False)
+    out = prepare_slice(stack, mask, 0.5, 32, brain_mask=False)
     assert out["image"].shape == (9, 32, 32)
     for k in range(3):
         alone = prepare_slice(stack[k], mask, 0.5, 32, brain_mask=False)
         torch.testing.assert_close(out["image"][3 * k:3 * k + 3], alone["image"])
         torch.testing.assert_close(out["mask"], alone["mask"])
-    with pytest.raises(ValueError, match="needs 3 slices"):
-        prepare_slice(stack[:2], mask, 0.5, 32, adjacent_slices=1)
+    with pytest.raises(ValueError, match="odd number of slices"):
+        prepare_slice(stack[:2], mask, 0.5, 32)
 
 
 def test_dataset_stacks_the_neighbours_of_the_same_volume(tiny_physionet: Path):

@@ -21,12 +21,12 @@ def test_inflated_model_computes_what_the_single_slice_one_did(stem):
         p.data.add_(0.05 * torch.randn_like(p))
     stacked = inflate_to_stack(model, 2).eval()
     cfg = stacked.workbench_config
-    assert (cfg.adjacent_slices, cfg.arch.in_chans, first_conv(stacked).in_channels) == (2, 15, 15)
+    assert (cfg.adjacent_slices, cfg.arch.in_chans, first_conv(stacked)[1].in_channels) == (2, 15, 15)
     assert model.workbench_config.adjacent_slices == 0  # the source is left as it was
     x = torch.rand(4, 3, 32, 32)
     neighbours = torch.rand(4, 12, 32, 32)
     torch.testing.assert_close(stacked(torch.cat([neighbours[:, :6], x, neighbours[:, 6:]], 1)), model(x))
-    w = first_conv(stacked).weight
+    w = first_conv(stacked)[1].weight
     assert w[:, :6].abs().sum() == 0 and w[:, 9:].abs().sum() == 0
     with pytest.raises(ValueError, match="adjacent_slices=2"):
         inflate_to_stack(stacked, 1)

@@ -35,7 +35,7 @@ from workbench.data.windowing import DEFAULT_WINDOWS, stack_windows
 from workbench.utils.errors import DataError, check_choice
 from workbench.utils.threads import single_thread
 
-__all__ = ["INPUT_MASKS", "DEFAULT_INPUT_MARGIN_MM", "ADJACENT_MM", "PLAIN_INPUT", "adjacent_indices", "adjacent_rows", "volume_stack", "RESIZE_FACTOR", "CropGeometry", "crop_geometry", "SliceDataset", "prepare_slice", "resize_crop",
+__all__ = ["INPUT_MASKS", "DEFAULT_INPUT_MARGIN_MM", "ADJACENT_MM", "PLAIN_INPUT", "adjacent_indices", "adjacent_rows", "volume_stack", "prepare_volume", "RESIZE_FACTOR", "CropGeometry", "crop_geometry", "SliceDataset", "prepare_slice", "resize_crop",
            "strip_to_brain"]
 
 INPUT_MASKS: tuple[str, ...] = ("none", "brain")
@@ -251,7 +251,7 @@ class SliceDataset(Dataset):
             hu = np.stack([hu if r == i else self._adjacent_hu(r, hu.shape) for r in self._stack[i]])
         pixel_mm = float(min(row["spacing_row"], row["spacing_col"]))
         item = prepare_slice(hu, mask, pixel_mm, self.size, self.windows, self.resize_factor, self.input_mask,
-                             self.input_margin_mm, self.brain_mask, self.adjacent_slices, self.adjacent_mm)
+                             self.input_margin_mm, self.brain_mask)
         return {**item, "labels": self._labels[i], "has_mask": bool(row["has_mask"]), "index": i}
 
     def _adjacent_hu(self, r: int, shape: tuple[int, int]) -> np.ndarray:
@@ -265,21 +265,18 @@ class SliceDataset(Dataset):
 
 def prepare_slice(hu: np.ndarray, mask: np.ndarray | None, pixel_mm: float, size: int,
                   windows: Sequence = DEFAULT_WINDOWS, resize_factor: float = RESIZE_FACTOR, input_mask: str = "none",
-                  input_margin_mm: float = DEFAULT_INPUT_MARGIN_MM, brain_mask: bool = True,
-                  adjacent_slices: int = 0, adjacent_mm: float = ADJACENT_MM) -> dict:
-    """One slice's model input: hu (H, W) HU, or a 2.5D stack (2a+1, H, W) with the slice in the middle,
-    and mask (H, W) bool or None at ``pixel_mm`` -> ``image`` (C, size, size) in [0, 1] (C = windows x
-    stack, slice-major), ``mask`` and ``brain_mask`` (size, size) float32 0/1 of the middle slice.
-    ``adjacent_slices`` must match the stack (``adjacent_mm`` is the callers' business: how they stacked).
+                  input_margin_mm: float = DEFAULT_INPUT_MARGIN_MM, brain_mask: bool = True) -> dict:
+    """One slice's model input: hu (H, W) HU, or a 2.5D stack (K, H, W), K odd, the slice in the middle,
+    and mask (H, W) bool or None at ``pixel_mm`` -> ``image`` (C, size, size) in [0, 1] (C = windows x K,
+    slice-major), ``mask`` and ``brain_mask`` (size, size) float32 0/1 of the middle slice.
 
     The single place the input recipe (windows, skull-stripping, resize-then-crop) is applied:
-    :class:`SliceDataset` and the synthetic training stream both call it.
+    :class:`SliceDataset` and :func:`prepare_volume` (the synthetic stream, in-memory cohorts) call it.
     """
     stack = hu if hu.ndim == 3 else hu[None]
-    if stack.shape[0] != 2 * adjacent_slices + 1:
-        raise ValueError(f"a 2.5D input of adjacent_slices={adjacent_slices} needs {2 * adjacent_slices + 1} slices; "
-                         f"got hu of shape {hu.shape}")
-    hu = stack[adjacent_slices]
+    if stack.shape[0] % 2 == 0:
+        raise ValueError(f"a 2.5D stack needs an odd number of slices (the slice in the middle); got hu of shape {hu.shape}")
+    hu = stack[stack.shape[0] // 2]
     brain = brain_mask_fast(hu, pixel_mm=pixel_mm) if brain_mask or input_mask == "brain" else None
     if mask is None:
         mask = np.zeros(hu.shape, dtype=bool)
@@ -292,3 +289,13 @@ def prepare_slice(hu: np.ndarray, mask: np.ndarray | None, pixel_mm: float, size
     image = resize_crop(image, size, resize_factor, "bilinear").clamp_(0.0, 1.0)
     masks = resize_crop(masks, size, resize_factor, "nearest-exact")
     return {"image": image.contiguous(), "mask": masks[0].contiguous(), "brain_mask": masks[1].contiguous()}
+
+
+def prepare_volume(hu: np.ndarray, spacing: Sequence[float], size: int, masks: np.ndarray | None = None,
+                   adjacent_slices: int = 0, adjacent_mm: float = ADJACENT_MM, **recipe) -> list[dict]:
+    """Every slice of a volume hu (Z, H, W) HU at ``spacing`` (row_mm, col_mm, slice_mm) through
+    :func:`prepare_slice` (``recipe``: its keyword arguments), each read with its 2.5D neighbours
+    (:func:`volume_stack`) when ``adjacent_slices`` > 0; ``masks`` (Z, H, W) bool or None. -> Z items in slice order."""
+    pixel_mm = float(min(spacing[:2]))
+    return [prepare_slice(volume_stack(hu, z, float(spacing[2]), adjacent_slices, adjacent_mm),
+                          None if masks is None else masks[z], pixel_mm, size, **recipe) for z in range(hu.shape[0])]

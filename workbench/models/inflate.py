@@ -20,11 +20,11 @@ from workbench.models.factory import build_model, model_config, unwrap
 __all__ = ["first_conv", "inflate_to_stack"]
 
 
-def first_conv(model: nn.Module) -> nn.Conv2d:
-    """The convolution of ``model``'s patch embedding that reads the image channels."""
-    for module in unwrap(model).patch_embed.modules():
-        if isinstance(module, nn.Conv2d):
-            return module
+def first_conv(model: nn.Module) -> tuple[str, nn.Conv2d]:
+    """(name, module) of the convolution of ``model``'s patch embedding that reads the image channels."""
+    for name, module in unwrap(model).named_modules():
+        if name.startswith("patch_embed") and isinstance(module, nn.Conv2d):
+            return name, module
     raise ValueError("the model's patch embedding has no convolution")
 
 
@@ -45,7 +45,7 @@ def inflate_to_stack(model: nn.Module, adjacent_slices: int, adjacent_mm: float 
                                   **({} if adjacent_mm is None else {"adjacent_mm": float(adjacent_mm)}))
     out = build_model(new_cfg)
     state = unwrap(model).state_dict()
-    name = next(k for k, m in unwrap(out).named_modules() if m is first_conv(out)) + ".weight"
+    name = first_conv(out)[0] + ".weight"
     w = state[name]
     inflated = torch.zeros(w.shape[0], w.shape[1] * stack, *w.shape[2:], dtype=w.dtype)
     inflated[:, adjacent_slices * w.shape[1]:(adjacent_slices + 1) * w.shape[1]] = w

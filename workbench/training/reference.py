@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from workbench.data.dataset import prepare_slice, volume_stack
+from workbench.data.dataset import prepare_volume
 from workbench.data.label_volumes import volume_slice_labels
 from workbench.data.synth import generate_subject
 from workbench.evaluation.ranking import binary_auc
@@ -46,13 +46,10 @@ def subject_items(model: torch.nn.Module, seed: int, indices, size: int = 256, s
     items, source_px = [], []
     for index in indices:
         subject = generate_subject(index, seed, size=size, n_slices=slices, appearance=appearance)
-        pixel_mm = float(min(subject.spacing[:2]))
         labels = torch.from_numpy(volume_slice_labels(subject.labels)).float()
-        recipe = cfg.input_kwargs()
-        stack = {k: recipe[k] for k in recipe if k.startswith("adjacent_")}
-        for z in range(subject.hu.shape[0]):
-            item = prepare_slice(volume_stack(subject.hu, z, subject.spacing[2], **stack), subject.labels[z] > 0,
-                                 pixel_mm, cfg.arch.img_size, brain_mask=False, **recipe)
+        prepared = prepare_volume(subject.hu, subject.spacing, cfg.arch.img_size, subject.labels > 0, brain_mask=False,
+                                  **cfg.input_kwargs())
+        for z, item in enumerate(prepared):
             items.append({"image": item["image"], "labels": labels[z], "mask": item["mask"]})
             source_px.append(int((subject.labels[z] > 0).sum()))
     return items, source_px

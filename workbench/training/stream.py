@@ -3,7 +3,7 @@
 Training on a fixed cohort of 60 subjects plateaued (held-out ROC-AUC 0.66-0.77); the generator
 can make as many subjects as a run consumes. :class:`SyntheticStream` draws subjects
 ``(seed, first_index + k)``, k = 0, 1, 2, ... from :func:`~workbench.data.synth.generate_subject`
-at the source size, applies the model's input recipe (:func:`~workbench.data.dataset.prepare_slice`,
+at the source size, applies the model's input recipe (:func:`~workbench.data.dataset.prepare_volume`,
 the function :class:`SliceDataset` uses) and yields batches.
 
 Layout of the stream: *chunk* ``c`` holds subjects ``first_index + c*K .. + K - 1`` (K =
@@ -40,7 +40,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from workbench.data.dataset import ADJACENT_MM, DEFAULT_INPUT_MARGIN_MM, prepare_slice, volume_stack
+from workbench.data.dataset import ADJACENT_MM, DEFAULT_INPUT_MARGIN_MM, prepare_volume
 from workbench.data.label_volumes import volume_slice_labels
 from workbench.data.synth import BACKGROUNDS, Difficulty, generate_subject, get_appearance
 from workbench.data.windowing import DEFAULT_WINDOWS
@@ -132,10 +132,7 @@ def _chunk_data(cfg: StreamConfig, recipe: dict, chunk: int) -> dict[str, torch.
             subject = generate_subject(index, cfg.seed, size=cfg.source_size, n_slices=cfg.n_slices,
                                        background=cfg.background, p_ich=cfg.p_ich, difficulty=difficulty,
                                        appearance=appearance)
-            pixel_mm, stack = float(min(subject.spacing[:2])), {k: recipe[k] for k in recipe if k.startswith("adjacent_")}
-            for z in range(subject.hu.shape[0]):
-                item = prepare_slice(volume_stack(subject.hu, z, subject.spacing[2], **stack), None, pixel_mm,
-                                     brain_mask=False, **recipe)
+            for item in prepare_volume(subject.hu, subject.spacing, brain_mask=False, **recipe):
                 images.append((item["image"] * 255).round_().to(torch.uint8))
             labels.append(torch.from_numpy(volume_slice_labels(subject.labels)).to(torch.uint8))
             subjects += [index] * subject.hu.shape[0]
